@@ -1,0 +1,38 @@
+#pragma once
+// Wire headers shared by the master (templates in executor.hpp build task messages) and workers.
+// Every message is one contiguous buffer: a fixed header, then the Codec-encoded payload.
+
+#include <cstdint>
+
+namespace libpool::detail {
+
+enum Tag : int {
+  kTagTask = 101,    // master -> worker: TaskHeader + payload
+  kTagStop = 102,    // master -> worker: empty; the worker leaves its loop
+  kTagResult = 103,  // worker -> master: ResultHeader + payload
+};
+
+enum class TaskKind : std::uint8_t { Call = 1, Chunk = 2 };
+
+struct TaskHeader {
+  std::uint64_t task_hash;
+  std::uint64_t work_id;
+  TaskKind kind;
+  std::uint8_t reserved[7];
+};
+
+enum class ResultStatus : std::uint8_t {
+  Ok = 1,      // payload: the encoded result
+  Error = 2,   // payload: RemoteError fields (the task threw; the worker carries on)
+  Broken = 3,  // payload: same; the worker's initializer failed, it runs nothing more
+};
+
+struct ResultHeader {
+  std::uint64_t work_id;
+  double start_s;
+  double end_s;
+  ResultStatus status;
+  std::uint8_t reserved[7];
+};
+
+}  // namespace libpool::detail

@@ -1,0 +1,36 @@
+#pragma once
+// RAII for MPI itself: initialises MPI (thread level FUNNELED) unless someone already did, and
+// finalises it only if it initialised it.
+
+#include <mpi.h>
+
+#include <string>
+
+namespace libpool {
+
+class Environment {
+ public:
+  Environment(int& argc, char**& argv);
+  Environment();
+  ~Environment();
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+  const std::string& host() const noexcept { return host_; }
+  int thread_level() const noexcept { return thread_level_; }
+
+ private:
+  void init(int* argc, char*** argv);
+  bool owns_ = false;
+  int rank_ = 0;
+  int size_ = 1;
+  int thread_level_ = MPI_THREAD_SINGLE;
+  std::string host_;
+};
+
+// The calling process's processor name (MPI_Get_processor_name); MPI must be initialised.
+std::string processor_name();
+
+}  // namespace libpool

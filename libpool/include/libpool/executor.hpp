@@ -1,0 +1,581 @@
+#pragma once
+// Executor: the MPI counterpart of concurrent.futures.ProcessPoolExecutor.
+//
+//   libpool::Environment env(argc, argv);
+//   libpool::Registry registry;
+//   registry.add("square", square);
+//   libpool::Executor pool(registry);           // collective over the communicator
+//   if (pool.is_master()) {                     // workers served inside the constructor
+//     auto f = pool.submit(square, 7);          // Future<long>
+//     for (long v : pool.map(square, libpool::iota(0, 1'000'000), {.chunksize = 1000})) ...
+//   }                                           // destructor: drain, stop the workers
+//
+// On worker ranks the constructor runs the worker loop until the master shuts the pool down, then
+// returns; is_master() is false there. On one rank tasks run inline on the master, so every
+// program also works without mpirun.
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "libpool/codec.hpp"
+#include "libpool/detail/protocol.hpp"
+#include "libpool/errors.hpp"
+#include "libpool/future.hpp"
+#include "libpool/registry.hpp"
+
+namespace libpool {
+
+// How map() cuts its input into chunks.
+enum class Schedule {
+  Dynamic,  // every chunk `chunksize` items, handed to whichever worker is free
+  Guided,   // chunks of remaining / (2 * workers), never below `chunksize`: large first, small last
+};
+
+struct MapOptions {
+  std::size_t chunksize = 0;  // items per chunk; 0 = auto (about len / (workers * 4))
+  Schedule schedule = Schedule::Dynamic;
+  // Chunks submitted ahead of the consumer (Python 3.14's buffersize); 0 = auto. Bounds the
+  // master's memory, so a map over 10^9 items never materialises them.
+  std::size_t buffersize = 0;
+};
+
+// Whether rank 0 also runs tasks (on a thread of its own) besides dispatching.
+enum class MasterWorks { Auto, Yes, No };
+
+class Executor;
+
+namespace detail {
+class Master;
+class Worker;
+
+// Type-erased initializer: a registered function and its encoded arguments.
+struct InitializerSpec {
+  ErasedFn fn = nullptr;
+  Writer args;
+};
+}  // namespace detail
+
+struct Options {
+  // Tasks each worker holds beyond the one it runs; -1 = adaptive (more for tiny tasks).
+  int prefetch = -1;
+  // Auto: rank 0 works when the pool has at most 8 ranks (so `mpirun -n 2` uses two cores), and
+  // only dispatches in larger pools, where dispatch needs it.
+  MasterWorks master_works = MasterWorks::Auto;
+  // After this many tasks a worker runs the initializer again (0 = never); like Python's
+  // max_tasks_per_child, without restarting the process.
+  std::uint64_t max_tasks_per_worker = 0;
+
+  // Runs once on every rank that executes tasks, before any task; must be registered. Arguments
+  // are taken from the master and broadcast. A failure anywhere breaks the pool on every rank.
+  template <class... A, class... Args>
+  Options& initializer(void (*fn)(A...), Args&&... args) {
+    static_assert(sizeof...(A) == sizeof...(Args), "initializer: wrong number of arguments");
+    init_.fn = reinterpret_cast<detail::ErasedFn>(fn);
+    init_.args.clear();
+    (init_.args.put(std::decay_t<A>(std::forward<Args>(args))), ...);
+    return *this;
+  }
+
+ private:
+  friend class Executor;
+  friend class detail::Master;
+  std::shared_ptr<const detail::InitializerSpec> init_spec() const;
+  detail::InitializerSpec init_;
+};
+
+// A half-open range of integers [first, last) that map() sends as (first, count) per chunk.
+template <std::integral I>
+auto iota(I first, I last) {
+  return std::views::iota(first, std::max(first, last));
+}
+
+namespace detail {
+
+template <class R>
+struct ChunkState : WorkBase {
+  void decode_result(Reader& r) override {
+    const auto n = r.get<std::uint64_t>();
+    if (n != item_count) {
+      throw CodecError("chunk result holds " + std::to_string(n) + " items, expected " +
+                       std::to_string(item_count));
+    }
+    if constexpr (Bitwise<R>) {
+      values.resize(n);
+      r.read_bytes(values.data(), n * sizeof(R));
+    } else {
+      values.reserve(n);
+      for (std::uint64_t i = 0; i < n; ++i) values.push_back(r.get<R>());
+    }
+    r.expect_end();
+  }
+  std::vector<R> values;
+};
+
+// Produces the payload of the next chunk from the map's inputs.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  // Encodes up to max items into w; returns how many it encoded (0 once the inputs are done).
+  virtual std::uint64_t next(Writer& w, std::uint64_t max) = 0;
+  // Items not yet encoded, when the inputs know their size.
+  virtual std::optional<std::uint64_t> remaining() const = 0;
+};
+
+template <class V>
+struct IsIota : std::false_type {};
+template <class W, class B>
+struct IsIota<std::ranges::iota_view<W, B>> : std::bool_constant<std::is_integral_v<W>> {};
+
+template <class P, class X>
+void put_as(Writer& w, X&& x) {
+  if constexpr (std::is_same_v<std::remove_cvref_t<X>, P>) {
+    w.put(static_cast<const P&>(x));
+  } else {
+    w.put(static_cast<P>(std::forward<X>(x)));
+  }
+}
+
+inline void begin_chunk(Writer& w, ChunkMode mode, std::uint64_t count) {
+  w.put(static_cast<std::uint8_t>(mode));
+  w.put(count);
+}
+
+// One integer argument from an iota view: a chunk is (first, count), nothing per item.
+template <class View>
+class IotaSource final : public ChunkSource {
+ public:
+  explicit IotaSource(View v) : next_(*v.begin()), left_(static_cast<std::uint64_t>(v.size())) {}
+  std::uint64_t next(Writer& w, std::uint64_t max) override {
+    const std::uint64_t n = std::min(max, left_);
+    begin_chunk(w, ChunkMode::Iota, n);
+    w.put(static_cast<std::uint64_t>(next_));
+    next_ = static_cast<Value>(static_cast<std::uint64_t>(next_) + n);
+    left_ -= n;
+    return n;
+  }
+  std::optional<std::uint64_t> remaining() const override { return left_; }
+
+ private:
+  using Value = std::ranges::range_value_t<View>;
+  Value next_;
+  std::uint64_t left_;
+};
+
+// Any input ranges, zipped (stops at the shortest, as Python's map does).
+template <class Params, class... Views>
+class ZipSource;
+template <class... P, class... Views>
+class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
+ public:
+  explicit ZipSource(Views... vs)
+      : views_(std::move(vs)...),
+        its_(std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views_)) {
+    if constexpr ((std::ranges::sized_range<Views> && ...)) {
+      left_ = std::apply(
+          [](auto&... v) { return std::min({static_cast<std::uint64_t>(std::ranges::size(v))...}); },
+          views_);
+    }
+  }
+  std::uint64_t next(Writer& w, std::uint64_t max) override {
+    begin_chunk(w, ChunkMode::Zip, 0);
+    const std::size_t count_at = w.size() - sizeof(std::uint64_t);
+    std::uint64_t n = 0;
+    for (; n < max && !at_end(); ++n) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (put_as<P>(w, *std::get<I>(its_)), ...);
+        (++std::get<I>(its_), ...);
+      }(std::index_sequence_for<Views...>{});
+    }
+    std::memcpy(w.data() + count_at, &n, sizeof n);
+    if (left_) *left_ -= n;
+    return n;
+  }
+  std::optional<std::uint64_t> remaining() const override { return left_; }
+
+ private:
+  bool at_end() const {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(its_) == std::ranges::end(std::get<I>(views_))) || ...);
+    }(std::index_sequence_for<Views...>{});
+  }
+  std::tuple<Views...> views_;
+  std::tuple<std::ranges::iterator_t<Views>...> its_;
+  std::optional<std::uint64_t> left_;
+};
+
+// What map() needs from the executor, kept out of the template code.
+struct MapContext {
+  Master* master = nullptr;
+  std::uint64_t task_hash = 0;
+  std::size_t workers = 1;      // ranks that run tasks
+  std::size_t in_flight = 2;    // chunks one worker holds at once
+};
+
+Master& master_of(Executor& ex);
+void enqueue(Master& m, std::shared_ptr<WorkBase> work, TaskKind kind);
+void cancel_pending(Master& m, WorkBase& work);
+MasterCore& core(Master& m);
+void reserve_task_header(Writer& w);
+
+// Chunking and buffering shared by the ordered and unordered maps.
+template <class R>
+class MapDriver {
+ public:
+  MapDriver(MapContext ctx, std::unique_ptr<ChunkSource> src, MapOptions opt)
+      : ctx_(ctx), src_(std::move(src)), opt_(opt) {
+    buffersize_ = opt.buffersize ? opt.buffersize : 2 * ctx.workers * ctx.in_flight + 2;
+    if (opt_.chunksize == 0) {
+      if (auto n = src_->remaining(); n && opt_.schedule == Schedule::Dynamic) {
+        fixed_ = std::clamp<std::uint64_t>((*n + 4 * ctx.workers - 1) / (4 * ctx.workers), 1,
+                                           max_auto_chunk());
+      } else {
+        fixed_ = 1;
+      }
+    } else {
+      fixed_ = opt_.chunksize;
+    }
+  }
+  MapDriver(const MapDriver&) = delete;
+  MapDriver& operator=(const MapDriver&) = delete;
+  virtual ~MapDriver() {
+    // Nobody will read what is still queued: cancel it (work already running just completes).
+    for (auto& c : live_) {
+      if (c->state == WorkState::Pending) cancel_pending(*ctx_.master, *c);
+    }
+  }
+
+ protected:
+  // Submits chunks until buffersize are outstanding or the inputs run out.
+  void fill() {
+    while (!exhausted_ && outstanding() < buffersize_) {
+      auto c = std::make_shared<ChunkState<R>>();
+      reserve_task_header(c->message);
+      const std::uint64_t n = src_->next(c->message, chunk_size());
+      if (n == 0) {
+        exhausted_ = true;
+        break;
+      }
+      c->task_hash = ctx_.task_hash;
+      c->chunk = chunks_made_++;
+      c->item_begin = items_made_;
+      c->item_count = n;
+      items_made_ += n;
+      on_new_chunk(c);
+      enqueue(*ctx_.master, c, TaskKind::Chunk);
+      live_.push_back(std::move(c));
+    }
+  }
+  virtual std::size_t outstanding() const = 0;
+  virtual void on_new_chunk(const std::shared_ptr<ChunkState<R>>&) {}
+  void forget(const std::shared_ptr<ChunkState<R>>& c) {
+    live_.erase(std::find(live_.begin(), live_.end(), c));
+  }
+  bool exhausted() const { return exhausted_; }
+  MasterCore& master() { return core(*ctx_.master); }
+
+ private:
+  static constexpr std::uint64_t max_auto_chunk() {
+    // Keep one chunk's results near 1 MiB so memory stays bounded for huge maps.
+    return std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / sizeof(R));
+  }
+  std::uint64_t chunk_size() const {
+    if (opt_.schedule != Schedule::Guided) return fixed_;
+    const auto left = src_->remaining();
+    if (!left) return fixed_;
+    const std::uint64_t div = 2 * ctx_.workers;
+    const std::uint64_t guided = std::min((*left + div - 1) / div, max_auto_chunk());
+    return std::max<std::uint64_t>(guided, fixed_);
+  }
+
+  MapContext ctx_;
+  std::unique_ptr<ChunkSource> src_;
+  MapOptions opt_;
+  std::size_t buffersize_ = 0;
+  std::uint64_t fixed_ = 1;
+  std::uint64_t chunks_made_ = 0;
+  std::uint64_t items_made_ = 0;
+  bool exhausted_ = false;
+  std::vector<std::shared_ptr<ChunkState<R>>> live_;
+};
+
+}  // namespace detail
+
+// The results of map(), in input order. An input range: iterate it once. A chunk that failed
+// raises its exception when iteration reaches the chunk's first item, as Python's map does.
+template <class R>
+class MapResult : private detail::MapDriver<R> {
+  using Base = detail::MapDriver<R>;
+
+ public:
+  MapResult(detail::MapContext ctx, std::unique_ptr<detail::ChunkSource> src, MapOptions opt)
+      : Base(ctx, std::move(src), opt) {
+    this->fill();
+  }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(MapResult* m) : m_(m) { m_ = m_->advance() ? m_ : nullptr; }
+    const R& operator*() const { return m_->current(); }
+    const R* operator->() const { return &m_->current(); }
+    iterator& operator++() {
+      m_ = m_->advance() ? m_ : nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return m_ == nullptr; }
+
+   private:
+    MapResult* m_ = nullptr;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const { return {}; }
+
+  // Convenience: all results in a vector.
+  std::vector<R> to_vector() {
+    std::vector<R> out;
+    for (auto& v : *this) out.push_back(v);
+    return out;
+  }
+
+ private:
+  std::size_t outstanding() const override { return chunks_.size(); }
+  void on_new_chunk(const std::shared_ptr<detail::ChunkState<R>>& c) override {
+    chunks_.push_back(c);
+  }
+  const R& current() const { return chunks_.front()->values[pos_]; }
+  // Steps to the next result; false at the end.
+  bool advance() {
+    if (finished_) return false;
+    if (started_) {
+      ++pos_;
+    } else {
+      started_ = true;
+    }
+    while (!chunks_.empty()) {
+      auto front = chunks_.front();
+      if (!front->done()) detail::wait_done(*front, kForever);
+      if (front->state == detail::WorkState::Cancelled || front->error) {
+        // Python's map ends at the failed item; the destructor cancels what is still queued.
+        finished_ = true;
+        this->forget(front);
+        chunks_.pop_front();
+        if (front->error) std::rethrow_exception(front->error);
+        throw CancelledError();
+      }
+      if (pos_ < front->values.size()) return true;
+      this->forget(front);
+      chunks_.pop_front();
+      pos_ = 0;
+      this->fill();
+    }
+    finished_ = true;
+    return false;
+  }
+
+  std::deque<std::shared_ptr<detail::ChunkState<R>>> chunks_;
+  std::size_t pos_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+};
+
+// The results of map_unordered(): each chunk's results as soon as that chunk completes.
+template <class R>
+class MapUnorderedResult : private detail::MapDriver<R> {
+  using Base = detail::MapDriver<R>;
+
+ public:
+  MapUnorderedResult(detail::MapContext ctx, std::unique_ptr<detail::ChunkSource> src,
+                     MapOptions opt)
+      : Base(ctx, std::move(src), opt), ready_(std::make_shared<Ready>()) {
+    this->fill();
+  }
+
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(MapUnorderedResult* m) : m_(m) { m_ = m_->advance() ? m_ : nullptr; }
+    const R& operator*() const { return m_->current(); }
+    const R* operator->() const { return &m_->current(); }
+    iterator& operator++() {
+      m_ = m_->advance() ? m_ : nullptr;
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return m_ == nullptr; }
+
+   private:
+    MapUnorderedResult* m_ = nullptr;
+  };
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const { return {}; }
+  std::vector<R> to_vector() {
+    std::vector<R> out;
+    for (auto& v : *this) out.push_back(v);
+    return out;
+  }
+
+ private:
+  using Ready = std::deque<std::shared_ptr<detail::ChunkState<R>>>;
+  std::size_t outstanding() const override { return pending_ + (current_ ? 1 : 0); }
+  void on_new_chunk(const std::shared_ptr<detail::ChunkState<R>>& c) override {
+    ++pending_;
+    // The callback holds the queue weakly: a result that outlives its map is dropped.
+    c->callbacks.push_back([queue = std::weak_ptr<Ready>(ready_), chunk = std::weak_ptr(c)] {
+      if (auto r = queue.lock()) r->push_back(chunk.lock());
+    });
+  }
+  const R& current() const { return current_->values[pos_]; }
+  bool advance() {
+    if (current_) ++pos_;
+    while (true) {
+      if (current_ && pos_ < current_->values.size()) return true;
+      if (current_) {
+        this->forget(current_);
+        current_.reset();
+        this->fill();
+      }
+      if (pending_ == 0) return false;
+      if (ready_->empty()) {
+        this->master().progress_until([&] { return !ready_->empty(); }, detail::Clock::time_point::max());
+      }
+      current_ = ready_->front();
+      ready_->pop_front();
+      --pending_;
+      pos_ = 0;
+      if (current_->state == detail::WorkState::Cancelled) {
+        current_.reset();
+        throw CancelledError();
+      }
+      if (current_->error) {
+        auto e = current_->error;
+        this->forget(current_);
+        current_.reset();
+        std::rethrow_exception(e);
+      }
+    }
+  }
+
+  std::shared_ptr<Ready> ready_;
+  std::shared_ptr<detail::ChunkState<R>> current_;
+  std::size_t pending_ = 0;
+  std::size_t pos_ = 0;
+};
+
+class Executor {
+ public:
+  // Collective over comm (default MPI_COMM_WORLD): checks that every rank registered the same
+  // tasks, runs the initializer, then on worker ranks serves tasks until the master shuts down.
+  // Throws BrokenPool on every rank if the registries differ or an initializer fails.
+  explicit Executor(const Registry& registry, Options options = {}, MPI_Comm comm = MPI_COMM_WORLD);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  bool is_master() const noexcept { return rank_ == 0; }
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+  // Ranks that run tasks: size() - 1, plus rank 0 when it works (always on one rank).
+  std::size_t workers() const noexcept;
+
+  // Schedules fn(args...) and returns its future. Arguments are converted to fn's parameter
+  // types and encoded now; an encoding error is stored in the future, as Python does.
+  template <class R, class... A, class... Args>
+  Future<R> submit(R (*fn)(A...), Args&&... args) {
+    static_assert(sizeof...(A) == sizeof...(Args), "submit: wrong number of arguments");
+    const auto& entry = registry_.entry(fn);
+    check_can_submit();
+    auto st = std::make_shared<detail::ResultState<R>>();
+    st->task_hash = entry.hash;
+    detail::reserve_task_header(st->message);
+    try {
+      (detail::put_as<std::decay_t<A>>(st->message, std::forward<Args>(args)), ...);
+    } catch (...) {
+      st->master = &detail::core(*master_);
+      st->finish(std::current_exception());
+      return Future<R>(std::move(st));
+    }
+    detail::enqueue(*master_, st, detail::TaskKind::Call);
+    return Future<R>(std::move(st));
+  }
+
+  // fn over the zipped inputs, results in input order, computed chunk by chunk. Inputs are any
+  // input ranges (lvalues are referenced, rvalues moved in); libpool::iota(a, b) sends each chunk
+  // as two integers.
+  template <class R, class... A, class... Ranges>
+  MapResult<R> map(R (*fn)(A...), MapOptions opt, Ranges&&... inputs) {
+    return MapResult<R>(map_context(fn), make_source<A...>(std::forward<Ranges>(inputs)...), opt);
+  }
+  template <class R, class... A, class... Ranges>
+    requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> && ...))
+  MapResult<R> map(R (*fn)(A...), Ranges&&... inputs) {
+    return map(fn, MapOptions{}, std::forward<Ranges>(inputs)...);
+  }
+  // As map(), but yields each chunk's results as soon as it completes.
+  template <class R, class... A, class... Ranges>
+  MapUnorderedResult<R> map_unordered(R (*fn)(A...), MapOptions opt, Ranges&&... inputs) {
+    return MapUnorderedResult<R>(map_context(fn),
+                                 make_source<A...>(std::forward<Ranges>(inputs)...), opt);
+  }
+  template <class R, class... A, class... Ranges>
+    requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> && ...))
+  MapUnorderedResult<R> map_unordered(R (*fn)(A...), Ranges&&... inputs) {
+    return map_unordered(fn, MapOptions{}, std::forward<Ranges>(inputs)...);
+  }
+
+  // Stops accepting work. cancel_futures cancels what no worker has started; wait blocks until
+  // every started task is done and the workers have left their loops. With wait = false the
+  // draining finishes in the destructor. Safe to call more than once.
+  void shutdown(bool wait = true, bool cancel_futures = false);
+
+ private:
+  friend detail::Master& detail::master_of(Executor&);
+  void check_can_submit() const;
+  template <class R, class... A>
+  detail::MapContext map_context(R (*fn)(A...)) {
+    static_assert(!std::is_void_v<R>, "map: the task must return a value");
+    detail::MapContext ctx = map_context_base();
+    ctx.task_hash = registry_.entry(fn).hash;
+    check_can_submit();
+    return ctx;
+  }
+  detail::MapContext map_context_base() const;
+
+  template <class... A, class... Ranges>
+  static std::unique_ptr<detail::ChunkSource> make_source(Ranges&&... inputs) {
+    static_assert(sizeof...(A) == sizeof...(Ranges), "map: one input range per task parameter");
+    if constexpr (sizeof...(Ranges) == 1 && sizeof...(A) == 1 &&
+                  (detail::IsIota<std::remove_cvref_t<Ranges>>::value && ...) &&
+                  (std::is_integral_v<std::decay_t<A>> && ...)) {
+      return std::make_unique<detail::IotaSource<std::remove_cvref_t<Ranges>...>>(inputs...);
+    } else {
+      return std::make_unique<detail::ZipSource<std::tuple<std::decay_t<A>...>,
+                                                std::views::all_t<Ranges>...>>(
+          std::views::all(std::forward<Ranges>(inputs))...);
+    }
+  }
+
+  const Registry& registry_;
+  int rank_ = 0;
+  int size_ = 1;
+  std::unique_ptr<detail::Master> master_;  // rank 0 only
+};
+
+}  // namespace libpool

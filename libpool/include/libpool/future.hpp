@@ -1,0 +1,177 @@
+#pragma once
+// Future<T>: the handle submit() returns, with Python's concurrent.futures.Future semantics.
+//
+// Futures live on the master rank. Waiting on one drives the pool (dispatch and collection run
+// inside get(), wait(), as_completed(), ...), so no thread is needed behind the caller's back.
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "libpool/codec.hpp"
+#include "libpool/errors.hpp"
+
+namespace libpool {
+
+using Seconds = std::chrono::duration<double>;
+// The default timeout: wait as long as it takes.
+inline constexpr Seconds kForever{std::numeric_limits<double>::infinity()};
+
+// Where and when a piece of work ran: rank, and seconds since the pool started (each rank's own
+// clock, started at the same barrier).
+struct TaskInfo {
+  int rank = -1;
+  double start_s = 0;
+  double end_s = 0;
+};
+
+namespace detail {
+
+enum class WorkState : std::uint8_t { Pending, Running, Finished, Cancelled };
+
+using Clock = std::chrono::steady_clock;
+Clock::time_point deadline_after(Seconds timeout);
+
+struct WorkBase;
+
+// What futures need from the executor that created them.
+class MasterCore {
+ public:
+  virtual ~MasterCore() = default;
+  // Runs the pool until done() is true or the deadline passes; returns done().
+  virtual bool progress_until(const std::function<bool()>& done, Clock::time_point deadline) = 0;
+  // Cancels work that has not been handed to a worker yet.
+  virtual bool cancel(WorkBase& work) = 0;
+};
+
+// One unit of work as the master tracks it: a submit, or one chunk of a map.
+struct WorkBase {
+  virtual ~WorkBase() = default;
+  // Decodes a successful result; a decoding failure becomes the work's exception.
+  virtual void decode_result(Reader& r) = 0;
+
+  bool done() const noexcept {
+    return state == WorkState::Finished || state == WorkState::Cancelled;
+  }
+  void finish(std::exception_ptr e = nullptr) {
+    error = std::move(e);
+    state = WorkState::Finished;
+    run_callbacks();
+  }
+  void mark_cancelled() {
+    state = WorkState::Cancelled;
+    run_callbacks();
+  }
+  void run_callbacks() {
+    // Callbacks may add callbacks or drop the last reference to another future: take them out.
+    auto cbs = std::move(callbacks);
+    callbacks.clear();
+    for (auto& cb : cbs) cb();
+  }
+
+  MasterCore* master = nullptr;
+  std::uint64_t id = 0;
+  std::uint64_t task_hash = 0;
+  std::uint64_t chunk = 0;        // chunk index (map) or id (submit): for error messages
+  std::uint64_t item_begin = 0;   // map only
+  std::uint64_t item_count = 0;   // map only: 0 means a submit
+  Writer message;                 // header + payload; dropped once the result is in
+  WorkState state = WorkState::Pending;
+  std::exception_ptr error;
+  TaskInfo info;
+  std::vector<std::function<void()>> callbacks;
+};
+
+template <class T>
+struct ResultState : WorkBase {
+  using Value = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  void decode_result(Reader& r) override {
+    if constexpr (std::is_void_v<T>) {
+      r.expect_end();
+    } else {
+      value.emplace(r.get<T>());
+      r.expect_end();
+    }
+  }
+  std::optional<Value> value;
+};
+
+// Blocks (driving the pool) until work is done or the timeout passes; true if done.
+bool wait_done(WorkBase& work, Seconds timeout);
+
+}  // namespace detail
+
+template <class T>
+class Future {
+ public:
+  using value_type = T;
+  Future() = default;
+  explicit Future(std::shared_ptr<detail::ResultState<T>> state) : state_(std::move(state)) {}
+
+  bool valid() const noexcept { return state_ != nullptr; }
+  bool done() const noexcept { return state_->done(); }
+  bool running() const noexcept { return state_->state == detail::WorkState::Running; }
+  bool cancelled() const noexcept { return state_->state == detail::WorkState::Cancelled; }
+
+  // Cancels the work if no worker has it yet; true if the future is (now) cancelled.
+  bool cancel() {
+    if (state_->state == detail::WorkState::Cancelled) return true;
+    if (state_->state != detail::WorkState::Pending) return false;
+    return state_->master->cancel(*state_);
+  }
+
+  // Waits until done; false if the timeout ran out first.
+  bool wait(Seconds timeout = kForever) const { return detail::wait_done(*state_, timeout); }
+
+  // The result. Rethrows the task's exception (RemoteError for one thrown on a worker),
+  // CancelledError if cancelled, TimeoutError if not done in time. May be called repeatedly.
+  decltype(auto) get(Seconds timeout = kForever) const {
+    check_done(timeout);
+    if (state_->error) std::rethrow_exception(state_->error);
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else {
+      return static_cast<const T&>(*state_->value);
+    }
+  }
+
+  // The task's exception, or nullptr if it succeeded.
+  std::exception_ptr exception(Seconds timeout = kForever) const {
+    check_done(timeout);
+    return state_->error;
+  }
+
+  // Calls fn(future) once the future is done (at once if it already is), on the master.
+  void add_done_callback(std::function<void(const Future&)> fn) const {
+    if (done()) {
+      fn(*this);
+      return;
+    }
+    state_->callbacks.push_back([self = *this, fn = std::move(fn)] { fn(self); });
+  }
+
+  // Which rank ran it and when. Meaningful once done and not cancelled.
+  const TaskInfo& info() const noexcept { return state_->info; }
+
+  friend bool operator==(const Future& a, const Future& b) noexcept {
+    return a.state_ == b.state_;
+  }
+  detail::WorkBase& work() const noexcept { return *state_; }
+
+ private:
+  void check_done(Seconds timeout) const {
+    if (!detail::wait_done(*state_, timeout)) throw TimeoutError();
+    if (state_->state == detail::WorkState::Cancelled) throw CancelledError();
+  }
+  std::shared_ptr<detail::ResultState<T>> state_;
+};
+
+}  // namespace libpool

@@ -1,0 +1,166 @@
+#pragma once
+// Tasks are plain functions registered under a stable name on every rank:
+//
+//   libpool::Registry registry;
+//   registry.add("primes.count_chunk", count_chunk);
+//
+// The wire carries a 64-bit hash of the name. Executors check at start that every rank registered
+// the same names. A lambda or a functor cannot be submitted (it has no name on the other ranks):
+// submit() and map() take function pointers only, so that is a compile error.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "libpool/codec.hpp"
+
+namespace libpool {
+
+namespace detail {
+
+using ErasedFn = void (*)();
+template <class R, class... A>
+using Fn = R (*)(A...);
+
+// How the items of a map chunk are laid out on the wire.
+enum class ChunkMode : std::uint8_t {
+  Iota = 1,  // one integer argument: the chunk carries only its first value
+  Zip = 2,   // each item's arguments encoded one after the other
+};
+
+// Where a task failed, reported in RemoteError.
+enum class Phase : std::uint8_t { DecodeArguments = 1, Run = 2, EncodeResult = 3, Initialize = 4 };
+
+struct TaskEntry {
+  std::string name;
+  std::uint64_t hash = 0;
+  ErasedFn fn = nullptr;
+  // submit: decode the argument tuple, call, encode the result. Sets phase as it goes.
+  void (*call)(ErasedFn, Reader&, Writer&, Phase&) = nullptr;
+  // map: decode a chunk, call once per item, encode the results as count + values.
+  void (*call_chunk)(ErasedFn, Reader&, Writer&, Phase&) = nullptr;
+};
+
+std::uint64_t hash_name(std::string_view name) noexcept;
+
+template <class T>
+inline constexpr bool kArgByMutableRef =
+    std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>;
+
+template <class R, class... A>
+void call_task(ErasedFn erased, Reader& in, Writer& out, Phase& phase) {
+  const auto fn = reinterpret_cast<Fn<R, A...>>(erased);
+  phase = Phase::DecodeArguments;
+  auto args = in.get<std::tuple<std::decay_t<A>...>>();
+  in.expect_end();
+  phase = Phase::Run;
+  if constexpr (std::is_void_v<R>) {
+    std::apply(fn, std::move(args));
+  } else {
+    R result = std::apply(fn, std::move(args));
+    phase = Phase::EncodeResult;
+    out.put(result);
+  }
+}
+
+template <class R, class... A>
+void call_chunk(ErasedFn erased, Reader& in, Writer& out, Phase& phase) {
+  if constexpr (std::is_void_v<R>) {
+    (void)erased, (void)in, (void)out, (void)phase;
+    throw CodecError("map over a task that returns void");
+  } else {
+    const auto fn = reinterpret_cast<Fn<R, A...>>(erased);
+    phase = Phase::DecodeArguments;
+    const auto mode = static_cast<ChunkMode>(in.get<std::uint8_t>());
+    const auto count = in.get<std::uint64_t>();
+    out.put(count);
+    // Results of trivially copyable type go straight into the buffer, no per-item bookkeeping.
+    R* slots = nullptr;
+    if constexpr (Bitwise<R>) {
+      if (count > (std::uint64_t{1} << 40) / sizeof(R)) throw CodecError("corrupt chunk size");
+      slots = reinterpret_cast<R*>(out.grow(count * sizeof(R)));
+    }
+    auto emit = [&](std::uint64_t i, R&& r) {
+      if constexpr (Bitwise<R>) {
+        std::memcpy(static_cast<void*>(slots + i), &r, sizeof(R));
+      } else {
+        (void)i;
+        phase = Phase::EncodeResult;
+        out.put(r);
+      }
+    };
+    if (mode == ChunkMode::Iota) {
+      if constexpr (sizeof...(A) == 1 && (std::is_integral_v<std::decay_t<A>> && ...)) {
+        const auto first = in.get<std::uint64_t>();
+        in.expect_end();
+        phase = Phase::Run;
+        for (std::uint64_t i = 0; i < count; ++i) {
+          // Modular arithmetic in 64 bits, then narrowed: reproduces the master's iota values.
+          emit(i, fn(static_cast<std::decay_t<A>>(first + i)...));
+        }
+        return;
+      }
+      throw CodecError("index-range chunk for a task that does not take one integer");
+    } else if (mode == ChunkMode::Zip) {
+      for (std::uint64_t i = 0; i < count; ++i) {
+        phase = Phase::DecodeArguments;
+        auto args = in.get<std::tuple<std::decay_t<A>...>>();
+        phase = Phase::Run;
+        emit(i, std::apply(fn, std::move(args)));
+      }
+      phase = Phase::DecodeArguments;
+      in.expect_end();
+      phase = Phase::Run;
+      return;
+    }
+    throw CodecError("unknown chunk mode " + std::to_string(static_cast<int>(mode)));
+  }
+}
+
+}  // namespace detail
+
+class Registry {
+ public:
+  // Registers fn under name. Throws RegistryError on a duplicate name, a function registered
+  // twice, or two names with the same hash.
+  template <class R, class... A>
+  Registry& add(std::string_view name, R (*fn)(A...)) {
+    static_assert(!(detail::kArgByMutableRef<A> || ...),
+                  "libpool: task arguments arrive as copies; take them by value or const&");
+    detail::TaskEntry e;
+    e.name = std::string(name);
+    e.hash = detail::hash_name(name);
+    e.fn = reinterpret_cast<detail::ErasedFn>(fn);
+    e.call = &detail::call_task<R, A...>;
+    e.call_chunk = &detail::call_chunk<R, A...>;
+    insert(std::move(e));
+    return *this;
+  }
+
+  // The entry for a registered function, or RegistryError naming what to do.
+  template <class R, class... A>
+  const detail::TaskEntry& entry(R (*fn)(A...)) const {
+    return entry_of(reinterpret_cast<detail::ErasedFn>(fn));
+  }
+  // The entry for a hash received from the wire, or nullptr.
+  const detail::TaskEntry* find(std::uint64_t hash) const noexcept;
+  // The entry for a function, or nullptr.
+  const detail::TaskEntry* find(detail::ErasedFn fn) const noexcept;
+  // Order-independent digest of every registered name; equal on ranks that registered the same.
+  std::uint64_t fingerprint() const noexcept;
+  std::size_t size() const noexcept { return by_hash_.size(); }
+  std::vector<std::string> names() const;
+
+ private:
+  void insert(detail::TaskEntry e);
+  const detail::TaskEntry& entry_of(detail::ErasedFn fn) const;
+
+  std::unordered_map<std::uint64_t, detail::TaskEntry> by_hash_;
+  std::unordered_map<detail::ErasedFn, std::uint64_t> by_fn_;
+};
+
+}  // namespace libpool

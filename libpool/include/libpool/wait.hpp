@@ -1,0 +1,150 @@
+#pragma once
+// wait() and as_completed() over futures, as in concurrent.futures.
+
+#include <cstddef>
+#include <deque>
+#include <iterator>
+#include <memory>
+#include <vector>
+
+#include "libpool/future.hpp"
+
+namespace libpool {
+
+enum class ReturnWhen { FirstCompleted, FirstException, AllCompleted };
+
+template <class T>
+struct DoneAndNotDone {
+  std::vector<Future<T>> done;
+  std::vector<Future<T>> not_done;
+};
+
+namespace detail {
+
+// Shared between a waiter and the done-callbacks it registered; outlives either.
+struct Waiter {
+  std::size_t finished = 0;
+  bool any_exception = false;
+  std::deque<std::size_t> order;  // indices, in completion order
+};
+
+MasterCore* master_of(const std::vector<WorkBase*>& works);
+
+// Registers a callback on every unfinished future that records it in the waiter.
+template <class T>
+std::shared_ptr<Waiter> watch(const std::vector<Future<T>>& fs) {
+  auto w = std::make_shared<Waiter>();
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    WorkBase& work = fs[i].work();
+    auto note = [w, i, &work] {
+      ++w->finished;
+      w->any_exception |= (work.state == WorkState::Finished && work.error != nullptr);
+      w->order.push_back(i);
+    };
+    if (work.done()) {
+      note();
+    } else {
+      work.callbacks.push_back(std::move(note));
+    }
+  }
+  return w;
+}
+
+template <class T>
+MasterCore* master_of(const std::vector<Future<T>>& fs) {
+  std::vector<WorkBase*> works;
+  works.reserve(fs.size());
+  for (const auto& f : fs) works.push_back(&f.work());
+  return master_of(works);
+}
+
+}  // namespace detail
+
+// Waits until the condition holds or the timeout runs out, then splits the futures.
+template <class T>
+DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs,
+                       ReturnWhen when = ReturnWhen::AllCompleted, Seconds timeout = kForever) {
+  auto w = detail::watch(fs);
+  auto satisfied = [&] {
+    switch (when) {
+      case ReturnWhen::FirstCompleted:
+        return w->finished > 0 || fs.empty();
+      case ReturnWhen::FirstException:
+        return w->any_exception || w->finished == fs.size();
+      case ReturnWhen::AllCompleted:
+        break;
+    }
+    return w->finished == fs.size();
+  };
+  if (!satisfied()) {
+    if (auto* m = detail::master_of(fs)) m->progress_until(satisfied, detail::deadline_after(timeout));
+  }
+  DoneAndNotDone<T> out;
+  for (const auto& f : fs) (f.done() ? out.done : out.not_done).push_back(f);
+  return out;
+}
+
+// Yields the futures as they complete (those already done first). Throws TimeoutError from the
+// iterator if the timeout, counted from this call, runs out with futures still pending.
+template <class T>
+class AsCompleted {
+ public:
+  AsCompleted(std::vector<Future<T>> fs, Seconds timeout)
+      : fs_(std::move(fs)),
+        waiter_(detail::watch(fs_)),
+        deadline_(detail::deadline_after(timeout)),
+        master_(detail::master_of(fs_)) {}
+
+  class iterator {
+   public:
+    using value_type = Future<T>;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(AsCompleted* owner) : owner_(owner) { advance(); }
+    const Future<T>& operator*() const { return owner_->fs_[index_]; }
+    const Future<T>* operator->() const { return &owner_->fs_[index_]; }
+    iterator& operator++() {
+      advance();
+      return *this;
+    }
+    void operator++(int) { advance(); }
+    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+   private:
+    void advance() {
+      if (owner_->yielded_ == owner_->fs_.size()) {
+        owner_ = nullptr;
+        return;
+      }
+      auto& order = owner_->waiter_->order;
+      if (order.empty()) {
+        const bool got = owner_->master_ != nullptr &&
+                         owner_->master_->progress_until([&] { return !order.empty(); },
+                                                         owner_->deadline_);
+        if (!got) throw TimeoutError();
+      }
+      index_ = order.front();
+      order.pop_front();
+      ++owner_->yielded_;
+    }
+    AsCompleted* owner_ = nullptr;
+    std::size_t index_ = 0;
+  };
+
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() const { return {}; }
+
+ private:
+  std::vector<Future<T>> fs_;
+  std::shared_ptr<detail::Waiter> waiter_;
+  detail::Clock::time_point deadline_;
+  detail::MasterCore* master_;
+  std::size_t yielded_ = 0;
+};
+
+template <class T>
+AsCompleted<T> as_completed(std::vector<Future<T>> fs, Seconds timeout = kForever) {
+  return AsCompleted<T>(std::move(fs), timeout);
+}
+
+}  // namespace libpool

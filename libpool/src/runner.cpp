@@ -1,0 +1,133 @@
+#include "runner.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <typeinfo>
+
+namespace libpool::detail {
+
+namespace {
+
+std::string demangle(const char* name) {
+  int status = 0;
+  char* out = abi::__cxa_demangle(name, nullptr, nullptr, &status);
+  std::string s = (status == 0 && out) ? out : name;
+  std::free(out);
+  return s;
+}
+
+std::pair<std::string, std::string> current_exception_parts() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return {demangle(typeid(e).name()), e.what()};
+  } catch (...) {
+    const auto* t = abi::__cxa_current_exception_type();
+    return {t ? demangle(t->name()) : "unknown", "exception not derived from std::exception"};
+  }
+}
+
+const char* phase_text(Phase p) {
+  switch (p) {
+    case Phase::DecodeArguments:
+      return "decoding arguments";
+    case Phase::Run:
+      return "";
+    case Phase::EncodeResult:
+      return "encoding result";
+    case Phase::Initialize:
+      return "initializer";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string describe_current_exception() {
+  auto [type, message] = current_exception_parts();
+  return type + ": " + message;
+}
+
+void put_error(Writer& out, const std::string& type, const std::string& message, Phase phase,
+               const std::string& host) {
+  out.put(type);
+  out.put(message);
+  out.put(static_cast<std::uint8_t>(phase));
+  out.put(host);
+}
+
+RemoteErrorInfo get_error(Reader& in) {
+  RemoteErrorInfo info;
+  info.type = in.get<std::string>();
+  info.message = in.get<std::string>();
+  const auto phase = static_cast<Phase>(in.get<std::uint8_t>());
+  info.host = in.get<std::string>();
+  in.expect_end();
+  if (const char* p = phase_text(phase); *p) info.message += std::string(" (") + p + ")";
+  return info;
+}
+
+std::optional<std::string> TaskRunner::initialize() {
+  since_init_ = 0;
+  if (!init_ || !init_->fn) return std::nullopt;
+  try {
+    // The initializer is an ordinary registered task returning void.
+    const TaskEntry& e = registry_->entry(init_->fn);
+    Reader in(init_->args.data(), init_->args.size());
+    Writer ignored;
+    Phase phase = Phase::Initialize;
+    e.call(e.fn, in, ignored, phase);
+  } catch (...) {
+    return describe_current_exception();
+  }
+  return std::nullopt;
+}
+
+void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
+  ResultHeader rh{};
+  rh.start_s = now_s();
+  out.clear();
+  out.grow(sizeof rh);
+
+  TaskHeader th{};
+  Phase phase = Phase::DecodeArguments;
+  try {
+    if (n < sizeof th) throw CodecError("task message shorter than its header");
+    std::memcpy(&th, msg, sizeof th);
+    rh.work_id = th.work_id;
+    if (!broken_ && max_tasks_ != 0 && since_init_ >= max_tasks_) {
+      if (auto err = initialize()) broken_ = "initializer failed: " + *err;
+    }
+    if (broken_) {
+      rh.status = ResultStatus::Broken;
+      put_error(out, "libpool::BrokenPool", *broken_, Phase::Initialize, rank_.host);
+    } else {
+      const TaskEntry* e = registry_->find(th.task_hash);
+      if (!e) throw RegistryError("unknown task hash " + std::to_string(th.task_hash));
+      Reader in(msg + sizeof th, n - sizeof th);
+      if (th.kind == TaskKind::Call) {
+        e->call(e->fn, in, out, phase);
+      } else if (th.kind == TaskKind::Chunk) {
+        e->call_chunk(e->fn, in, out, phase);
+      } else {
+        throw CodecError("unknown task kind");
+      }
+      rh.status = ResultStatus::Ok;
+      ++since_init_;
+    }
+  } catch (...) {
+    auto [type, message] = current_exception_parts();
+    out.clear();
+    out.grow(sizeof rh);
+    rh.status = ResultStatus::Error;
+    put_error(out, type, message, phase, rank_.host);
+    ++since_init_;
+  }
+  rh.end_s = now_s();
+  std::memcpy(out.data(), &rh, sizeof rh);
+}
+
+}  // namespace libpool::detail
