@@ -544,15 +544,7 @@ void agree_on_init(MPI_Comm comm, int rank, int size, const std::optional<std::s
 // ---------------------------------------------------------------------------------------------
 // Executor
 
-std::shared_ptr<const detail::InitializerSpec> Options::init_spec() const {
-  if (!init_.fn) return nullptr;
-  auto spec = std::make_shared<detail::InitializerSpec>();
-  spec->fn = init_.fn;
-  spec->args.write_bytes(init_.args.data(), init_.args.size());
-  return spec;
-}
-
-Executor::Executor(const Registry& registry, Options options, MPI_Comm comm)
+Executor::Executor(const Registry& registry, const Options& options, MPI_Comm comm)
     : registry_(registry) {
   int initialised = 0;
   detail::mpi_check(MPI_Initialized(&initialised), "MPI_Initialized");
@@ -573,7 +565,7 @@ Executor::Executor(const Registry& registry, Options options, MPI_Comm comm)
   const bool runs_tasks = rank_ != 0 || master_works;
 
   auto setup = detail::agree_on_setup(c->get(), rank_, size_, registry, options,
-                                      rank_ == 0 ? options.init_spec() : nullptr);
+                                      rank_ == 0 ? options.init_ : nullptr);
   detail::RankInfo info{rank_, size_, processor_name(), {}};
   std::optional<std::string> failure;
   detail::TaskRunner runner(registry, setup.init, setup.max_tasks, info);

@@ -120,8 +120,19 @@ concept HasFields = requires(T& t, const T& c) {
   t.libpool_fields();
   c.libpool_fields();
 };
+// std wrappers always go element by element, so an element with a Codec of its own is honoured.
 template <class T>
-concept Bitwise = std::is_trivially_copyable_v<T> && !HasFields<T>;
+struct IsStdWrapper : std::false_type {};
+template <class T, std::size_t N>
+struct IsStdWrapper<std::array<T, N>> : std::true_type {};
+template <class A, class B>
+struct IsStdWrapper<std::pair<A, B>> : std::true_type {};
+template <class... Ts>
+struct IsStdWrapper<std::tuple<Ts...>> : std::true_type {};
+template <class T>
+struct IsStdWrapper<std::optional<T>> : std::true_type {};
+template <class T>
+concept Bitwise = std::is_trivially_copyable_v<T> && !HasFields<T> && !IsStdWrapper<T>::value;
 
 inline std::uint64_t read_length(Reader& r, std::size_t element_size) {
   std::uint64_t n;
@@ -135,6 +146,12 @@ inline std::uint64_t read_length(Reader& r, std::size_t element_size) {
 }
 }  // namespace detail
 
+namespace detail {
+// True when T travels as its raw bytes (and not through a user's Codec specialisation).
+template <class T>
+concept BitwiseCodec = requires { Codec<T>::bitwise; } && Codec<T>::bitwise;
+}  // namespace detail
+
 template <class T>
 void Writer::put(const T& value) {
   Codec<T>::encode(*this, value);
@@ -146,6 +163,7 @@ T Reader::get() {
 
 template <detail::Bitwise T>
 struct Codec<T> {
+  static constexpr bool bitwise = true;  // lets containers copy runs of T in one go
   static void encode(Writer& w, const T& v) { w.write_bytes(&v, sizeof(T)); }
   static T decode(Reader& r) {
     T v;
@@ -173,14 +191,14 @@ struct Codec<std::vector<T, A>> {
   static void encode(Writer& w, const std::vector<T, A>& v) {
     std::uint64_t n = v.size();
     w.write_bytes(&n, sizeof n);
-    if constexpr (detail::Bitwise<T> && !std::is_same_v<T, bool>) {
+    if constexpr (detail::BitwiseCodec<T> && !std::is_same_v<T, bool>) {
       w.write_bytes(v.data(), n * sizeof(T));
     } else {
       for (const auto& x : v) w.put(static_cast<const T&>(x));
     }
   }
   static std::vector<T, A> decode(Reader& r) {
-    if constexpr (detail::Bitwise<T> && !std::is_same_v<T, bool>) {
+    if constexpr (detail::BitwiseCodec<T> && !std::is_same_v<T, bool>) {
       const std::uint64_t n = detail::read_length(r, sizeof(T));
       std::vector<T, A> v(n);
       r.read_bytes(v.data(), n * sizeof(T));
@@ -197,7 +215,6 @@ struct Codec<std::vector<T, A>> {
 };
 
 template <class T, std::size_t N>
-  requires(!detail::Bitwise<std::array<T, N>>)
 struct Codec<std::array<T, N>> {
   static void encode(Writer& w, const std::array<T, N>& a) {
     for (const auto& x : a) w.put(x);
@@ -219,7 +236,6 @@ struct Codec<std::tuple<Ts...>> {
 };
 
 template <class A, class B>
-  requires(!detail::Bitwise<std::pair<A, B>>)
 struct Codec<std::pair<A, B>> {
   static void encode(Writer& w, const std::pair<A, B>& p) {
     w.put(p.first);
@@ -233,7 +249,6 @@ struct Codec<std::pair<A, B>> {
 };
 
 template <class T>
-  requires(!detail::Bitwise<std::optional<T>>)
 struct Codec<std::optional<T>> {
   static void encode(Writer& w, const std::optional<T>& o) {
     w.put(static_cast<std::uint8_t>(o.has_value()));

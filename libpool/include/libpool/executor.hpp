@@ -83,17 +83,16 @@ struct Options {
   template <class... A, class... Args>
   Options& initializer(void (*fn)(A...), Args&&... args) {
     static_assert(sizeof...(A) == sizeof...(Args), "initializer: wrong number of arguments");
-    init_.fn = reinterpret_cast<detail::ErasedFn>(fn);
-    init_.args.clear();
-    (init_.args.put(std::decay_t<A>(std::forward<Args>(args))), ...);
+    auto spec = std::make_shared<detail::InitializerSpec>();
+    spec->fn = reinterpret_cast<detail::ErasedFn>(fn);
+    (spec->args.put(std::decay_t<A>(std::forward<Args>(args))), ...);
+    init_ = std::move(spec);
     return *this;
   }
 
  private:
   friend class Executor;
-  friend class detail::Master;
-  std::shared_ptr<const detail::InitializerSpec> init_spec() const;
-  detail::InitializerSpec init_;
+  std::shared_ptr<const detail::InitializerSpec> init_;
 };
 
 // A half-open range of integers [first, last) that map() sends as (first, count) per chunk.
@@ -112,7 +111,7 @@ struct ChunkState : WorkBase {
       throw CodecError("chunk result holds " + std::to_string(n) + " items, expected " +
                        std::to_string(item_count));
     }
-    if constexpr (Bitwise<R>) {
+    if constexpr (BitwiseCodec<R>) {
       values.resize(n);
       r.read_bytes(values.data(), n * sizeof(R));
     } else {
@@ -206,7 +205,7 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
   std::optional<std::uint64_t> remaining() const override { return left_; }
 
  private:
-  bool at_end() const {
+  bool at_end() {  // not const: some views (filter) only have non-const end()
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return ((std::get<I>(its_) == std::ranges::end(std::get<I>(views_))) || ...);
     }(std::index_sequence_for<Views...>{});
@@ -250,6 +249,8 @@ class MapDriver {
   }
   MapDriver(const MapDriver&) = delete;
   MapDriver& operator=(const MapDriver&) = delete;
+  // Items handed to the pool so far (the rest of the input has not been read yet).
+  std::uint64_t items_submitted() const noexcept { return items_made_; }
   virtual ~MapDriver() {
     // Nobody will read what is still queued: cancel it (work already running just completes).
     for (auto& c : live_) {
@@ -320,6 +321,7 @@ class MapResult : private detail::MapDriver<R> {
   using Base = detail::MapDriver<R>;
 
  public:
+  using Base::items_submitted;
   MapResult(detail::MapContext ctx, std::unique_ptr<detail::ChunkSource> src, MapOptions opt)
       : Base(ctx, std::move(src), opt) {
     this->fill();
@@ -369,7 +371,7 @@ class MapResult : private detail::MapDriver<R> {
     }
     while (!chunks_.empty()) {
       auto front = chunks_.front();
-      if (!front->done()) detail::wait_done(*front, kForever);
+      if (!detail::wait_done(*front, kForever)) throw Error("pool stopped before the map finished");
       if (front->state == detail::WorkState::Cancelled || front->error) {
         // Python's map ends at the failed item; the destructor cancels what is still queued.
         finished_ = true;
@@ -400,6 +402,7 @@ class MapUnorderedResult : private detail::MapDriver<R> {
   using Base = detail::MapDriver<R>;
 
  public:
+  using Base::items_submitted;
   MapUnorderedResult(detail::MapContext ctx, std::unique_ptr<detail::ChunkSource> src,
                      MapOptions opt)
       : Base(ctx, std::move(src), opt), ready_(std::make_shared<Ready>()) {
@@ -444,6 +447,7 @@ class MapUnorderedResult : private detail::MapDriver<R> {
   }
   const R& current() const { return current_->values[pos_]; }
   bool advance() {
+    if (finished_) return false;
     if (current_) ++pos_;
     while (true) {
       if (current_ && pos_ < current_->values.size()) return true;
@@ -452,23 +456,26 @@ class MapUnorderedResult : private detail::MapDriver<R> {
         current_.reset();
         this->fill();
       }
-      if (pending_ == 0) return false;
+      if (pending_ == 0) {
+        finished_ = true;
+        return false;
+      }
       if (ready_->empty()) {
-        this->master().progress_until([&] { return !ready_->empty(); }, detail::Clock::time_point::max());
+        this->master().progress_until([&] { return !ready_->empty(); },
+                                      detail::Clock::time_point::max());
+        if (ready_->empty()) throw Error("pool stopped before the map finished");
       }
       current_ = ready_->front();
       ready_->pop_front();
       --pending_;
       pos_ = 0;
-      if (current_->state == detail::WorkState::Cancelled) {
-        current_.reset();
+      if (current_->state == detail::WorkState::Cancelled || current_->error) {
+        // As in the ordered map, iteration ends at the first failure.
+        finished_ = true;
+        auto failed = std::move(current_);
+        this->forget(failed);
+        if (failed->error) std::rethrow_exception(failed->error);
         throw CancelledError();
-      }
-      if (current_->error) {
-        auto e = current_->error;
-        this->forget(current_);
-        current_.reset();
-        std::rethrow_exception(e);
       }
     }
   }
@@ -477,6 +484,7 @@ class MapUnorderedResult : private detail::MapDriver<R> {
   std::shared_ptr<detail::ChunkState<R>> current_;
   std::size_t pending_ = 0;
   std::size_t pos_ = 0;
+  bool finished_ = false;
 };
 
 class Executor {
@@ -484,7 +492,8 @@ class Executor {
   // Collective over comm (default MPI_COMM_WORLD): checks that every rank registered the same
   // tasks, runs the initializer, then on worker ranks serves tasks until the master shuts down.
   // Throws BrokenPool on every rank if the registries differ or an initializer fails.
-  explicit Executor(const Registry& registry, Options options = {}, MPI_Comm comm = MPI_COMM_WORLD);
+  explicit Executor(const Registry& registry, const Options& options = {},
+                    MPI_Comm comm = MPI_COMM_WORLD);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;

@@ -80,12 +80,12 @@ void call_chunk(ErasedFn erased, Reader& in, Writer& out, Phase& phase) {
     out.put(count);
     // Results of trivially copyable type go straight into the buffer, no per-item bookkeeping.
     R* slots = nullptr;
-    if constexpr (Bitwise<R>) {
+    if constexpr (BitwiseCodec<R>) {
       if (count > (std::uint64_t{1} << 40) / sizeof(R)) throw CodecError("corrupt chunk size");
       slots = reinterpret_cast<R*>(out.grow(count * sizeof(R)));
     }
     auto emit = [&](std::uint64_t i, R&& r) {
-      if constexpr (Bitwise<R>) {
+      if constexpr (BitwiseCodec<R>) {
         std::memcpy(static_cast<void*>(slots + i), &r, sizeof(R));
       } else {
         (void)i;

@@ -1,0 +1,338 @@
+// A checked, RAII wrapper over the HDF5 1.10 C API: just what the apps need.
+//
+// Every HDF5 call goes through H5_CHECK, which turns a negative return into h5::Error carrying
+// the call text and the HDF5 error stack; HDF5's own stderr printing is switched off. Objects
+// own their hid_t (move-only) and close it with the H5*close matching its type.
+#pragma once
+
+#include <hdf5.h>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace h5 {
+
+// A failed HDF5 call: what() is "<call>: <HDF5 error stack, innermost cause included>".
+class Error : public std::runtime_error {
+ public:
+  Error(std::string call, std::string stack);
+  const std::string& call() const noexcept { return call_; }
+  const std::string& stack() const noexcept { return stack_; }
+
+ private:
+  std::string call_;
+  std::string stack_;
+};
+
+namespace detail {
+// Switches HDF5's automatic error printing off (idempotent; also done at static init).
+void silence_errors() noexcept;
+[[noreturn]] void fail(const char* call_text);
+template <class R>
+inline R check(R result, const char* call_text) {
+  static_assert(std::is_signed_v<R>, "HDF5 reports errors as negative values");
+  if (result < 0) fail(call_text);
+  return result;
+}
+}  // namespace detail
+
+// The one place where HDF5 return values are checked.
+#define H5_CHECK(call) ::h5::detail::check((call), #call)
+
+// Owns one hid_t and closes it with the H5*close that matches its identifier type.
+class Handle {
+ public:
+  Handle() noexcept = default;
+  explicit Handle(hid_t id) noexcept : id_(id) {}
+  Handle(Handle&& other) noexcept : id_(other.release()) {}
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+
+  hid_t id() const noexcept { return id_; }
+  bool valid() const noexcept { return id_ >= 0; }
+  explicit operator bool() const noexcept { return valid(); }
+  hid_t release() noexcept;
+  // Closes now and reports a failed close (a file close flushes, so it can fail).
+  void close();
+  // Closes now, ignoring errors (destructors).
+  void reset() noexcept;
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+};
+
+// Element types the wrapper reads and writes. Files always store little-endian standard types.
+enum class Dtype { int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64, string, other };
+std::string_view to_string(Dtype dtype) noexcept;
+
+template <class T>
+concept Numeric = (std::integral<T> || std::floating_point<T>) && !std::same_as<T, bool> &&
+                  !std::same_as<T, char> && !std::same_as<T, wchar_t> && !std::same_as<T, char8_t> &&
+                  !std::same_as<T, char16_t> && !std::same_as<T, char32_t> && sizeof(T) <= 8;
+
+template <Numeric T>
+constexpr Dtype dtype_of() {
+  if constexpr (std::floating_point<T>) {
+    static_assert(sizeof(T) == 4 || sizeof(T) == 8, "only float and double");
+    return sizeof(T) == 4 ? Dtype::float32 : Dtype::float64;
+  } else if constexpr (std::is_signed_v<T>) {
+    return sizeof(T) == 1 ? Dtype::int8 : sizeof(T) == 2 ? Dtype::int16
+                                        : sizeof(T) == 4 ? Dtype::int32
+                                                         : Dtype::int64;
+  } else {
+    return sizeof(T) == 1 ? Dtype::uint8 : sizeof(T) == 2 ? Dtype::uint16
+                                         : sizeof(T) == 4 ? Dtype::uint32
+                                                          : Dtype::uint64;
+  }
+}
+
+// The predefined in-memory (native) type for a numeric dtype; not owned, never closed.
+hid_t native_type(Dtype dtype);
+// A new variable-length UTF-8 string type.
+Handle vlen_string_type();
+
+inline constexpr hsize_t unlimited = H5S_UNLIMITED;
+
+struct DatasetOptions {
+  std::vector<hsize_t> chunk;     // empty: contiguous, or automatic when max_dims needs chunking
+  std::vector<hsize_t> max_dims;  // empty: fixed at dims; h5::unlimited makes a dimension extendible
+  int gzip = 0;                   // deflate level 1..9; 0 is off
+  bool shuffle = false;           // byte shuffle before deflate (helps numeric data)
+};
+
+class Object {
+ public:
+  hid_t id() const noexcept { return h_.id(); }
+  bool valid() const noexcept { return h_.valid(); }
+  // The object's path in its file ("/result").
+  std::string path() const;
+
+  // Attributes replace an existing one of the same name. Strings are variable-length UTF-8.
+  void set_attr(const std::string& name, std::string_view value);
+  void set_attr(const std::string& name, const char* value) { set_attr(name, std::string_view(value)); }
+  void set_attr(const std::string& name, const std::string& value) {
+    set_attr(name, std::string_view(value));
+  }
+  void set_attr(const std::string& name, std::span<const std::string> values);  // 1-D string array
+  template <Numeric T>
+  void set_attr(const std::string& name, T value) {
+    set_attr_raw(name, dtype_of<T>(), &value);
+  }
+  template <Numeric T>
+  void set_attr(const std::string& name, std::span<const T> values) {
+    set_attr_array_raw(name, dtype_of<T>(), values.size(), values.data());
+  }
+
+  bool has_attr(const std::string& name) const;
+  void delete_attr(const std::string& name);
+  std::vector<std::string> attr_names() const;
+  Dtype attr_dtype(const std::string& name) const;
+  // Reads a scalar string attribute, variable- or fixed-length.
+  std::string attr_string(const std::string& name) const;
+  std::vector<std::string> attr_strings(const std::string& name) const;
+  // Reads a scalar numeric attribute, converting to T (HDF5 conversion rules).
+  template <Numeric T>
+  T attr(const std::string& name) const {
+    T value{};
+    read_attr_raw(name, dtype_of<T>(), 1, &value);
+    return value;
+  }
+  template <Numeric T>
+  std::vector<T> attr_array(const std::string& name) const {
+    std::vector<T> values(attr_size(name));
+    read_attr_raw(name, dtype_of<T>(), values.size(), values.data());
+    return values;
+  }
+  std::size_t attr_size(const std::string& name) const;  // number of elements
+
+ protected:
+  Object() = default;
+  explicit Object(Handle h) noexcept : h_(std::move(h)) {}
+  void set_attr_raw(const std::string& name, Dtype dtype, const void* value);
+  void set_attr_array_raw(const std::string& name, Dtype dtype, std::size_t n, const void* values);
+  void read_attr_raw(const std::string& name, Dtype dtype, std::size_t n, void* out) const;
+
+  Handle h_;
+};
+
+class Dataset : public Object {
+ public:
+  Dataset() = default;
+  explicit Dataset(Handle h) noexcept : Object(std::move(h)) {}
+
+  std::vector<hsize_t> shape() const;
+  std::vector<hsize_t> max_shape() const;
+  std::size_t ndim() const { return shape().size(); }
+  hsize_t num_elements() const;
+  Dtype dtype() const;
+  std::size_t element_size() const;  // bytes in the file
+  std::vector<hsize_t> chunk_dims() const;  // empty when not chunked
+  int gzip_level() const;                   // 0 when not deflated
+  bool shuffled() const;
+
+  // Whole dataset. The span holds num_elements() values in C (row-major) order.
+  template <Numeric T>
+  void write(std::span<const T> data) {
+    write_raw(dtype_of<T>(), {}, {}, data.size(), data.data());
+  }
+  template <Numeric T>
+  void write(const std::vector<T>& data) {
+    write(std::span<const T>(data));
+  }
+  template <Numeric T>
+  void read(std::span<T> out) const {
+    read_raw(dtype_of<T>(), {}, {}, out.size(), out.data());
+  }
+  template <Numeric T>
+  std::vector<T> read() const {
+    std::vector<T> out(num_elements());
+    read(std::span<T>(out));
+    return out;
+  }
+
+  // A hyperslab: offset and count per dimension.
+  template <Numeric T>
+  void write_slab(const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
+                  std::span<const T> data) {
+    write_raw(dtype_of<T>(), offset, count, data.size(), data.data());
+  }
+  template <Numeric T>
+  void read_slab(const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
+                 std::span<T> out) const {
+    read_raw(dtype_of<T>(), offset, count, out.size(), out.data());
+  }
+
+  // 1-D string datasets (variable- or fixed-length in the file; written variable-length).
+  void write_strings(std::span<const std::string> data, hsize_t offset = 0);
+  std::vector<std::string> read_strings() const;
+  std::vector<std::string> read_strings(hsize_t offset, hsize_t count) const;
+
+  // Grows (or shrinks) an extendible dataset.
+  void resize(const std::vector<hsize_t>& dims);
+  // 1-D: extends by data.size() and writes at the old end.
+  template <Numeric T>
+  void append(std::span<const T> data) {
+    const hsize_t n = num_elements();
+    resize({n + data.size()});
+    write_slab<T>({n}, {data.size()}, data);
+  }
+  void append_strings(std::span<const std::string> data);
+
+ private:
+  void write_raw(Dtype mem, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
+                 std::size_t n, const void* data);
+  void read_raw(Dtype mem, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
+                std::size_t n, void* out) const;
+};
+
+class Group : public Object {
+ public:
+  Group() = default;
+  explicit Group(Handle h) noexcept : Object(std::move(h)) {}
+
+  Group create_group(const std::string& name);
+  Group open_group(const std::string& name) const;
+  Group require_group(const std::string& name);  // open, or create when missing
+  // True when every component of a relative or absolute path exists.
+  bool exists(const std::string& path) const;
+  bool is_group(const std::string& name) const;
+  bool is_dataset(const std::string& name) const;
+  std::vector<std::string> member_names() const;  // in creation/name order as HDF5 lists them
+  void unlink(const std::string& name);
+
+  Dataset create_dataset(const std::string& name, Dtype dtype, const std::vector<hsize_t>& dims,
+                         const DatasetOptions& options = {});
+  Dataset open_dataset(const std::string& name) const;
+
+  // Convenience: a 1-D dataset holding data.
+  template <Numeric T>
+  Dataset write_dataset(const std::string& name, std::span<const T> data,
+                        const DatasetOptions& options = {}) {
+    Dataset d = create_dataset(name, dtype_of<T>(), {data.size()}, options);
+    d.write(data);
+    return d;
+  }
+  template <Numeric T>
+  Dataset write_dataset(const std::string& name, const std::vector<T>& data,
+                        const DatasetOptions& options = {}) {
+    return write_dataset(name, std::span<const T>(data), options);
+  }
+  template <Numeric T>
+  Dataset write_scalar(const std::string& name, T value) {
+    return write_scalar_raw(name, dtype_of<T>(), &value);
+  }
+  Dataset write_strings(const std::string& name, std::span<const std::string> data,
+                        const DatasetOptions& options = {});
+  Dataset write_strings(const std::string& name, const std::vector<std::string>& data,
+                        const DatasetOptions& options = {}) {
+    return write_strings(name, std::span<const std::string>(data), options);
+  }
+  Dataset write_string(const std::string& name, std::string_view value);  // scalar string
+
+ private:
+  Dataset write_scalar_raw(const std::string& name, Dtype dtype, const void* value);
+};
+
+enum class Access { read_only, read_write };
+
+class File : public Group {
+ public:
+  File() = default;
+  // Creates (truncating) a file.
+  static File create(const std::filesystem::path& path);
+  static File open(const std::filesystem::path& path, Access access = Access::read_only);
+  static bool is_hdf5(const std::filesystem::path& path);
+
+  const std::filesystem::path& filename() const noexcept { return path_; }
+  void flush();
+  // Closes now, reporting errors; the object is empty afterwards.
+  void close();
+
+ private:
+  File(Handle h, std::filesystem::path path) noexcept : Group(std::move(h)), path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+// Created as "<path>.partial" and renamed to path only by commit(), so a reader never sees a
+// half-written file under the final name. Destroyed uncommitted, it closes and leaves the
+// ".partial" file in place (useful for post-mortems) without touching path.
+class PendingFile {
+ public:
+  static std::filesystem::path partial_path_for(const std::filesystem::path& path);
+  explicit PendingFile(std::filesystem::path path);
+  PendingFile(PendingFile&&) noexcept = default;
+  PendingFile& operator=(PendingFile&&) noexcept = default;
+  ~PendingFile() = default;
+
+  File& file() noexcept { return file_; }
+  const std::filesystem::path& path() const noexcept { return path_; }
+  std::filesystem::path partial_path() const { return partial_path_for(path_); }
+  // Flushes, closes and atomically renames to path (replacing an existing file).
+  void commit();
+  bool committed() const noexcept { return committed_; }
+
+ private:
+  PendingFile(std::filesystem::path path, File file) noexcept
+      : path_(std::move(path)), file_(std::move(file)) {}
+  std::filesystem::path path_;
+  File file_;
+  bool committed_ = false;
+
+ public:
+  // Wraps an already open ".partial" file of path (used to resume).
+  static PendingFile adopt(std::filesystem::path path, File file) {
+    return PendingFile(std::move(path), std::move(file));
+  }
+};
+
+}  // namespace h5

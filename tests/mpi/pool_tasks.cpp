@@ -1,0 +1,131 @@
+#include "pool_tasks.hpp"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <numeric>
+#include <stdexcept>
+#include <thread>
+
+namespace pool_tests {
+
+namespace {
+std::int64_t g_value = -1;
+std::int64_t g_inits = 0;
+std::int64_t g_calls_since_init = 0;
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+}  // namespace
+
+std::int64_t square(std::int64_t x) { return x * x; }
+
+std::int64_t power(std::int64_t base, int exp) {
+  std::int64_t r = 1;
+  for (int i = 0; i < exp; ++i) r *= base;
+  return r;
+}
+
+std::int64_t divide(std::int64_t a, std::int64_t b) {
+  if (b == 0) throw std::domain_error("division by zero");
+  return a / b;
+}
+
+std::int64_t risky(std::int64_t x) {
+  if (x == 5) throw std::invalid_argument("Cannot process " + std::to_string(x));
+  return x * x;
+}
+
+std::int64_t sleep_then(std::int64_t ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+int my_rank(int) { return world_rank(); }
+
+std::string greet(const std::string& name, int times) {
+  std::string s;
+  for (int i = 0; i < times; ++i) s += "hello " + name + ";";
+  return s;
+}
+
+double sum_vector(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+std::vector<double> make_vector(std::uint64_t n) {
+  std::vector<double> v(n);
+  for (std::uint64_t i = 0; i < n; ++i) v[i] = static_cast<double>(i);
+  return v;
+}
+
+void touch(int) {}
+
+int throw_non_std(int x) { throw x; }
+
+Particle move_particle(const Particle& p, double dx) {
+  Particle q = p;
+  for (auto& c : q.position) c += dx;
+  q.name += "'";
+  q.id += 1;
+  return q;
+}
+
+void set_global(std::int64_t value) { g_value = value; }
+std::int64_t get_global(std::int64_t) { return g_value; }
+
+void fail_on_rank(int rank) {
+  if (world_rank() == rank) throw std::runtime_error("cannot open model.pkl");
+}
+
+void fail_second_time_on(int rank, int token) {
+  static int last_token = -1;
+  static int runs = 0;
+  if (token != last_token) {
+    last_token = token;
+    runs = 0;
+  }
+  if (++runs >= 2 && world_rank() == rank) throw std::runtime_error("disk went away");
+}
+
+void count_init() {
+  ++g_inits;
+  g_calls_since_init = 0;
+}
+
+std::pair<std::int64_t, std::int64_t> init_and_calls(int) {
+  return {g_inits, ++g_calls_since_init};
+}
+
+Boom echo_boom(const Boom& b) { return b; }
+Boom make_boom(int where) { return Boom{static_cast<Where>(where)}; }
+std::int64_t boom_arg(const Boom&) { return 1; }
+
+libpool::Registry make_registry() {
+  libpool::Registry r;
+  r.add("test.square", square)
+      .add("test.power", power)
+      .add("test.divide", divide)
+      .add("test.risky", risky)
+      .add("test.sleep_then", sleep_then)
+      .add("test.my_rank", my_rank)
+      .add("test.greet", greet)
+      .add("test.sum_vector", sum_vector)
+      .add("test.make_vector", make_vector)
+      .add("test.touch", touch)
+      .add("test.throw_non_std", throw_non_std)
+      .add("test.move_particle", move_particle)
+      .add("test.set_global", set_global)
+      .add("test.get_global", get_global)
+      .add("test.fail_on_rank", fail_on_rank)
+      .add("test.fail_second_time_on", fail_second_time_on)
+      .add("test.count_init", count_init)
+      .add("test.init_and_calls", init_and_calls)
+      .add("test.echo_boom", echo_boom)
+      .add("test.make_boom", make_boom)
+      .add("test.boom_arg", boom_arg);
+  return r;
+}
+
+}  // namespace pool_tests

@@ -1,0 +1,66 @@
+#pragma once
+// Task functions shared by the MPI tests, registered identically on every rank.
+
+#include <libpool/libpool.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pool_tests {
+
+std::int64_t square(std::int64_t x);
+std::int64_t power(std::int64_t base, int exp);  // the tutorial's power(base, exp)
+std::int64_t divide(std::int64_t a, std::int64_t b);  // throws std::domain_error on b == 0
+std::int64_t risky(std::int64_t x);  // the tutorial's risky_task: throws on x == 5
+std::int64_t sleep_then(std::int64_t ms);  // sleeps ms milliseconds, returns ms
+int my_rank(int);
+std::string greet(const std::string& name, int times);
+double sum_vector(const std::vector<double>& v);
+std::vector<double> make_vector(std::uint64_t n);
+void touch(int);
+int throw_non_std(int);
+
+struct Particle {
+  std::string name;
+  std::vector<double> position;
+  std::int64_t id = 0;
+  LIBPOOL_FIELDS(name, position, id)
+};
+Particle move_particle(const Particle& p, double dx);
+
+// Initializer state.
+void set_global(std::int64_t value);
+std::int64_t get_global(std::int64_t);
+void fail_on_rank(int rank);
+// Succeeds the first time, fails from the second run on `rank` (token: one test's own count).
+void fail_second_time_on(int rank, int token);
+void count_init();
+std::pair<std::int64_t, std::int64_t> init_and_calls(int);  // (inits so far, calls since init)
+
+// Failure matrix: a type whose codec fails where told to.
+enum class Where : std::int32_t { Nowhere, Encode, Decode };
+struct Boom {
+  Where fail_at = Where::Nowhere;
+};
+Boom echo_boom(const Boom& b);
+Boom make_boom(int where);  // returns a Boom that fails at `where`
+std::int64_t boom_arg(const Boom&);
+
+libpool::Registry make_registry();
+
+}  // namespace pool_tests
+
+template <>
+struct libpool::Codec<pool_tests::Boom> {
+  static void encode(Writer& w, const pool_tests::Boom& b) {
+    if (b.fail_at == pool_tests::Where::Encode) throw std::runtime_error("boom while encoding");
+    w.put(static_cast<std::int32_t>(b.fail_at));
+  }
+  static pool_tests::Boom decode(Reader& r) {
+    const auto where = static_cast<pool_tests::Where>(r.get<std::int32_t>());
+    if (where == pool_tests::Where::Decode) throw std::runtime_error("boom while decoding");
+    return pool_tests::Boom{where};
+  }
+};
