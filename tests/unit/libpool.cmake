@@ -1,0 +1,6 @@
+# Serial tests of libpool's pieces that need no pool: codec, registry, errors.
+add_executable(test_codec ${CMAKE_CURRENT_LIST_DIR}/test_codec.cpp)
+target_link_libraries(test_codec PRIVATE libpool::libpool Eigen3::Eigen GTest::gtest_main
+                                         libpool_warnings)
+add_test(NAME unit.codec COMMAND test_codec)
+set_tests_properties(unit.codec PROPERTIES TIMEOUT 60)
