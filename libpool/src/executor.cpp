@@ -207,7 +207,12 @@ std::shared_ptr<WorkBase> Master::pop_queued() {
 bool Master::dispatch() {
   if (inline_ || queue_.empty()) return false;
   bool any = false;
-  const std::size_t targets = remotes_.size() + (local_ ? 1 : 0);
+  // Rank 0's task thread shares a core with this loop. For tiny tasks the loop is the
+  // bottleneck and the thread would only slow it down, so it gets work only when tasks are long
+  // enough (or before any has been timed).
+  const bool feed_local = local_ && (mean_task_s_ < 0 || mean_task_s_ >= kLocalMinTaskSeconds ||
+                                     remotes_.empty());
+  const std::size_t targets = remotes_.size() + (feed_local ? 1 : 0);
   bool progressed = true;
   while (progressed && !queue_.empty()) {
     progressed = false;

@@ -101,6 +101,8 @@ class Master final : public MasterCore {
   void stop_workers() noexcept;
 
   const Registry& registry_;
+  static constexpr double kLocalMinTaskSeconds = 25e-6;
+
   std::unique_ptr<Comm> comm_;
   int size_;
   int prefetch_;
