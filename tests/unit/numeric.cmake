@@ -1,0 +1,7 @@
+# Unit tests of the numeric kernels (pi, power sums, factor): serial, no MPI.
+foreach(name montecarlo powersum factor)
+  add_executable(test_${name} ${CMAKE_CURRENT_LIST_DIR}/test_${name}.cpp)
+  target_link_libraries(test_${name} PRIVATE poolkernels_numeric GTest::gtest_main libpool_warnings)
+  add_test(NAME unit.${name} COMMAND test_${name})
+  set_tests_properties(unit.${name} PROPERTIES TIMEOUT 60 LABELS "unit")
+endforeach()
