@@ -103,6 +103,27 @@ auto iota(I first, I last) {
 
 namespace detail {
 
+// An allocator whose resize() leaves trivially copyable elements uninitialised: chunk results
+// are overwritten by memcpy right away, and zeroing them first costs as much as the copy.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  DefaultInitAllocator() = default;
+  template <class U>
+  DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 template <class R>
 struct ChunkState : WorkBase {
   void decode_result(Reader& r) override {
@@ -120,7 +141,8 @@ struct ChunkState : WorkBase {
     }
     r.expect_end();
   }
-  std::vector<R> values;
+  std::vector<R, std::conditional_t<BitwiseCodec<R>, DefaultInitAllocator<R>, std::allocator<R>>>
+      values;
 };
 
 // Produces the payload of the next chunk from the map's inputs.
@@ -263,6 +285,10 @@ class MapDriver {
   void fill() {
     while (!exhausted_ && outstanding() < buffersize_) {
       auto c = std::make_shared<ChunkState<R>>();
+      if (!spare_.empty()) {  // reuse a consumed chunk's storage: no fresh pages to fault in
+        c->values = std::move(spare_.back());
+        spare_.pop_back();
+      }
       reserve_task_header(c->message);
       const std::uint64_t n = src_->next(c->message, chunk_size());
       if (n == 0) {
@@ -283,6 +309,10 @@ class MapDriver {
   virtual void on_new_chunk(const std::shared_ptr<ChunkState<R>>&) {}
   void forget(const std::shared_ptr<ChunkState<R>>& c) {
     live_.erase(std::find(live_.begin(), live_.end(), c));
+    if (spare_.size() < 4) {
+      spare_.push_back(std::move(c->values));
+      spare_.back().clear();
+    }
   }
   bool exhausted() const { return exhausted_; }
   MasterCore& master() { return core(*ctx_.master); }
@@ -310,6 +340,7 @@ class MapDriver {
   std::uint64_t items_made_ = 0;
   bool exhausted_ = false;
   std::vector<std::shared_ptr<ChunkState<R>>> live_;
+  std::vector<decltype(ChunkState<R>::values)> spare_;
 };
 
 }  // namespace detail
@@ -332,11 +363,12 @@ class MapResult : private detail::MapDriver<R> {
     using value_type = R;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    explicit iterator(MapResult* m) : m_(m) { m_ = m_->advance() ? m_ : nullptr; }
-    const R& operator*() const { return m_->current(); }
-    const R* operator->() const { return &m_->current(); }
+    explicit iterator(MapResult* m) : m_(m) { m_ = m_->next_chunk() ? m_ : nullptr; }
+    const R& operator*() const { return *m_->cur_; }
+    const R* operator->() const { return m_->cur_; }
     iterator& operator++() {
-      m_ = m_->advance() ? m_ : nullptr;
+      // Within a chunk this is a pointer increment; the next chunk is fetched out of line.
+      if (++m_->cur_ == m_->end_ && !m_->next_chunk()) m_ = nullptr;
       return *this;
     }
     void operator++(int) { ++*this; }
@@ -351,7 +383,7 @@ class MapResult : private detail::MapDriver<R> {
   // Convenience: all results in a vector.
   std::vector<R> to_vector() {
     std::vector<R> out;
-    for (auto& v : *this) out.push_back(v);
+    for (const auto& v : *this) out.push_back(v);
     return out;
   }
 
@@ -360,14 +392,15 @@ class MapResult : private detail::MapDriver<R> {
   void on_new_chunk(const std::shared_ptr<detail::ChunkState<R>>& c) override {
     chunks_.push_back(c);
   }
-  const R& current() const { return chunks_.front()->values[pos_]; }
-  // Steps to the next result; false at the end.
-  bool advance() {
+  // Drops the chunk just read and makes the next one with results current; false at the end.
+  // A failed chunk raises its exception here, at its first item, and ends the map.
+  bool next_chunk() {
     if (finished_) return false;
-    if (started_) {
-      ++pos_;
-    } else {
-      started_ = true;
+    if (in_front_) {
+      in_front_ = false;
+      this->forget(chunks_.front());
+      chunks_.pop_front();
+      this->fill();
     }
     while (!chunks_.empty()) {
       auto front = chunks_.front();
@@ -380,10 +413,14 @@ class MapResult : private detail::MapDriver<R> {
         if (front->error) std::rethrow_exception(front->error);
         throw CancelledError();
       }
-      if (pos_ < front->values.size()) return true;
+      if (!front->values.empty()) {
+        in_front_ = true;
+        cur_ = front->values.data();
+        end_ = cur_ + front->values.size();
+        return true;
+      }
       this->forget(front);
       chunks_.pop_front();
-      pos_ = 0;
       this->fill();
     }
     finished_ = true;
@@ -391,8 +428,9 @@ class MapResult : private detail::MapDriver<R> {
   }
 
   std::deque<std::shared_ptr<detail::ChunkState<R>>> chunks_;
-  std::size_t pos_ = 0;
-  bool started_ = false;
+  const R* cur_ = nullptr;  // the current result, inside chunks_.front()
+  const R* end_ = nullptr;
+  bool in_front_ = false;   // cur_ points into chunks_.front()
   bool finished_ = false;
 };
 
@@ -431,7 +469,7 @@ class MapUnorderedResult : private detail::MapDriver<R> {
   std::default_sentinel_t end() const { return {}; }
   std::vector<R> to_vector() {
     std::vector<R> out;
-    for (auto& v : *this) out.push_back(v);
+    for (const auto& v : *this) out.push_back(v);
     return out;
   }
 
