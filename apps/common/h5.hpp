@@ -38,8 +38,13 @@ void silence_errors() noexcept;
 [[noreturn]] void fail(const char* call_text);
 template <class R>
 inline R check(R result, const char* call_text) {
-  static_assert(std::is_signed_v<R>, "HDF5 reports errors as negative values");
-  if (result < 0) fail(call_text);
+  if constexpr (std::is_enum_v<R>) {  // H5T_sign_t, H5D_layout_t, ...: error is -1
+    static_assert(std::is_signed_v<std::underlying_type_t<R>>, "HDF5 errors are negative");
+    if (static_cast<std::underlying_type_t<R>>(result) < 0) fail(call_text);
+  } else {
+    static_assert(std::is_signed_v<R>, "HDF5 reports errors as negative values");
+    if (result < 0) fail(call_text);
+  }
   return result;
 }
 }  // namespace detail
@@ -72,13 +77,27 @@ class Handle {
 };
 
 // Element types the wrapper reads and writes. Files always store little-endian standard types.
-enum class Dtype { int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64, string, other };
+enum class Dtype {
+  int8,
+  uint8,
+  int16,
+  uint16,
+  int32,
+  uint32,
+  int64,
+  uint64,
+  float32,
+  float64,
+  string,
+  other
+};
 std::string_view to_string(Dtype dtype) noexcept;
 
 template <class T>
-concept Numeric = (std::integral<T> || std::floating_point<T>) && !std::same_as<T, bool> &&
-                  !std::same_as<T, char> && !std::same_as<T, wchar_t> && !std::same_as<T, char8_t> &&
-                  !std::same_as<T, char16_t> && !std::same_as<T, char32_t> && sizeof(T) <= 8;
+concept Numeric = (std::integral<T> || std::floating_point<T>)&&!std::same_as<T, bool> &&
+                  !std::same_as<T, char> && !std::same_as<T, wchar_t> &&
+                  !std::same_as<T, char8_t> && !std::same_as<T, char16_t> &&
+                  !std::same_as<T, char32_t> && sizeof(T) <= 8;
 
 template <Numeric T>
 constexpr Dtype dtype_of() {
@@ -86,13 +105,15 @@ constexpr Dtype dtype_of() {
     static_assert(sizeof(T) == 4 || sizeof(T) == 8, "only float and double");
     return sizeof(T) == 4 ? Dtype::float32 : Dtype::float64;
   } else if constexpr (std::is_signed_v<T>) {
-    return sizeof(T) == 1 ? Dtype::int8 : sizeof(T) == 2 ? Dtype::int16
-                                        : sizeof(T) == 4 ? Dtype::int32
-                                                         : Dtype::int64;
+    return sizeof(T) == 1   ? Dtype::int8
+           : sizeof(T) == 2 ? Dtype::int16
+           : sizeof(T) == 4 ? Dtype::int32
+                            : Dtype::int64;
   } else {
-    return sizeof(T) == 1 ? Dtype::uint8 : sizeof(T) == 2 ? Dtype::uint16
-                                         : sizeof(T) == 4 ? Dtype::uint32
-                                                          : Dtype::uint64;
+    return sizeof(T) == 1   ? Dtype::uint8
+           : sizeof(T) == 2 ? Dtype::uint16
+           : sizeof(T) == 4 ? Dtype::uint32
+                            : Dtype::uint64;
   }
 }
 
@@ -104,10 +125,11 @@ Handle vlen_string_type();
 inline constexpr hsize_t unlimited = H5S_UNLIMITED;
 
 struct DatasetOptions {
-  std::vector<hsize_t> chunk;     // empty: contiguous, or automatic when max_dims needs chunking
-  std::vector<hsize_t> max_dims;  // empty: fixed at dims; h5::unlimited makes a dimension extendible
-  int gzip = 0;                   // deflate level 1..9; 0 is off
-  bool shuffle = false;           // byte shuffle before deflate (helps numeric data)
+  std::vector<hsize_t> chunk;  // empty: contiguous, or automatic when max_dims needs chunking
+  std::vector<hsize_t>
+      max_dims;          // empty: fixed at dims; h5::unlimited makes a dimension extendible
+  int gzip = 0;          // deflate level 1..9; 0 is off
+  bool shuffle = false;  // byte shuffle before deflate (helps numeric data)
 };
 
 class Object {
@@ -119,7 +141,9 @@ class Object {
 
   // Attributes replace an existing one of the same name. Strings are variable-length UTF-8.
   void set_attr(const std::string& name, std::string_view value);
-  void set_attr(const std::string& name, const char* value) { set_attr(name, std::string_view(value)); }
+  void set_attr(const std::string& name, const char* value) {
+    set_attr(name, std::string_view(value));
+  }
   void set_attr(const std::string& name, const std::string& value) {
     set_attr(name, std::string_view(value));
   }
@@ -175,7 +199,7 @@ class Dataset : public Object {
   std::size_t ndim() const { return shape().size(); }
   hsize_t num_elements() const;
   Dtype dtype() const;
-  std::size_t element_size() const;  // bytes in the file
+  std::size_t element_size() const;         // bytes in the file
   std::vector<hsize_t> chunk_dims() const;  // empty when not chunked
   int gzip_level() const;                   // 0 when not deflated
   bool shuffled() const;
@@ -288,9 +312,11 @@ enum class Access { read_only, read_write };
 class File : public Group {
  public:
   File() = default;
-  // Creates (truncating) a file.
-  static File create(const std::filesystem::path& path);
-  static File open(const std::filesystem::path& path, Access access = Access::read_only);
+  // Creates (truncating) a file. With strong_close, closing the file also closes every object
+  // still open in it, so close() really ends all I/O (PendingFile relies on that).
+  static File create(const std::filesystem::path& path, bool strong_close = false);
+  static File open(const std::filesystem::path& path, Access access = Access::read_only,
+                   bool strong_close = false);
   static bool is_hdf5(const std::filesystem::path& path);
 
   const std::filesystem::path& filename() const noexcept { return path_; }
@@ -299,7 +325,8 @@ class File : public Group {
   void close();
 
  private:
-  File(Handle h, std::filesystem::path path) noexcept : Group(std::move(h)), path_(std::move(path)) {}
+  File(Handle h, std::filesystem::path path) noexcept
+      : Group(std::move(h)), path_(std::move(path)) {}
   std::filesystem::path path_;
 };
 

@@ -1,0 +1,773 @@
+#include "common/h5.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <numeric>
+#include <system_error>
+
+namespace h5 {
+
+Error::Error(std::string call, std::string stack)
+    : std::runtime_error(call + ": " + (stack.empty() ? std::string("failed") : stack)),
+      call_(std::move(call)),
+      stack_(std::move(stack)) {}
+
+namespace detail {
+
+void silence_errors() noexcept {
+  // Errors reach the user as exceptions; HDF5's own printing would only duplicate them.
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+namespace {
+// Done at load time as well, so even a call made before any File exists stays quiet.
+[[maybe_unused]] const bool silenced_at_startup = [] {
+  silence_errors();
+  return true;
+}();
+
+herr_t collect_frame(unsigned /*n*/, const H5E_error2_t* err, void* data) {
+  auto* out = static_cast<std::string*>(data);
+  if (!out->empty()) out->append("; ");
+  out->append(err->func_name ? err->func_name : "?").append("(): ");
+  out->append(err->desc ? err->desc : "(no description)");
+  return 0;
+}
+}  // namespace
+
+void fail(const char* call_text) {
+  std::string stack;
+  // Outermost frame first: the API call, then down to the root cause (errno etc.).
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_frame, &stack);
+  H5Eclear2(H5E_DEFAULT);
+  throw Error(call_text, std::move(stack));
+}
+
+}  // namespace detail
+
+namespace {
+
+void close_by_type(hid_t id, bool checked) {
+  const H5I_type_t type = H5Iget_type(id);
+  herr_t rc = 0;
+  switch (type) {
+    case H5I_FILE:
+      rc = H5Fclose(id);
+      break;
+    case H5I_GROUP:
+      rc = H5Gclose(id);
+      break;
+    case H5I_DATASET:
+      rc = H5Dclose(id);
+      break;
+    case H5I_DATASPACE:
+      rc = H5Sclose(id);
+      break;
+    case H5I_DATATYPE:
+      rc = H5Tclose(id);
+      break;
+    case H5I_ATTR:
+      rc = H5Aclose(id);
+      break;
+    case H5I_GENPROP_LST:
+      rc = H5Pclose(id);
+      break;
+    default:
+      return;  // already closed (e.g. by a strong file close) or not ours to close
+  }
+  if (rc < 0) {
+    if (checked) detail::fail("H5*close(handle)");
+    H5Eclear2(H5E_DEFAULT);
+  }
+}
+
+hid_t file_type(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::int8:
+      return H5T_STD_I8LE;
+    case Dtype::uint8:
+      return H5T_STD_U8LE;
+    case Dtype::int16:
+      return H5T_STD_I16LE;
+    case Dtype::uint16:
+      return H5T_STD_U16LE;
+    case Dtype::int32:
+      return H5T_STD_I32LE;
+    case Dtype::uint32:
+      return H5T_STD_U32LE;
+    case Dtype::int64:
+      return H5T_STD_I64LE;
+    case Dtype::uint64:
+      return H5T_STD_U64LE;
+    case Dtype::float32:
+      return H5T_IEEE_F32LE;
+    case Dtype::float64:
+      return H5T_IEEE_F64LE;
+    default:
+      throw std::invalid_argument("h5: no fixed file type for dtype " +
+                                  std::string(to_string(dtype)));
+  }
+}
+
+// The file type for dtype, as an owned handle (strings need a fresh type).
+Handle make_file_type(Dtype dtype) {
+  if (dtype == Dtype::string) return vlen_string_type();
+  return Handle(H5_CHECK(H5Tcopy(file_type(dtype))));
+}
+
+Dtype classify(hid_t type) {
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_STRING) return Dtype::string;
+  const std::size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT) {
+    if (size == 4) return Dtype::float32;
+    if (size == 8) return Dtype::float64;
+    return Dtype::other;
+  }
+  if (cls == H5T_INTEGER) {
+    const bool is_signed = H5_CHECK(H5Tget_sign(type)) == H5T_SGN_2;
+    switch (size) {
+      case 1:
+        return is_signed ? Dtype::int8 : Dtype::uint8;
+      case 2:
+        return is_signed ? Dtype::int16 : Dtype::uint16;
+      case 4:
+        return is_signed ? Dtype::int32 : Dtype::uint32;
+      case 8:
+        return is_signed ? Dtype::int64 : Dtype::uint64;
+      default:
+        return Dtype::other;
+    }
+  }
+  return Dtype::other;
+}
+
+Handle simple_space(const std::vector<hsize_t>& dims, const hsize_t* max_dims = nullptr) {
+  return Handle(H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims)));
+}
+
+hsize_t product(const std::vector<hsize_t>& dims) {
+  return std::accumulate(dims.begin(), dims.end(), hsize_t{1}, std::multiplies<>());
+}
+
+// Reads n strings through `read(memtype, buffer)`, whatever the string flavour in the file.
+std::vector<std::string> read_string_values(hid_t stored_type, std::size_t n,
+                                            const std::function<void(hid_t, void*)>& read) {
+  if (H5Tget_class(stored_type) != H5T_STRING)
+    throw Error("read strings", "the stored type is not a string type");
+  std::vector<std::string> out;
+  out.reserve(n);
+  if (H5_CHECK(H5Tis_variable_str(stored_type)) > 0) {
+    Handle mem(H5_CHECK(H5Tcopy(stored_type)));
+    std::vector<char*> ptrs(n, nullptr);
+    read(mem.id(), ptrs.data());
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    const hsize_t dims[1] = {n};
+    Handle space(H5_CHECK(H5Screate_simple(1, dims, nullptr)));
+    H5_CHECK(H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data()));
+  } else {
+    Handle mem(H5_CHECK(H5Tcopy(stored_type)));
+    const std::size_t size = H5Tget_size(stored_type);
+    std::vector<char> buf(n * size);
+    read(mem.id(), buf.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      const char* p = buf.data() + i * size;
+      out.emplace_back(p, strnlen(p, size));
+    }
+  }
+  return out;
+}
+
+void fsync_path(const std::filesystem::path& p, int flags) {
+  const int fd = ::open(p.c_str(), flags);
+  if (fd < 0) return;  // best effort: durability, not correctness
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+// ---- Handle ----------------------------------------------------------------------------------
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.release();
+  }
+  return *this;
+}
+
+hid_t Handle::release() noexcept {
+  const hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  return id;
+}
+
+void Handle::close() {
+  if (id_ < 0) return;
+  const hid_t id = release();
+  close_by_type(id, true);
+}
+
+void Handle::reset() noexcept {
+  if (id_ < 0) return;
+  const hid_t id = release();
+  try {
+    close_by_type(id, false);
+  } catch (...) {  // unreachable with checked == false; keeps noexcept honest
+  }
+}
+
+// ---- types -----------------------------------------------------------------------------------
+
+std::string_view to_string(Dtype dtype) noexcept {
+  switch (dtype) {
+    case Dtype::int8:
+      return "int8";
+    case Dtype::uint8:
+      return "uint8";
+    case Dtype::int16:
+      return "int16";
+    case Dtype::uint16:
+      return "uint16";
+    case Dtype::int32:
+      return "int32";
+    case Dtype::uint32:
+      return "uint32";
+    case Dtype::int64:
+      return "int64";
+    case Dtype::uint64:
+      return "uint64";
+    case Dtype::float32:
+      return "float32";
+    case Dtype::float64:
+      return "float64";
+    case Dtype::string:
+      return "string";
+    case Dtype::other:
+      return "other";
+  }
+  return "other";
+}
+
+hid_t native_type(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::int8:
+      return H5T_NATIVE_INT8;
+    case Dtype::uint8:
+      return H5T_NATIVE_UINT8;
+    case Dtype::int16:
+      return H5T_NATIVE_INT16;
+    case Dtype::uint16:
+      return H5T_NATIVE_UINT16;
+    case Dtype::int32:
+      return H5T_NATIVE_INT32;
+    case Dtype::uint32:
+      return H5T_NATIVE_UINT32;
+    case Dtype::int64:
+      return H5T_NATIVE_INT64;
+    case Dtype::uint64:
+      return H5T_NATIVE_UINT64;
+    case Dtype::float32:
+      return H5T_NATIVE_FLOAT;
+    case Dtype::float64:
+      return H5T_NATIVE_DOUBLE;
+    default:
+      throw std::invalid_argument("h5: no native type for dtype " + std::string(to_string(dtype)));
+  }
+}
+
+Handle vlen_string_type() {
+  Handle t(H5_CHECK(H5Tcopy(H5T_C_S1)));
+  H5_CHECK(H5Tset_size(t.id(), H5T_VARIABLE));
+  H5_CHECK(H5Tset_cset(t.id(), H5T_CSET_UTF8));
+  return t;
+}
+
+// ---- Object ----------------------------------------------------------------------------------
+
+std::string Object::path() const {
+  const ssize_t len = H5_CHECK(H5Iget_name(id(), nullptr, 0));
+  std::string name(static_cast<std::size_t>(len) + 1, '\0');
+  H5_CHECK(H5Iget_name(id(), name.data(), name.size()));
+  name.resize(static_cast<std::size_t>(len));
+  return name;
+}
+
+namespace {
+Handle replace_attr(hid_t obj, const std::string& name, hid_t type, hid_t space) {
+  if (H5_CHECK(H5Aexists(obj, name.c_str())) > 0) H5_CHECK(H5Adelete(obj, name.c_str()));
+  return Handle(H5_CHECK(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT)));
+}
+}  // namespace
+
+void Object::set_attr(const std::string& name, std::string_view value) {
+  Handle type = vlen_string_type();
+  Handle space(H5_CHECK(H5Screate(H5S_SCALAR)));
+  Handle attr = replace_attr(id(), name, type.id(), space.id());
+  const std::string copy(value);  // NUL-terminated for HDF5
+  const char* ptr = copy.c_str();
+  H5_CHECK(H5Awrite(attr.id(), type.id(), &ptr));
+}
+
+void Object::set_attr(const std::string& name, std::span<const std::string> values) {
+  Handle type = vlen_string_type();
+  Handle space = simple_space({values.size()});
+  Handle attr = replace_attr(id(), name, type.id(), space.id());
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  H5_CHECK(H5Awrite(attr.id(), type.id(), ptrs.data()));
+}
+
+void Object::set_attr_raw(const std::string& name, Dtype dtype, const void* value) {
+  Handle space(H5_CHECK(H5Screate(H5S_SCALAR)));
+  Handle attr = replace_attr(id(), name, file_type(dtype), space.id());
+  H5_CHECK(H5Awrite(attr.id(), native_type(dtype), value));
+}
+
+void Object::set_attr_array_raw(const std::string& name, Dtype dtype, std::size_t n,
+                                const void* values) {
+  Handle space = simple_space({n});
+  Handle attr = replace_attr(id(), name, file_type(dtype), space.id());
+  H5_CHECK(H5Awrite(attr.id(), native_type(dtype), values));
+}
+
+bool Object::has_attr(const std::string& name) const {
+  return H5_CHECK(H5Aexists(id(), name.c_str())) > 0;
+}
+
+void Object::delete_attr(const std::string& name) {
+  H5_CHECK(H5Adelete(id(), name.c_str()));
+}
+
+std::vector<std::string> Object::attr_names() const {
+  std::vector<std::string> names;
+  auto cb = [](hid_t, const char* attr_name, const H5A_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(attr_name);
+    return 0;
+  };
+  H5_CHECK(H5Aiterate2(id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names));
+  return names;
+}
+
+Dtype Object::attr_dtype(const std::string& name) const {
+  Handle attr(H5_CHECK(H5Aopen(id(), name.c_str(), H5P_DEFAULT)));
+  Handle type(H5_CHECK(H5Aget_type(attr.id())));
+  return classify(type.id());
+}
+
+std::size_t Object::attr_size(const std::string& name) const {
+  Handle attr(H5_CHECK(H5Aopen(id(), name.c_str(), H5P_DEFAULT)));
+  Handle space(H5_CHECK(H5Aget_space(attr.id())));
+  return static_cast<std::size_t>(H5_CHECK(H5Sget_simple_extent_npoints(space.id())));
+}
+
+void Object::read_attr_raw(const std::string& name, Dtype dtype, std::size_t n, void* out) const {
+  Handle attr(H5_CHECK(H5Aopen(id(), name.c_str(), H5P_DEFAULT)));
+  Handle space(H5_CHECK(H5Aget_space(attr.id())));
+  const auto npoints = static_cast<std::size_t>(H5_CHECK(H5Sget_simple_extent_npoints(space.id())));
+  if (npoints != n)
+    throw Error("read attribute '" + name + "'",
+                "holds " + std::to_string(npoints) + " values, expected " + std::to_string(n));
+  H5_CHECK(H5Aread(attr.id(), native_type(dtype), out));
+}
+
+std::vector<std::string> Object::attr_strings(const std::string& name) const {
+  Handle attr(H5_CHECK(H5Aopen(id(), name.c_str(), H5P_DEFAULT)));
+  Handle type(H5_CHECK(H5Aget_type(attr.id())));
+  Handle space(H5_CHECK(H5Aget_space(attr.id())));
+  const auto n = static_cast<std::size_t>(H5_CHECK(H5Sget_simple_extent_npoints(space.id())));
+  return read_string_values(type.id(), n,
+                            [&](hid_t mem, void* buf) { H5_CHECK(H5Aread(attr.id(), mem, buf)); });
+}
+
+std::string Object::attr_string(const std::string& name) const {
+  auto values = attr_strings(name);
+  if (values.size() != 1)
+    throw Error("read attribute '" + name + "'",
+                "holds " + std::to_string(values.size()) + " strings, expected 1");
+  return std::move(values.front());
+}
+
+// ---- Dataset ---------------------------------------------------------------------------------
+
+std::vector<hsize_t> Dataset::shape() const {
+  Handle space(H5_CHECK(H5Dget_space(id())));
+  const int rank = H5_CHECK(H5Sget_simple_extent_ndims(space.id()));
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr));
+  return dims;
+}
+
+std::vector<hsize_t> Dataset::max_shape() const {
+  Handle space(H5_CHECK(H5Dget_space(id())));
+  const int rank = H5_CHECK(H5Sget_simple_extent_ndims(space.id()));
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  std::vector<hsize_t> max_dims(static_cast<std::size_t>(rank));
+  H5_CHECK(H5Sget_simple_extent_dims(space.id(), dims.data(), max_dims.data()));
+  return max_dims;
+}
+
+hsize_t Dataset::num_elements() const {
+  Handle space(H5_CHECK(H5Dget_space(id())));
+  return static_cast<hsize_t>(H5_CHECK(H5Sget_simple_extent_npoints(space.id())));
+}
+
+Dtype Dataset::dtype() const {
+  Handle type(H5_CHECK(H5Dget_type(id())));
+  return classify(type.id());
+}
+
+std::size_t Dataset::element_size() const {
+  Handle type(H5_CHECK(H5Dget_type(id())));
+  return H5Tget_size(type.id());
+}
+
+std::vector<hsize_t> Dataset::chunk_dims() const {
+  Handle dcpl(H5_CHECK(H5Dget_create_plist(id())));
+  if (H5_CHECK(H5Pget_layout(dcpl.id())) != H5D_CHUNKED) return {};
+  std::vector<hsize_t> dims(ndim());
+  H5_CHECK(H5Pget_chunk(dcpl.id(), static_cast<int>(dims.size()), dims.data()));
+  return dims;
+}
+
+namespace {
+// Fills cd_values of the first filter with id `filter`; false when the filter is absent.
+bool find_filter(hid_t dcpl, H5Z_filter_t filter, unsigned* level) {
+  const int n = H5_CHECK(H5Pget_nfilters(dcpl));
+  for (int i = 0; i < n; ++i) {
+    unsigned flags = 0;
+    unsigned filter_config = 0;
+    std::size_t nelmts = 1;
+    unsigned values[1] = {0};
+    const H5Z_filter_t f = H5_CHECK(H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &nelmts,
+                                                   values, 0, nullptr, &filter_config));
+    if (f == filter) {
+      if (level) *level = nelmts > 0 ? values[0] : 0;
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
+int Dataset::gzip_level() const {
+  Handle dcpl(H5_CHECK(H5Dget_create_plist(id())));
+  unsigned level = 0;
+  return find_filter(dcpl.id(), H5Z_FILTER_DEFLATE, &level) ? static_cast<int>(level) : 0;
+}
+
+bool Dataset::shuffled() const {
+  Handle dcpl(H5_CHECK(H5Dget_create_plist(id())));
+  return find_filter(dcpl.id(), H5Z_FILTER_SHUFFLE, nullptr);
+}
+
+namespace {
+// The file-side selection and matching memory space for a slab (or the whole dataset).
+struct Selection {
+  Handle file_space;
+  Handle mem_space;
+  hsize_t count = 0;
+};
+
+Selection select(hid_t dset, const std::vector<hsize_t>& offset,
+                 const std::vector<hsize_t>& count) {
+  Selection sel;
+  sel.file_space = Handle(H5_CHECK(H5Dget_space(dset)));
+  const int rank = H5_CHECK(H5Sget_simple_extent_ndims(sel.file_space.id()));
+  if (offset.empty() && count.empty()) {
+    sel.count = static_cast<hsize_t>(H5_CHECK(H5Sget_simple_extent_npoints(sel.file_space.id())));
+  } else {
+    if (offset.size() != static_cast<std::size_t>(rank) || count.size() != offset.size())
+      throw std::invalid_argument("h5: hyperslab rank " + std::to_string(offset.size()) + "/" +
+                                  std::to_string(count.size()) + " does not match dataset rank " +
+                                  std::to_string(rank));
+    sel.count = product(count);
+    if (sel.count > 0)
+      H5_CHECK(H5Sselect_hyperslab(sel.file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
+                                   count.data(), nullptr));
+  }
+  const hsize_t mem_dims[1] = {sel.count};
+  sel.mem_space = Handle(H5_CHECK(H5Screate_simple(1, mem_dims, nullptr)));
+  return sel;
+}
+
+void check_count(const Selection& sel, std::size_t n) {
+  if (sel.count != n)
+    throw std::invalid_argument("h5: buffer holds " + std::to_string(n) +
+                                " elements, selection needs " + std::to_string(sel.count));
+}
+}  // namespace
+
+void Dataset::write_raw(Dtype mem, const std::vector<hsize_t>& offset,
+                        const std::vector<hsize_t>& count, std::size_t n, const void* data) {
+  Selection sel = select(id(), offset, count);
+  check_count(sel, n);
+  if (n == 0) return;
+  H5_CHECK(
+      H5Dwrite(id(), native_type(mem), sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, data));
+}
+
+void Dataset::read_raw(Dtype mem, const std::vector<hsize_t>& offset,
+                       const std::vector<hsize_t>& count, std::size_t n, void* out) const {
+  Selection sel = select(id(), offset, count);
+  check_count(sel, n);
+  if (n == 0) return;
+  H5_CHECK(
+      H5Dread(id(), native_type(mem), sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, out));
+}
+
+void Dataset::write_strings(std::span<const std::string> data, hsize_t offset) {
+  if (data.empty()) return;
+  Selection sel = select(id(), {offset}, {data.size()});
+  Handle type = vlen_string_type();
+  std::vector<const char*> ptrs;
+  ptrs.reserve(data.size());
+  for (const auto& s : data) ptrs.push_back(s.c_str());
+  H5_CHECK(
+      H5Dwrite(id(), type.id(), sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, ptrs.data()));
+}
+
+std::vector<std::string> Dataset::read_strings(hsize_t offset, hsize_t count) const {
+  if (count == 0) return {};
+  Selection sel = select(id(), {offset}, {count});
+  Handle type(H5_CHECK(H5Dget_type(id())));
+  return read_string_values(type.id(), count, [&](hid_t mem, void* buf) {
+    H5_CHECK(H5Dread(id(), mem, sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, buf));
+  });
+}
+
+std::vector<std::string> Dataset::read_strings() const {
+  const auto dims = shape();
+  if (dims.size() > 1) throw std::invalid_argument("h5: read_strings needs a 0-D or 1-D dataset");
+  if (dims.empty()) {  // scalar
+    Handle type(H5_CHECK(H5Dget_type(id())));
+    return read_string_values(type.id(), 1, [&](hid_t mem, void* buf) {
+      H5_CHECK(H5Dread(id(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf));
+    });
+  }
+  return read_strings(0, dims[0]);
+}
+
+void Dataset::resize(const std::vector<hsize_t>& dims) {
+  H5_CHECK(H5Dset_extent(id(), dims.data()));
+}
+
+void Dataset::append_strings(std::span<const std::string> data) {
+  if (data.empty()) return;
+  const hsize_t n = num_elements();
+  resize({n + data.size()});
+  write_strings(data, n);
+}
+
+// ---- Group -----------------------------------------------------------------------------------
+
+namespace {
+// Link creation that makes missing intermediate groups ("a/b/c").
+Handle intermediate_lcpl() {
+  Handle lcpl(H5_CHECK(H5Pcreate(H5P_LINK_CREATE)));
+  H5_CHECK(H5Pset_create_intermediate_group(lcpl.id(), 1));
+  H5_CHECK(H5Pset_char_encoding(lcpl.id(), H5T_CSET_UTF8));
+  return lcpl;
+}
+}  // namespace
+
+Group Group::create_group(const std::string& name) {
+  Handle lcpl = intermediate_lcpl();
+  return Group(
+      Handle(H5_CHECK(H5Gcreate2(id(), name.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT))));
+}
+
+Group Group::open_group(const std::string& name) const {
+  return Group(Handle(H5_CHECK(H5Gopen2(id(), name.c_str(), H5P_DEFAULT))));
+}
+
+Group Group::require_group(const std::string& name) {
+  return exists(name) ? open_group(name) : create_group(name);
+}
+
+bool Group::exists(const std::string& path) const {
+  // H5Lexists fails (instead of answering false) when an intermediate link is missing, so walk
+  // the path one component at a time.
+  std::string prefix = path.starts_with('/') ? "/" : "";
+  std::size_t pos = prefix.size();
+  while (pos < path.size()) {
+    std::size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    if (next > pos) {
+      if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+      prefix.append(path, pos, next - pos);
+      if (H5_CHECK(H5Lexists(id(), prefix.c_str(), H5P_DEFAULT)) <= 0) return false;
+      if (next < path.size() && !is_group(prefix)) return false;
+    }
+    pos = next + 1;
+  }
+  return true;
+}
+
+bool Group::is_group(const std::string& name) const {
+  Handle obj(H5_CHECK(H5Oopen(id(), name.c_str(), H5P_DEFAULT)));
+  return H5Iget_type(obj.id()) == H5I_GROUP;
+}
+
+bool Group::is_dataset(const std::string& name) const {
+  Handle obj(H5_CHECK(H5Oopen(id(), name.c_str(), H5P_DEFAULT)));
+  return H5Iget_type(obj.id()) == H5I_DATASET;
+}
+
+std::vector<std::string> Group::member_names() const {
+  std::vector<std::string> names;
+  auto cb = [](hid_t, const char* link_name, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(link_name);
+    return 0;
+  };
+  H5_CHECK(H5Literate(id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, cb, &names));
+  return names;
+}
+
+void Group::unlink(const std::string& name) {
+  H5_CHECK(H5Ldelete(id(), name.c_str(), H5P_DEFAULT));
+}
+
+Dataset Group::create_dataset(const std::string& name, Dtype dtype,
+                              const std::vector<hsize_t>& dims, const DatasetOptions& options) {
+  const std::size_t rank = dims.size();
+  if (!options.max_dims.empty() && options.max_dims.size() != rank)
+    throw std::invalid_argument("h5: max_dims rank does not match dims for '" + name + "'");
+  if (!options.chunk.empty() && options.chunk.size() != rank)
+    throw std::invalid_argument("h5: chunk rank does not match dims for '" + name + "'");
+  if (options.gzip < 0 || options.gzip > 9)
+    throw std::invalid_argument("h5: gzip level must be 0..9 for '" + name + "'");
+
+  Handle type = make_file_type(dtype);
+  Handle space = simple_space(dims, options.max_dims.empty() ? nullptr : options.max_dims.data());
+  Handle dcpl(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
+
+  const bool extendible = std::any_of(options.max_dims.begin(), options.max_dims.end(),
+                                      [&](hsize_t m) { return m == unlimited; }) ||
+                          (!options.max_dims.empty() && options.max_dims != dims);
+  const bool wants_chunks =
+      !options.chunk.empty() || extendible || options.gzip > 0 || options.shuffle;
+  if (wants_chunks && rank > 0) {
+    std::vector<hsize_t> chunk = options.chunk;
+    if (chunk.empty()) {
+      // About 1 MiB per chunk: large enough for throughput, small enough for partial reads.
+      const std::size_t element = dtype == Dtype::string ? sizeof(char*) : H5Tget_size(type.id());
+      hsize_t inner = 1;
+      chunk.assign(rank, 1);
+      for (std::size_t i = 1; i < rank; ++i) {
+        chunk[i] = std::max<hsize_t>(dims[i], 1);
+        inner *= chunk[i];
+      }
+      const hsize_t target = std::max<hsize_t>(1, (hsize_t{1} << 20) / element / inner);
+      chunk[0] = dims[0] > 0 && !extendible ? std::min(dims[0], target) : target;
+    }
+    H5_CHECK(H5Pset_chunk(dcpl.id(), static_cast<int>(rank), chunk.data()));
+    if (options.shuffle) H5_CHECK(H5Pset_shuffle(dcpl.id()));
+    if (options.gzip > 0) H5_CHECK(H5Pset_deflate(dcpl.id(), static_cast<unsigned>(options.gzip)));
+  }
+  Handle lcpl = intermediate_lcpl();
+  return Dataset(Handle(H5_CHECK(
+      H5Dcreate2(id(), name.c_str(), type.id(), space.id(), lcpl.id(), dcpl.id(), H5P_DEFAULT))));
+}
+
+Dataset Group::open_dataset(const std::string& name) const {
+  return Dataset(Handle(H5_CHECK(H5Dopen2(id(), name.c_str(), H5P_DEFAULT))));
+}
+
+Dataset Group::write_strings(const std::string& name, std::span<const std::string> data,
+                             const DatasetOptions& options) {
+  Dataset d = create_dataset(name, Dtype::string, {data.size()}, options);
+  d.write_strings(data);
+  return d;
+}
+
+Dataset Group::write_string(const std::string& name, std::string_view value) {
+  Handle type = vlen_string_type();
+  Handle space(H5_CHECK(H5Screate(H5S_SCALAR)));
+  Handle lcpl = intermediate_lcpl();
+  Dataset d(Handle(H5_CHECK(
+      H5Dcreate2(id(), name.c_str(), type.id(), space.id(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT))));
+  const std::string copy(value);
+  const char* ptr = copy.c_str();
+  H5_CHECK(H5Dwrite(d.id(), type.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &ptr));
+  return d;
+}
+
+Dataset Group::write_scalar_raw(const std::string& name, Dtype dtype, const void* value) {
+  Handle space(H5_CHECK(H5Screate(H5S_SCALAR)));
+  Handle lcpl = intermediate_lcpl();
+  Dataset d(Handle(H5_CHECK(H5Dcreate2(id(), name.c_str(), file_type(dtype), space.id(), lcpl.id(),
+                                       H5P_DEFAULT, H5P_DEFAULT))));
+  H5_CHECK(H5Dwrite(d.id(), native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, value));
+  return d;
+}
+
+// ---- File ------------------------------------------------------------------------------------
+
+File File::create(const std::filesystem::path& path, bool strong_close) {
+  detail::silence_errors();
+  Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
+  if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
+  Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id())));
+  return File(std::move(f), path);
+}
+
+File File::open(const std::filesystem::path& path, Access access, bool strong_close) {
+  detail::silence_errors();
+  const unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
+  Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
+  if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
+  Handle f(H5_CHECK(H5Fopen(path.c_str(), flags, fapl.id())));
+  return File(std::move(f), path);
+}
+
+bool File::is_hdf5(const std::filesystem::path& path) {
+  detail::silence_errors();
+  const htri_t r = H5Fis_hdf5(path.c_str());
+  if (r < 0) H5Eclear2(H5E_DEFAULT);
+  return r > 0;
+}
+
+void File::flush() {
+  H5_CHECK(H5Fflush(id(), H5F_SCOPE_GLOBAL));
+}
+
+void File::close() {
+  h_.close();
+}
+
+// ---- PendingFile -----------------------------------------------------------------------------
+
+std::filesystem::path PendingFile::partial_path_for(const std::filesystem::path& path) {
+  std::filesystem::path p = path;
+  p += ".partial";
+  return p;
+}
+
+PendingFile::PendingFile(std::filesystem::path path)
+    : path_(std::move(path)), file_(File::create(partial_path_for(path_), true)) {}
+
+void PendingFile::commit() {
+  if (committed_) return;
+  file_.flush();
+  file_.close();
+  const auto partial = partial_path();
+  // Data on disk before the name appears, then the rename itself made durable.
+  fsync_path(partial, O_RDONLY);
+  std::error_code ec;
+  std::filesystem::rename(partial, path_, ec);
+  if (ec)
+    throw std::system_error(ec, "cannot rename " + partial.string() + " to " + path_.string());
+  auto dir = path_.parent_path();
+  fsync_path(dir.empty() ? std::filesystem::path(".") : dir, O_RDONLY | O_DIRECTORY);
+  committed_ = true;
+}
+
+}  // namespace h5
