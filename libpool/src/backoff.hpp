@@ -19,8 +19,12 @@ namespace libpool::detail {
 class Backoff {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit Backoff(std::chrono::microseconds max_sleep = std::chrono::microseconds(1000))
-      : max_sleep_(max_sleep) {}
+  // may_yield = false skips the yield phase: for a thread that shares its core with a busy
+  // thread of its own process, where a yield hands over a whole time slice (several ms) while a
+  // short sleep ends with a prompt wake-up.
+  explicit Backoff(bool may_yield = true,
+                   std::chrono::microseconds max_sleep = std::chrono::microseconds(1000))
+      : yield_until_(may_yield ? kYield : kSpin), max_sleep_(max_sleep) {}
 
   void reset() noexcept { idle_ = false; }
 
@@ -35,7 +39,7 @@ class Backoff {
     }
     const auto waited = now - idle_since_;
     if (waited < kSpin) return;
-    if (waited < kYield) {
+    if (waited < yield_until_) {
       sched_yield();
       return;
     }
@@ -46,6 +50,7 @@ class Backoff {
  private:
   static constexpr auto kSpin = std::chrono::microseconds(20);
   static constexpr auto kYield = std::chrono::microseconds(500);
+  std::chrono::microseconds yield_until_;
   std::chrono::microseconds max_sleep_;
   std::chrono::microseconds sleep_{50};
   bool idle_ = false;

@@ -4,8 +4,12 @@
 
 namespace libpool {
 
-Environment::Environment(int& argc, char**& argv) { init(&argc, &argv); }
-Environment::Environment() { init(nullptr, nullptr); }
+Environment::Environment(int& argc, char**& argv) {
+  init(&argc, &argv);
+}
+Environment::Environment() {
+  init(nullptr, nullptr);
+}
 
 void Environment::init(int* argc, char*** argv) {
   int initialised = 0;

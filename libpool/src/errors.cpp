@@ -11,7 +11,8 @@ std::string mpi_message(const std::string& call, int code) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
   if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) len = 0;
-  return call + " failed: " + (len > 0 ? std::string(text, len) : "MPI error " + std::to_string(code));
+  return call +
+         " failed: " + (len > 0 ? std::string(text, len) : "MPI error " + std::to_string(code));
 }
 
 std::string remote_message(const RemoteErrorInfo& i) {
@@ -27,7 +28,8 @@ std::string remote_message(const RemoteErrorInfo& i) {
 }
 }  // namespace
 
-MpiError::MpiError(const std::string& call, int code) : Error(mpi_message(call, code)), code_(code) {}
+MpiError::MpiError(const std::string& call, int code)
+    : Error(mpi_message(call, code)), code_(code) {}
 
 RemoteError::RemoteError(RemoteErrorInfo info)
     : Error(remote_message(info)), info_(std::move(info)) {}

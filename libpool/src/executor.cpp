@@ -41,7 +41,9 @@
 
 namespace libpool {
 
-const char* version() noexcept { return LIBPOOL_VERSION; }
+const char* version() noexcept {
+  return LIBPOOL_VERSION;
+}
 
 namespace detail {
 
@@ -67,13 +69,21 @@ MasterCore* master_of(const std::vector<WorkBase*>& works) {
   return nullptr;
 }
 
-Master& master_of(Executor& ex) { return *ex.master_; }
+Master& master_of(Executor& ex) {
+  return *ex.master_;
+}
 void enqueue(Master& m, std::shared_ptr<WorkBase> work, TaskKind kind) {
   m.enqueue(std::move(work), kind);
 }
-void cancel_pending(Master& m, WorkBase& work) { m.cancel(work); }
-MasterCore& core(Master& m) { return m; }
-void reserve_task_header(Writer& w) { w.grow(sizeof(TaskHeader)); }
+void cancel_pending(Master& m, WorkBase& work) {
+  m.cancel(work);
+}
+MasterCore& core(Master& m) {
+  return m;
+}
+void reserve_task_header(Writer& w) {
+  w.grow(sizeof(TaskHeader));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Communicator
@@ -210,8 +220,8 @@ bool Master::dispatch() {
   // Rank 0's task thread shares a core with this loop. For tiny tasks the loop is the
   // bottleneck and the thread would only slow it down, so it gets work only when tasks are long
   // enough (or before any has been timed).
-  const bool feed_local = local_ && (mean_task_s_ < 0 || mean_task_s_ >= kLocalMinTaskSeconds ||
-                                     remotes_.empty());
+  const bool feed_local =
+      local_ && (mean_task_s_ < 0 || mean_task_s_ >= kLocalMinTaskSeconds || remotes_.empty());
   const std::size_t targets = remotes_.size() + (feed_local ? 1 : 0);
   bool progressed = true;
   while (progressed && !queue_.empty()) {
@@ -229,7 +239,8 @@ bool Master::dispatch() {
         local_in_flight_.push_back(std::move(w));
       } else {
         if (w->message.size() > static_cast<std::size_t>(INT_MAX)) {
-          w->finish(std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
+          w->finish(
+              std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
           continue;
         }
         InFlight f{std::move(w), MPI_REQUEST_NULL};
@@ -258,8 +269,9 @@ bool Master::collect_remote() {
     recv_.grow(static_cast<std::size_t>(count));
     LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
     auto& remote = remotes_.at(static_cast<std::size_t>(status.MPI_SOURCE - 1));
-    if (remote.in_flight.empty()) throw Error("protocol error: unexpected result from rank " +
-                                              std::to_string(status.MPI_SOURCE));
+    if (remote.in_flight.empty())
+      throw Error("protocol error: unexpected result from rank " +
+                  std::to_string(status.MPI_SOURCE));
     InFlight f = std::move(remote.in_flight.front());
     remote.in_flight.pop_front();
     LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
@@ -295,8 +307,8 @@ bool Master::run_inline() {
 void Master::handle_result(const std::shared_ptr<WorkBase>& work, const std::byte* msg,
                            std::size_t n, int rank) {
   ResultHeader h{};
-  if (n < sizeof h) throw Error("protocol error: short result message from rank " +
-                                std::to_string(rank));
+  if (n < sizeof h)
+    throw Error("protocol error: short result message from rank " + std::to_string(rank));
   std::memcpy(&h, msg, sizeof h);
   if (h.work_id != work->id) {
     throw Error("protocol error: rank " + std::to_string(rank) + " answered work " +
@@ -376,7 +388,7 @@ bool Master::progress_once() {
 }
 
 bool Master::progress_until(const std::function<bool()>& done, Clock::time_point deadline) {
-  Backoff backoff;
+  Backoff backoff(/*may_yield=*/local_ == nullptr);
   while (!done()) {
     if (progress_once()) {
       backoff.reset();
@@ -489,7 +501,8 @@ Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry
   LIBPOOL_MPI(MPI_Allgather(&fp, 1, MPI_UINT64_T, fps.data(), 1, MPI_UINT64_T, comm));
   std::string differ;
   for (int r = 1; r < size; ++r) {
-    if (fps[static_cast<std::size_t>(r)] != fps[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+    if (fps[static_cast<std::size_t>(r)] != fps[0])
+      differ += (differ.empty() ? "" : ", ") + std::to_string(r);
   }
   if (!differ.empty()) {
     throw BrokenPool("task registries differ between ranks: rank(s) " + differ +
@@ -586,8 +599,8 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
   }
   std::optional<detail::TaskRunner> mine;
   if (master_works) mine.emplace(std::move(runner));
-  master_ = std::make_unique<detail::Master>(registry, std::move(c), size_, options, std::move(mine),
-                                             master_works);
+  master_ = std::make_unique<detail::Master>(registry, std::move(c), size_, options,
+                                             std::move(mine), master_works);
 }
 
 Executor::~Executor() = default;
@@ -597,8 +610,9 @@ std::size_t Executor::workers() const noexcept {
 }
 
 void Executor::check_can_submit() const {
-  if (!master_) throw Error("submit/map called on worker rank " + std::to_string(rank_) +
-                            "; only the master (rank 0) submits work");
+  if (!master_)
+    throw Error("submit/map called on worker rank " + std::to_string(rank_) +
+                "; only the master (rank 0) submits work");
   if (master_->broken()) throw BrokenPool("pool is broken: " + *master_->broken());
   if (!master_->accepting()) throw Error("cannot schedule new work after shutdown");
 }

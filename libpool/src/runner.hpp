@@ -24,7 +24,10 @@ class TaskRunner {
  public:
   TaskRunner(const Registry& registry, std::shared_ptr<const InitializerSpec> init,
              std::uint64_t max_tasks, RankInfo rank)
-      : registry_(&registry), init_(std::move(init)), max_tasks_(max_tasks), rank_(std::move(rank)) {}
+      : registry_(&registry),
+        init_(std::move(init)),
+        max_tasks_(max_tasks),
+        rank_(std::move(rank)) {}
 
   // Runs the initializer (if any). Returns "type: message" of what it threw, or nullopt.
   std::optional<std::string> initialize();

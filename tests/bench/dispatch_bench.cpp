@@ -7,8 +7,8 @@
 //
 // Prints one line of key=value pairs; tests/bench/dispatch.sh runs it beside the anchors.
 
-#include <libpool/libpool.hpp>
 #include <sys/resource.h>
+#include <libpool/libpool.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -21,7 +21,9 @@
 
 namespace {
 
-std::int64_t square(std::int64_t x) { return x * x; }
+std::int64_t square(std::int64_t x) {
+  return x * x;
+}
 
 std::int64_t nap(std::int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
   {
     libpool::Options options;
     if (const char* m = std::getenv("LIBPOOL_MASTER_WORKS")) {
-      options.master_works = std::string(m) == "0" ? libpool::MasterWorks::No : libpool::MasterWorks::Yes;
+      options.master_works =
+          std::string(m) == "0" ? libpool::MasterWorks::No : libpool::MasterWorks::Yes;
     }
     libpool::Executor pool(registry, options);
     if (pool.is_master()) {

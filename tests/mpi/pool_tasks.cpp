@@ -21,7 +21,9 @@ int world_rank() {
 }
 }  // namespace
 
-std::int64_t square(std::int64_t x) { return x * x; }
+std::int64_t square(std::int64_t x) {
+  return x * x;
+}
 
 std::int64_t power(std::int64_t base, int exp) {
   std::int64_t r = 1;
@@ -44,7 +46,9 @@ std::int64_t sleep_then(std::int64_t ms) {
   return ms;
 }
 
-int my_rank(int) { return world_rank(); }
+int my_rank(int) {
+  return world_rank();
+}
 
 std::string greet(const std::string& name, int times) {
   std::string s;
@@ -52,7 +56,9 @@ std::string greet(const std::string& name, int times) {
   return s;
 }
 
-double sum_vector(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+double sum_vector(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0);
+}
 
 std::vector<double> make_vector(std::uint64_t n) {
   std::vector<double> v(n);
@@ -62,7 +68,9 @@ std::vector<double> make_vector(std::uint64_t n) {
 
 void touch(int) {}
 
-int throw_non_std(int x) { throw x; }
+int throw_non_std(int x) {
+  throw x;
+}
 
 Particle move_particle(const Particle& p, double dx) {
   Particle q = p;
@@ -72,8 +80,12 @@ Particle move_particle(const Particle& p, double dx) {
   return q;
 }
 
-void set_global(std::int64_t value) { g_value = value; }
-std::int64_t get_global(std::int64_t) { return g_value; }
+void set_global(std::int64_t value) {
+  g_value = value;
+}
+std::int64_t get_global(std::int64_t) {
+  return g_value;
+}
 
 void fail_on_rank(int rank) {
   if (world_rank() == rank) throw std::runtime_error("cannot open model.pkl");
@@ -98,9 +110,15 @@ std::pair<std::int64_t, std::int64_t> init_and_calls(int) {
   return {g_inits, ++g_calls_since_init};
 }
 
-Boom echo_boom(const Boom& b) { return b; }
-Boom make_boom(int where) { return Boom{static_cast<Where>(where)}; }
-std::int64_t boom_arg(const Boom&) { return 1; }
+Boom echo_boom(const Boom& b) {
+  return b;
+}
+Boom make_boom(int where) {
+  return Boom{static_cast<Where>(where)};
+}
+std::int64_t boom_arg(const Boom&) {
+  return 1;
+}
 
 libpool::Registry make_registry() {
   libpool::Registry r;

@@ -11,10 +11,10 @@
 namespace pool_tests {
 
 std::int64_t square(std::int64_t x);
-std::int64_t power(std::int64_t base, int exp);  // the tutorial's power(base, exp)
+std::int64_t power(std::int64_t base, int exp);       // the tutorial's power(base, exp)
 std::int64_t divide(std::int64_t a, std::int64_t b);  // throws std::domain_error on b == 0
-std::int64_t risky(std::int64_t x);  // the tutorial's risky_task: throws on x == 5
-std::int64_t sleep_then(std::int64_t ms);  // sleeps ms milliseconds, returns ms
+std::int64_t risky(std::int64_t x);                   // the tutorial's risky_task: throws on x == 5
+std::int64_t sleep_then(std::int64_t ms);             // sleeps ms milliseconds, returns ms
 int my_rank(int);
 std::string greet(const std::string& name, int times);
 double sum_vector(const std::vector<double>& v);

@@ -32,9 +32,15 @@ T round_trip(const T& v) {
   return libpool::decode<T>(w.data(), w.size());
 }
 
-int twice(int x) { return 2 * x; }
-int thrice(int x) { return 3 * x; }
-std::string name_of(const std::string& s) { return s; }
+int twice(int x) {
+  return 2 * x;
+}
+int thrice(int x) {
+  return 3 * x;
+}
+std::string name_of(const std::string& s) {
+  return s;
+}
 
 }  // namespace
 
@@ -55,7 +61,8 @@ TEST(Codec, StandardContainers) {
   EXPECT_EQ(round_trip(std::string("h\0llo", 5)), std::string("h\0llo", 5));
   EXPECT_EQ(round_trip(std::vector<int>{}), std::vector<int>{});
   EXPECT_EQ(round_trip(std::vector<double>{1, 2, 3}), (std::vector<double>{1, 2, 3}));
-  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}),
+            (std::vector<bool>{true, false, true}));
   EXPECT_EQ(round_trip(std::vector<std::string>{"a", "", "ccc"}),
             (std::vector<std::string>{"a", "", "ccc"}));
   EXPECT_EQ(round_trip(std::array<std::string, 2>{"x", "y"}),

@@ -34,7 +34,8 @@ class Writer {
   Writer() = default;
   explicit Writer(std::size_t capacity) { reserve(capacity); }
   Writer(Writer&& o) noexcept
-      : data_(std::move(o.data_)), size_(std::exchange(o.size_, 0)),
+      : data_(std::move(o.data_)),
+        size_(std::exchange(o.size_, 0)),
         capacity_(std::exchange(o.capacity_, 0)) {}
   Writer& operator=(Writer&& o) noexcept {
     data_ = std::move(o.data_);
@@ -96,7 +97,8 @@ class Reader {
   std::size_t remaining() const noexcept { return size_ - pos_; }
   void expect_end() const {
     if (pos_ != size_) {
-      throw CodecError("message has " + std::to_string(size_ - pos_) + " unexpected trailing bytes");
+      throw CodecError("message has " + std::to_string(size_ - pos_) +
+                       " unexpected trailing bytes");
     }
   }
 
@@ -149,7 +151,10 @@ inline std::uint64_t read_length(Reader& r, std::size_t element_size) {
 namespace detail {
 // True when T travels as its raw bytes (and not through a user's Codec specialisation).
 template <class T>
-concept BitwiseCodec = requires { Codec<T>::bitwise; } && Codec<T>::bitwise;
+concept BitwiseCodec = requires {
+  Codec<T>::bitwise;
+}
+&&Codec<T>::bitwise;
 }  // namespace detail
 
 template <class T>
@@ -223,7 +228,8 @@ struct Codec<std::array<T, N>> {
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       // Braced init evaluates left to right, which is the wire order.
       return std::array<T, N>{((void)I, r.get<T>())...};
-    }(std::make_index_sequence<N>{});
+    }
+    (std::make_index_sequence<N>{});
   }
 };
 
@@ -293,6 +299,10 @@ T decode(const std::byte* data, std::size_t size) {
 }  // namespace libpool
 
 // Inside a struct: LIBPOOL_FIELDS(a, b, c) lists the members that travel, in order.
-#define LIBPOOL_FIELDS(...)                                                   \
-  auto libpool_fields() { return std::tie(__VA_ARGS__); }                     \
-  auto libpool_fields() const { return std::tie(__VA_ARGS__); }
+#define LIBPOOL_FIELDS(...)       \
+  auto libpool_fields() {         \
+    return std::tie(__VA_ARGS__); \
+  }                               \
+  auto libpool_fields() const {   \
+    return std::tie(__VA_ARGS__); \
+  }

@@ -9,7 +9,7 @@
 namespace libpool {
 
 template <class Derived>
-  requires std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>
+requires std::is_base_of_v<Eigen::PlainObjectBase<Derived>, Derived>
 struct Codec<Derived> {
   using Scalar = typename Derived::Scalar;
   static_assert(std::is_trivially_copyable_v<Scalar>, "Eigen codec needs plain scalars");
@@ -32,8 +32,7 @@ struct Codec<Derived> {
     if (!rows_ok || !cols_ok ||
         (rows != 0 && static_cast<std::uint64_t>(cols) >
                           r.remaining() / sizeof(Scalar) / static_cast<std::uint64_t>(rows))) {
-      throw CodecError("corrupt Eigen shape " + std::to_string(rows) + "x" +
-                       std::to_string(cols));
+      throw CodecError("corrupt Eigen shape " + std::to_string(rows) + "x" + std::to_string(cols));
     }
     Derived m;
     m.resize(rows, cols);  // not Derived(rows, cols): for a fixed 2-vector that sets coefficients

@@ -56,15 +56,15 @@ class TimeoutError : public Error {
 
 // What a task threw on a worker, with where it happened. The worker itself survives.
 struct RemoteErrorInfo {
-  std::string type;     // demangled type of the exception thrown by the task
-  std::string message;  // its what()
-  int rank = -1;        // the rank that ran the task
-  int ranks = 0;        // the pool's size
-  std::string host;     // that rank's processor name
-  std::string task;     // registered task name
-  std::uint64_t chunk = 0;        // chunk index within a map, or the submit's work id
-  std::uint64_t item_begin = 0;   // first item of the chunk (map only)
-  std::uint64_t item_count = 0;   // items in the chunk (map only; 0 for submit)
+  std::string type;              // demangled type of the exception thrown by the task
+  std::string message;           // its what()
+  int rank = -1;                 // the rank that ran the task
+  int ranks = 0;                 // the pool's size
+  std::string host;              // that rank's processor name
+  std::string task;              // registered task name
+  std::uint64_t chunk = 0;       // chunk index within a map, or the submit's work id
+  std::uint64_t item_begin = 0;  // first item of the chunk (map only)
+  std::uint64_t item_count = 0;  // items in the chunk (map only; 0 for submit)
 };
 
 class RemoteError : public Error {

@@ -206,7 +206,9 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
         its_(std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); }, views_)) {
     if constexpr ((std::ranges::sized_range<Views> && ...)) {
       left_ = std::apply(
-          [](auto&... v) { return std::min({static_cast<std::uint64_t>(std::ranges::size(v))...}); },
+          [](auto&... v) {
+            return std::min({static_cast<std::uint64_t>(std::ranges::size(v))...});
+          },
           views_);
     }
   }
@@ -218,7 +220,8 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
       [&]<std::size_t... I>(std::index_sequence<I...>) {
         (put_as<P>(w, *std::get<I>(its_)), ...);
         (++std::get<I>(its_), ...);
-      }(std::index_sequence_for<Views...>{});
+      }
+      (std::index_sequence_for<Views...>{});
     }
     std::memcpy(w.data() + count_at, &n, sizeof n);
     if (left_) *left_ -= n;
@@ -230,7 +233,8 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
   bool at_end() {  // not const: some views (filter) only have non-const end()
     return [&]<std::size_t... I>(std::index_sequence<I...>) {
       return ((std::get<I>(its_) == std::ranges::end(std::get<I>(views_))) || ...);
-    }(std::index_sequence_for<Views...>{});
+    }
+    (std::index_sequence_for<Views...>{});
   }
   std::tuple<Views...> views_;
   std::tuple<std::ranges::iterator_t<Views>...> its_;
@@ -241,8 +245,8 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
 struct MapContext {
   Master* master = nullptr;
   std::uint64_t task_hash = 0;
-  std::size_t workers = 1;      // ranks that run tasks
-  std::size_t in_flight = 2;    // chunks one worker holds at once
+  std::size_t workers = 1;    // ranks that run tasks
+  std::size_t in_flight = 2;  // chunks one worker holds at once
 };
 
 Master& master_of(Executor& ex);
@@ -430,7 +434,7 @@ class MapResult : private detail::MapDriver<R> {
   std::deque<std::shared_ptr<detail::ChunkState<R>>> chunks_;
   const R* cur_ = nullptr;  // the current result, inside chunks_.front()
   const R* end_ = nullptr;
-  bool in_front_ = false;   // cur_ points into chunks_.front()
+  bool in_front_ = false;  // cur_ points into chunks_.front()
   bool finished_ = false;
 };
 
@@ -571,8 +575,8 @@ class Executor {
     return MapResult<R>(map_context(fn), make_source<A...>(std::forward<Ranges>(inputs)...), opt);
   }
   template <class R, class... A, class... Ranges>
-    requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> && ...))
-  MapResult<R> map(R (*fn)(A...), Ranges&&... inputs) {
+  requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> &&
+                                     ...)) MapResult<R> map(R (*fn)(A...), Ranges&&... inputs) {
     return map(fn, MapOptions{}, std::forward<Ranges>(inputs)...);
   }
   // As map(), but yields each chunk's results as soon as it completes.
@@ -582,8 +586,8 @@ class Executor {
                                  make_source<A...>(std::forward<Ranges>(inputs)...), opt);
   }
   template <class R, class... A, class... Ranges>
-    requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> && ...))
-  MapUnorderedResult<R> map_unordered(R (*fn)(A...), Ranges&&... inputs) {
+  requires(sizeof...(Ranges) > 0 && (std::ranges::input_range<Ranges> && ...))
+      MapUnorderedResult<R> map_unordered(R (*fn)(A...), Ranges&&... inputs) {
     return map_unordered(fn, MapOptions{}, std::forward<Ranges>(inputs)...);
   }
 
@@ -613,8 +617,8 @@ class Executor {
                   (std::is_integral_v<std::decay_t<A>> && ...)) {
       return std::make_unique<detail::IotaSource<std::remove_cvref_t<Ranges>...>>(inputs...);
     } else {
-      return std::make_unique<detail::ZipSource<std::tuple<std::decay_t<A>...>,
-                                                std::views::all_t<Ranges>...>>(
+      return std::make_unique<
+          detail::ZipSource<std::tuple<std::decay_t<A>...>, std::views::all_t<Ranges>...>>(
           std::views::all(std::forward<Ranges>(inputs))...);
     }
   }

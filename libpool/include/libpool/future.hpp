@@ -80,10 +80,10 @@ struct WorkBase {
   MasterCore* master = nullptr;
   std::uint64_t id = 0;
   std::uint64_t task_hash = 0;
-  std::uint64_t chunk = 0;        // chunk index (map) or id (submit): for error messages
-  std::uint64_t item_begin = 0;   // map only
-  std::uint64_t item_count = 0;   // map only: 0 means a submit
-  Writer message;                 // header + payload; dropped once the result is in
+  std::uint64_t chunk = 0;       // chunk index (map) or id (submit): for error messages
+  std::uint64_t item_begin = 0;  // map only
+  std::uint64_t item_count = 0;  // map only: 0 means a submit
+  Writer message;                // header + payload; dropped once the result is in
   WorkState state = WorkState::Pending;
   std::exception_ptr error;
   TaskInfo info;
@@ -161,9 +161,7 @@ class Future {
   // Which rank ran it and when. Meaningful once done and not cancelled.
   const TaskInfo& info() const noexcept { return state_->info; }
 
-  friend bool operator==(const Future& a, const Future& b) noexcept {
-    return a.state_ == b.state_;
-  }
+  friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
   detail::WorkBase& work() const noexcept { return *state_; }
 
  private:

@@ -62,8 +62,8 @@ MasterCore* master_of(const std::vector<Future<T>>& fs) {
 
 // Waits until the condition holds or the timeout runs out, then splits the futures.
 template <class T>
-DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs,
-                       ReturnWhen when = ReturnWhen::AllCompleted, Seconds timeout = kForever) {
+DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen when = ReturnWhen::AllCompleted,
+                       Seconds timeout = kForever) {
   auto w = detail::watch(fs);
   auto satisfied = [&] {
     switch (when) {
@@ -77,7 +77,8 @@ DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs,
     return w->finished == fs.size();
   };
   if (!satisfied()) {
-    if (auto* m = detail::master_of(fs)) m->progress_until(satisfied, detail::deadline_after(timeout));
+    if (auto* m = detail::master_of(fs))
+      m->progress_until(satisfied, detail::deadline_after(timeout));
   }
   DoneAndNotDone<T> out;
   for (const auto& f : fs) (f.done() ? out.done : out.not_done).push_back(f);
@@ -118,9 +119,9 @@ class AsCompleted {
       }
       auto& order = owner_->waiter_->order;
       if (order.empty()) {
-        const bool got = owner_->master_ != nullptr &&
-                         owner_->master_->progress_until([&] { return !order.empty(); },
-                                                         owner_->deadline_);
+        const bool got =
+            owner_->master_ != nullptr &&
+            owner_->master_->progress_until([&] { return !order.empty(); }, owner_->deadline_);
         if (!got) throw TimeoutError();
       }
       index_ = order.front();
