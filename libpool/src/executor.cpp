@@ -147,6 +147,7 @@ void LocalWorker::loop() {
       continue;
     }
     backoff.reset();
+    out.clear();
     runner_.run(job.data, job.size, out);
     std::lock_guard lock(mutex_);
     results_.push_back(std::move(out));
@@ -160,7 +161,10 @@ void LocalWorker::loop() {
 Master::Master(const Registry& registry, std::unique_ptr<Comm> comm, int size,
                const Options& options, std::optional<TaskRunner> runner, bool works)
     : registry_(registry), comm_(std::move(comm)), size_(size), prefetch_(options.prefetch) {
-  for (int r = 1; r < size; ++r) remotes_.push_back({r, {}});
+  // Sized once: a Remote cannot be copied, and std::deque's move may throw, so the vector must
+  // never reallocate.
+  remotes_ = std::vector<Remote>(static_cast<std::size_t>(size - 1));
+  for (int r = 1; r < size; ++r) remotes_[static_cast<std::size_t>(r - 1)].rank = r;
   if (runner) {
     if (size == 1) {
       inline_ = std::move(runner);
@@ -194,8 +198,9 @@ void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
   h.kind = kind;
   std::memcpy(work->message.data(), &h, sizeof h);
   queue_.push_back(std::move(work));
-  // Hand work out now if a worker has room, so it starts before the caller waits.
-  dispatch();
+  // Start it now if some worker may be idle; when all are busy, let work gather so that the
+  // next progress call fills their windows in batches.
+  if (in_flight_ < remotes_.size() + (local_ ? 1 : 0)) dispatch();
 }
 
 bool Master::cancel(WorkBase& work) {
@@ -226,33 +231,81 @@ bool Master::dispatch() {
   bool progressed = true;
   while (progressed && !queue_.empty()) {
     progressed = false;
+    // An even share of the queue per target and round, so that a few long tasks spread out
+    // while a long queue of tiny ones goes out in batches that fill each worker's window.
+    const std::size_t share = std::max<std::size_t>(1, queue_.size() / targets);
     for (std::size_t k = 0; k < targets && !queue_.empty(); ++k) {
       const std::size_t t = (rr_ + k) % targets;
       const bool is_local = t == remotes_.size();
       const std::size_t load = is_local ? local_in_flight_.size() : remotes_[t].in_flight.size();
       if (load >= cap_) continue;
-      auto w = pop_queued();
-      if (!w) break;
-      w->state = WorkState::Running;
+      const std::size_t room = std::min(cap_ - load, share);
       if (is_local) {
-        local_->push(w->message.data(), w->message.size());
-        local_in_flight_.push_back(std::move(w));
-      } else {
-        if (w->message.size() > static_cast<std::size_t>(INT_MAX)) {
-          w->finish(
-              std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
-          continue;
+        for (std::size_t i = 0; i < room; ++i) {
+          auto w = pop_queued();
+          if (!w) break;
+          w->state = WorkState::Running;
+          local_->push(w->message.data(), w->message.size());
+          local_in_flight_.push_back(std::move(w));
+          ++in_flight_;
+          progressed = any = true;
         }
-        InFlight f{std::move(w), MPI_REQUEST_NULL};
-        LIBPOOL_MPI(MPI_Isend(f.work->message.data(), static_cast<int>(f.work->message.size()),
-                              MPI_BYTE, remotes_[t].rank, kTagTask, comm_->get(), &f.request));
-        remotes_[t].in_flight.push_back(std::move(f));
+      } else if (send_to(remotes_[t], room)) {
+        progressed = any = true;
       }
-      progressed = any = true;
     }
     rr_ = (rr_ + 1) % std::max<std::size_t>(targets, 1);
   }
   return any;
+}
+
+bool Master::send_to(Remote& remote, std::size_t room) {
+  std::vector<std::shared_ptr<WorkBase>> batch;
+  std::size_t bytes = 0;
+  while (batch.size() < room) {
+    auto w = pop_queued();
+    if (!w) break;
+    if (w->message.size() > static_cast<std::size_t>(INT_MAX) - 64) {
+      w->finish(std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
+      continue;
+    }
+    // Small tasks travel together; a large one goes alone, straight from its own buffer.
+    if (!batch.empty() &&
+        (bytes + w->message.size() > kBatchBytes || w->message.size() > kBatchBytes)) {
+      queue_.push_front(std::move(w));
+      break;
+    }
+    bytes += w->message.size();
+    batch.push_back(std::move(w));
+  }
+  if (batch.empty()) return false;
+  InFlight last{nullptr, MPI_REQUEST_NULL, Writer()};
+  if (batch.size() == 1) {
+    last.work = batch.front();
+    LIBPOOL_MPI(MPI_Isend(last.work->message.data(), static_cast<int>(last.work->message.size()),
+                          MPI_BYTE, remote.rank, kTagTask, comm_->get(), &last.request));
+  } else {
+    last.batch.reserve(bytes + sizeof(BatchCount) * (batch.size() + 1));
+    last.batch.put(static_cast<BatchCount>(batch.size()));
+    for (const auto& w : batch) {
+      last.batch.put(static_cast<std::uint64_t>(w->message.size()));
+      last.batch.write_bytes(w->message.data(), w->message.size());
+    }
+    LIBPOOL_MPI(MPI_Isend(last.batch.data(), static_cast<int>(last.batch.size()), MPI_BYTE,
+                          remote.rank, kTagTaskBatch, comm_->get(), &last.request));
+  }
+  // The send's request and buffer ride with the batch's last task: its result is the last of
+  // the batch to come back, and by then the send is long complete.
+  for (std::size_t i = 0; i + 1 < batch.size(); ++i) {
+    batch[i]->state = WorkState::Running;
+    remote.in_flight.push_back({std::move(batch[i]), MPI_REQUEST_NULL, Writer()});
+    ++in_flight_;
+  }
+  last.work = std::move(batch.back());
+  last.work->state = WorkState::Running;
+  remote.in_flight.push_back(std::move(last));
+  ++in_flight_;
+  return true;
 }
 
 bool Master::collect_remote() {
@@ -261,24 +314,48 @@ bool Master::collect_remote() {
     int flag = 0;
     MPI_Message msg;
     MPI_Status status;
-    LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, kTagResult, comm_->get(), &flag, &msg, &status));
+    LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
     if (!flag) break;
     int count = 0;
     LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
     recv_.clear();
     recv_.grow(static_cast<std::size_t>(count));
     LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
-    auto& remote = remotes_.at(static_cast<std::size_t>(status.MPI_SOURCE - 1));
-    if (remote.in_flight.empty())
-      throw Error("protocol error: unexpected result from rank " +
-                  std::to_string(status.MPI_SOURCE));
-    InFlight f = std::move(remote.in_flight.front());
-    remote.in_flight.pop_front();
-    LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
-    handle_result(f.work, recv_.data(), recv_.size(), status.MPI_SOURCE);
+    const int rank = status.MPI_SOURCE;
+    if (rank < 1 || rank >= size_ ||
+        (status.MPI_TAG != kTagResult && status.MPI_TAG != kTagResultBatch)) {
+      throw Error("protocol error: unexpected message (tag " + std::to_string(status.MPI_TAG) +
+                  ") from rank " + std::to_string(rank));
+    }
+    auto& remote = remotes_[static_cast<std::size_t>(rank - 1)];
+    // A batch's parts are decoded into local buffers' views before any future completes: a
+    // done-callback may drive the pool again and reuse recv_.
+    if (status.MPI_TAG == kTagResult) {
+      complete_next(remote, recv_.data(), recv_.size());
+    } else {
+      Writer batch = std::move(recv_);
+      Reader r(batch.data(), batch.size());
+      const auto parts = r.get<BatchCount>();
+      for (BatchCount i = 0; i < parts; ++i) {
+        const auto len = r.get<std::uint64_t>();
+        complete_next(remote, r.take(len), len);
+      }
+      recv_ = std::move(batch);
+    }
     any = true;
   }
   return any;
+}
+
+void Master::complete_next(Remote& remote, const std::byte* msg, std::size_t n) {
+  if (remote.in_flight.empty()) {
+    throw Error("protocol error: unexpected result from rank " + std::to_string(remote.rank));
+  }
+  InFlight f = std::move(remote.in_flight.front());
+  remote.in_flight.pop_front();
+  --in_flight_;
+  if (f.request != MPI_REQUEST_NULL) LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
+  handle_result(f.work, msg, n, remote.rank);
 }
 
 bool Master::collect_local() {
@@ -287,6 +364,7 @@ bool Master::collect_local() {
   while (local_->pop_result(local_result_)) {
     auto w = std::move(local_in_flight_.front());
     local_in_flight_.pop_front();
+    --in_flight_;
     handle_result(w, local_result_.data(), local_result_.size(), 0);
     any = true;
   }
@@ -477,10 +555,32 @@ void serve(MPI_Comm comm, TaskRunner& runner) {
     if (!spare.empty()) {
       s.buffer = std::move(spare.back());
       spare.pop_back();
+      s.buffer.clear();
     }
-    runner.run(in.data(), in.size(), s.buffer);
-    LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0,
-                          kTagResult, comm, &s.request));
+    int reply = kTagResult;
+    if (status.MPI_TAG == kTagTaskBatch) {
+      // Run the parts in order and answer with one batch of results.
+      reply = kTagResultBatch;
+      Reader r(in.data(), in.size());
+      const auto parts = r.get<BatchCount>();
+      s.buffer.put(parts);
+      for (BatchCount i = 0; i < parts; ++i) {
+        const auto len = r.get<std::uint64_t>();
+        const std::byte* part = r.take(len);
+        const std::size_t at = s.buffer.size();
+        s.buffer.put(std::uint64_t{0});
+        runner.run(part, len, s.buffer);
+        const std::uint64_t written = s.buffer.size() - at - sizeof(std::uint64_t);
+        std::memcpy(s.buffer.data() + at, &written, sizeof written);
+      }
+    } else {
+      runner.run(in.data(), in.size(), s.buffer);
+    }
+    if (s.buffer.size() > static_cast<std::size_t>(INT_MAX)) {
+      throw Error("a result message exceeds 2 GiB; return less per task");
+    }
+    LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0, reply,
+                          comm, &s.request));
     sends.push_back(std::move(s));
     reap(false);
   }

@@ -80,16 +80,19 @@ class Master final : public MasterCore {
  private:
   struct InFlight {
     std::shared_ptr<WorkBase> work;
-    MPI_Request request = MPI_REQUEST_NULL;
+    MPI_Request request = MPI_REQUEST_NULL;  // set on the last task of each message
+    Writer batch;                            // the message's buffer, when several tasks share it
   };
   struct Remote {
-    int rank;
+    int rank = 0;
     std::deque<InFlight> in_flight;
   };
 
   bool progress_once();
   bool dispatch();
+  bool send_to(Remote& remote, std::size_t room);
   bool collect_remote();
+  void complete_next(Remote& remote, const std::byte* msg, std::size_t n);
   bool collect_local();
   bool run_inline();
   std::shared_ptr<WorkBase> pop_queued();
@@ -102,6 +105,8 @@ class Master final : public MasterCore {
 
   const Registry& registry_;
   static constexpr double kLocalMinTaskSeconds = 25e-6;
+  static constexpr std::size_t kBatchBytes =
+      16 * 1024;  // stays on MPI's cheaper small-message path
 
   std::unique_ptr<Comm> comm_;
   int size_;
@@ -111,6 +116,7 @@ class Master final : public MasterCore {
   std::deque<std::shared_ptr<WorkBase>> local_in_flight_;
   std::optional<TaskRunner> inline_;
   std::deque<std::shared_ptr<WorkBase>> queue_;
+  std::size_t in_flight_ = 0;  // tasks handed to workers (remote and local) and not yet back
   std::uint64_t next_id_ = 0;
   std::size_t cap_ = 2;
   double mean_task_s_ = -1;

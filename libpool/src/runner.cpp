@@ -89,7 +89,7 @@ std::optional<std::string> TaskRunner::initialize() {
 void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
   ResultHeader rh{};
   rh.start_s = now_s();
-  out.clear();
+  const std::size_t base = out.size();
   out.grow(sizeof rh);
 
   TaskHeader th{};
@@ -120,14 +120,13 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     }
   } catch (...) {
     auto [type, message] = current_exception_parts();
-    out.clear();
-    out.grow(sizeof rh);
+    out.truncate(base + sizeof rh);
     rh.status = ResultStatus::Error;
     put_error(out, type, message, phase, rank_.host);
     ++since_init_;
   }
   rh.end_s = now_s();
-  std::memcpy(out.data(), &rh, sizeof rh);
+  std::memcpy(out.data() + base, &rh, sizeof rh);
 }
 
 }  // namespace libpool::detail

@@ -31,7 +31,7 @@ class TaskRunner {
 
   // Runs the initializer (if any). Returns "type: message" of what it threw, or nullopt.
   std::optional<std::string> initialize();
-  // Runs the task in msg[0, n) and writes the complete result message into out.
+  // Runs the task in msg[0, n) and appends its complete result message to out.
   void run(const std::byte* msg, std::size_t n, Writer& out);
 
   double now_s() const {

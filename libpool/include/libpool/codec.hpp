@@ -66,6 +66,8 @@ class Writer {
     capacity_ = capacity;
   }
   void clear() noexcept { size_ = 0; }
+  // Drops everything after the first n bytes.
+  void truncate(std::size_t n) noexcept { size_ = std::min(size_, n); }
   std::byte* data() noexcept { return data_.get(); }
   const std::byte* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }

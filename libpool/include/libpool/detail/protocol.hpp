@@ -7,10 +7,17 @@
 namespace libpool::detail {
 
 enum Tag : int {
-  kTagTask = 101,    // master -> worker: TaskHeader + payload
-  kTagStop = 102,    // master -> worker: empty; the worker leaves its loop
-  kTagResult = 103,  // worker -> master: ResultHeader + payload
+  kTagTask = 101,         // master -> worker: TaskHeader + payload
+  kTagStop = 102,         // master -> worker: empty; the worker leaves its loop
+  kTagResult = 103,       // worker -> master: ResultHeader + payload
+  kTagTaskBatch = 104,    // master -> worker: several tasks, see below
+  kTagResultBatch = 105,  // worker -> master: their results, in the same order
 };
+
+// A batch is a uint64 count, then for each part a uint64 length and that many bytes (one whole
+// task or result message). When a worker has room for several tiny tasks, one message carries
+// them all: MPI's per-message cost is what bounds small-task throughput.
+using BatchCount = std::uint64_t;
 
 enum class TaskKind : std::uint8_t { Call = 1, Chunk = 2 };
 
