@@ -349,46 +349,59 @@ class MapDriver {
 
 }  // namespace detail
 
+namespace detail {
+
+// Input iterator over a map's results: a pointer walk inside the current chunk, and
+// Owner::next_chunk() (out of line) to step to the next chunk.
+template <class Owner, class R>
+class ResultIterator {
+ public:
+  using value_type = R;
+  using difference_type = std::ptrdiff_t;
+  ResultIterator() = default;
+  explicit ResultIterator(Owner* m) : m_(m->next_chunk() ? m : nullptr) {}
+  const R& operator*() const { return *m_->cur_; }
+  const R* operator->() const { return m_->cur_; }
+  ResultIterator& operator++() {
+    if (++m_->cur_ == m_->end_ && !m_->next_chunk()) m_ = nullptr;
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  bool operator==(std::default_sentinel_t) const { return m_ == nullptr; }
+
+ private:
+  Owner* m_ = nullptr;
+};
+
+// begin()/end()/to_vector() for both kinds of map result.
+template <class Owner, class R>
+class ResultRange {
+ public:
+  using iterator = ResultIterator<Owner, R>;
+  iterator begin() { return iterator(static_cast<Owner*>(this)); }
+  std::default_sentinel_t end() const { return {}; }
+  // All (remaining) results in a vector.
+  std::vector<R> to_vector() {
+    std::vector<R> out;
+    for (const auto& v : *this) out.push_back(v);
+    return out;
+  }
+};
+
+}  // namespace detail
+
 // The results of map(), in input order. An input range: iterate it once. A chunk that failed
 // raises its exception when iteration reaches the chunk's first item, as Python's map does.
 template <class R>
-class MapResult : private detail::MapDriver<R> {
+class MapResult : private detail::MapDriver<R>, public detail::ResultRange<MapResult<R>, R> {
   using Base = detail::MapDriver<R>;
+  friend class detail::ResultIterator<MapResult, R>;
 
  public:
   using Base::items_submitted;
   MapResult(detail::MapContext ctx, std::unique_ptr<detail::ChunkSource> src, MapOptions opt)
       : Base(ctx, std::move(src), opt) {
     this->fill();
-  }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(MapResult* m) : m_(m) { m_ = m_->next_chunk() ? m_ : nullptr; }
-    const R& operator*() const { return *m_->cur_; }
-    const R* operator->() const { return m_->cur_; }
-    iterator& operator++() {
-      // Within a chunk this is a pointer increment; the next chunk is fetched out of line.
-      if (++m_->cur_ == m_->end_ && !m_->next_chunk()) m_ = nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return m_ == nullptr; }
-
-   private:
-    MapResult* m_ = nullptr;
-  };
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const { return {}; }
-
-  // Convenience: all results in a vector.
-  std::vector<R> to_vector() {
-    std::vector<R> out;
-    for (const auto& v : *this) out.push_back(v);
-    return out;
   }
 
  private:
@@ -440,8 +453,10 @@ class MapResult : private detail::MapDriver<R> {
 
 // The results of map_unordered(): each chunk's results as soon as that chunk completes.
 template <class R>
-class MapUnorderedResult : private detail::MapDriver<R> {
+class MapUnorderedResult : private detail::MapDriver<R>,
+                           public detail::ResultRange<MapUnorderedResult<R>, R> {
   using Base = detail::MapDriver<R>;
+  friend class detail::ResultIterator<MapUnorderedResult, R>;
 
  public:
   using Base::items_submitted;
@@ -449,32 +464,6 @@ class MapUnorderedResult : private detail::MapDriver<R> {
                      MapOptions opt)
       : Base(ctx, std::move(src), opt), ready_(std::make_shared<Ready>()) {
     this->fill();
-  }
-
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(MapUnorderedResult* m) : m_(m) { m_ = m_->advance() ? m_ : nullptr; }
-    const R& operator*() const { return m_->current(); }
-    const R* operator->() const { return &m_->current(); }
-    iterator& operator++() {
-      m_ = m_->advance() ? m_ : nullptr;
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return m_ == nullptr; }
-
-   private:
-    MapUnorderedResult* m_ = nullptr;
-  };
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() const { return {}; }
-  std::vector<R> to_vector() {
-    std::vector<R> out;
-    for (const auto& v : *this) out.push_back(v);
-    return out;
   }
 
  private:
@@ -487,12 +476,10 @@ class MapUnorderedResult : private detail::MapDriver<R> {
       if (auto r = queue.lock()) r->push_back(chunk.lock());
     });
   }
-  const R& current() const { return current_->values[pos_]; }
-  bool advance() {
+  // Drops the chunk just read and makes the next completed one current; false at the end.
+  bool next_chunk() {
     if (finished_) return false;
-    if (current_) ++pos_;
     while (true) {
-      if (current_ && pos_ < current_->values.size()) return true;
       if (current_) {
         this->forget(current_);
         current_.reset();
@@ -510,7 +497,6 @@ class MapUnorderedResult : private detail::MapDriver<R> {
       current_ = ready_->front();
       ready_->pop_front();
       --pending_;
-      pos_ = 0;
       if (current_->state == detail::WorkState::Cancelled || current_->error) {
         // As in the ordered map, iteration ends at the first failure.
         finished_ = true;
@@ -519,13 +505,19 @@ class MapUnorderedResult : private detail::MapDriver<R> {
         if (failed->error) std::rethrow_exception(failed->error);
         throw CancelledError();
       }
+      if (!current_->values.empty()) {
+        cur_ = current_->values.data();
+        end_ = cur_ + current_->values.size();
+        return true;
+      }
     }
   }
 
   std::shared_ptr<Ready> ready_;
   std::shared_ptr<detail::ChunkState<R>> current_;
+  const R* cur_ = nullptr;  // the current result, inside current_
+  const R* end_ = nullptr;
   std::size_t pending_ = 0;
-  std::size_t pos_ = 0;
   bool finished_ = false;
 };
 
