@@ -31,7 +31,9 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <future>
 
 #include "backoff.hpp"
 #include "libpool/environment.hpp"
@@ -55,6 +57,20 @@ Clock::time_point deadline_after(Seconds timeout) {
   const auto now = Clock::now();
   const auto d = std::chrono::duration_cast<Clock::duration>(std::max(timeout, Seconds(0)));
   return d > Clock::time_point::max() - now ? Clock::time_point::max() : now + d;
+}
+
+void WorkBase::run_callbacks() noexcept {
+  // Callbacks may add callbacks or drop the last reference to another future: take them out.
+  auto cbs = std::move(callbacks);
+  callbacks.clear();
+  for (auto& entry : cbs) {
+    try {
+      entry.second();
+    } catch (...) {
+      std::fprintf(stderr, "libpool: a done-callback threw, ignored: %s\n",
+                   describe_current_exception().c_str());
+    }
+  }
 }
 
 bool wait_done(WorkBase& work, Seconds timeout) {
@@ -99,8 +115,21 @@ Comm::~Comm() {
 // ---------------------------------------------------------------------------------------------
 // Rank 0's task thread
 
-LocalWorker::LocalWorker(TaskRunner runner) : runner_(std::move(runner)) {
-  thread_ = std::thread([this] { loop(); });
+LocalWorker::LocalWorker(TaskRunner runner)
+    : runner_(std::move(runner)), init_result_(init_promise_.get_future()) {
+  thread_ = std::thread([this] {
+    init_promise_.set_value(runner_.initialize());
+    loop();
+  });
+}
+
+std::optional<std::string> LocalWorker::initialized() {
+  return init_result_.get();
+}
+
+void LocalWorker::set_epoch(std::chrono::steady_clock::time_point t) {
+  std::lock_guard lock(mutex_);
+  runner_.set_epoch(t);
 }
 
 LocalWorker::~LocalWorker() {
@@ -159,19 +188,19 @@ void LocalWorker::loop() {
 // Master
 
 Master::Master(const Registry& registry, std::unique_ptr<Comm> comm, int size,
-               const Options& options, std::optional<TaskRunner> runner, bool works)
-    : registry_(registry), comm_(std::move(comm)), size_(size), prefetch_(options.prefetch) {
+               const Options& options, std::optional<TaskRunner> inline_runner,
+               std::unique_ptr<LocalWorker> local)
+    : registry_(registry),
+      comm_(std::move(comm)),
+      size_(size),
+      prefetch_(options.prefetch),
+      local_(std::move(local)),
+      inline_(std::move(inline_runner)),
+      thread_(std::this_thread::get_id()) {
   // Sized once: a Remote cannot be copied, and std::deque's move may throw, so the vector must
   // never reallocate.
   remotes_ = std::vector<Remote>(static_cast<std::size_t>(size - 1));
   for (int r = 1; r < size; ++r) remotes_[static_cast<std::size_t>(r - 1)].rank = r;
-  if (runner) {
-    if (size == 1) {
-      inline_ = std::move(runner);
-    } else if (works) {
-      local_ = std::make_unique<LocalWorker>(std::move(*runner));
-    }
-  }
   cap_ = prefetch_ >= 0 ? 1 + static_cast<std::size_t>(prefetch_) : 2;
 }
 
@@ -179,17 +208,42 @@ Master::~Master() {
   try {
     shutdown(true, std::uncaught_exceptions() > 0);
   } catch (...) {
-    // A destructor must not throw; make sure no worker is left waiting for work.
-    stop_workers();
+    // A destructor must not throw, and no worker may be left waiting: collect what is still
+    // out without running anything of the user's, then release the workers.
+    abandon();
+  }
+}
+
+void Master::check_thread() const {
+  // MPI runs FUNNELED and the master's state is not locked: one thread drives the pool.
+  if (std::this_thread::get_id() != thread_) {
+    throw Error("libpool: the pool must be used from the thread that created it");
+  }
+}
+
+void Master::settle(const std::shared_ptr<WorkBase>& work, std::exception_ptr error) {
+  work->settle(std::move(error));
+  completed_.push_back(work);
+}
+
+void Master::run_callbacks() noexcept {
+  while (!completed_.empty()) {
+    auto done = std::move(completed_);
+    completed_.clear();
+    for (auto& w : done) w->run_callbacks();
   }
 }
 
 void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
+  check_thread();
   work->master = this;
   work->id = next_id_++;
   if (kind == TaskKind::Call) work->chunk = work->id;
-  if (broken_) {
-    work->finish(std::make_exception_ptr(BrokenPool(*broken_)));
+  if (broken_ || shutdown_) {
+    // A lazy map that goes on after shutdown() lands here, as in Python 3.14.
+    work->finish(std::make_exception_ptr(
+        broken_ ? static_cast<const Error&>(BrokenPool("pool is broken: " + *broken_))
+                : Error("cannot schedule new work after shutdown")));
     return;
   }
   TaskHeader h{};
@@ -200,7 +254,10 @@ void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
   queue_.push_back(std::move(work));
   // Start it now if some worker may be idle; when all are busy, let work gather so that the
   // next progress call fills their windows in batches.
-  if (in_flight_ < remotes_.size() + (local_ ? 1 : 0)) dispatch();
+  if (in_flight_ < remotes_.size() + (local_ ? 1 : 0)) {
+    dispatch();
+    run_callbacks();
+  }
 }
 
 bool Master::cancel(WorkBase& work) {
@@ -265,8 +322,8 @@ bool Master::send_to(Remote& remote, std::size_t room) {
   while (batch.size() < room) {
     auto w = pop_queued();
     if (!w) break;
-    if (w->message.size() > static_cast<std::size_t>(INT_MAX) - 64) {
-      w->finish(std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
+    if (w->message.size() > kMaxMessageBytes) {
+      settle(w, std::make_exception_ptr(Error("task message exceeds 2 GiB; send less per task")));
       continue;
     }
     // Small tasks travel together; a large one goes alone, straight from its own buffer.
@@ -276,6 +333,7 @@ bool Master::send_to(Remote& remote, std::size_t room) {
       break;
     }
     bytes += w->message.size();
+    w->state = WorkState::Running;
     batch.push_back(std::move(w));
   }
   if (batch.empty()) return false;
@@ -297,12 +355,10 @@ bool Master::send_to(Remote& remote, std::size_t room) {
   // The send's request and buffer ride with the batch's last task: its result is the last of
   // the batch to come back, and by then the send is long complete.
   for (std::size_t i = 0; i + 1 < batch.size(); ++i) {
-    batch[i]->state = WorkState::Running;
     remote.in_flight.push_back({std::move(batch[i]), MPI_REQUEST_NULL, Writer()});
     ++in_flight_;
   }
   last.work = std::move(batch.back());
-  last.work->state = WorkState::Running;
   remote.in_flight.push_back(std::move(last));
   ++in_flight_;
   return true;
@@ -407,8 +463,7 @@ void Master::handle_result(const std::shared_ptr<WorkBase>& work, const std::byt
       if (h.status == ResultStatus::Broken) {
         const std::string why =
             "rank " + std::to_string(rank) + " (" + info.host + "): " + info.message;
-        error = std::make_exception_ptr(BrokenPool(why));
-        work->finish(error);
+        settle(work, std::make_exception_ptr(BrokenPool(why)));
         break_pool(why);
         return;
       }
@@ -424,7 +479,7 @@ void Master::handle_result(const std::shared_ptr<WorkBase>& work, const std::byt
   } catch (...) {
     error = std::current_exception();
   }
-  work->finish(error);
+  settle(work, error);
 }
 
 void Master::break_pool(const std::string& why) {
@@ -438,7 +493,7 @@ void Master::break_pool(const std::string& why) {
   for (auto& w : local_in_flight_) pending.push_back(w);
   const auto e = std::make_exception_ptr(BrokenPool("pool is broken: " + why));
   for (auto& w : pending) {
-    if (!w->done()) w->finish(e);
+    if (!w->done()) settle(w, e);
   }
 }
 
@@ -462,10 +517,13 @@ bool Master::progress_once() {
   any |= collect_local();
   any |= run_inline();
   if (any) dispatch();
+  // Only now, with every queue and window consistent, may user code run (and re-enter).
+  run_callbacks();
   return any;
 }
 
 bool Master::progress_until(const std::function<bool()>& done, Clock::time_point deadline) {
+  check_thread();
   Backoff backoff(/*may_yield=*/local_ == nullptr);
   while (!done()) {
     if (progress_once()) {
@@ -497,13 +555,57 @@ void Master::shutdown(bool wait, bool cancel_futures) {
 void Master::stop_workers() noexcept {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& r : remotes_) {
-    for (auto& f : r.in_flight) {
-      if (f.request != MPI_REQUEST_NULL) MPI_Request_free(&f.request);
-    }
-    MPI_Send(nullptr, 0, MPI_BYTE, r.rank, kTagStop, comm_->get());
-  }
+  for (auto& r : remotes_) MPI_Send(nullptr, 0, MPI_BYTE, r.rank, kTagStop, comm_->get());
   local_.reset();
+}
+
+void Master::abandon() noexcept {
+  // Receive and drop every outstanding result (so no worker blocks on a large reply and no
+  // send buffer is freed early), with no decoding and no callbacks. If even that fails, MPI is
+  // unusable: abort the job rather than leave ranks waiting forever.
+  try {
+    queue_.clear();
+    Backoff backoff;
+    while (in_flight_ > 0) {
+      bool any = false;
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status status;
+      LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
+      if (flag) {
+        int count = 0;
+        LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+        recv_.clear();
+        recv_.grow(static_cast<std::size_t>(count));
+        LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
+        auto& remote = remotes_.at(static_cast<std::size_t>(status.MPI_SOURCE - 1));
+        std::size_t parts = 1;
+        if (status.MPI_TAG == kTagResultBatch) std::memcpy(&parts, recv_.data(), sizeof parts);
+        for (std::size_t i = 0; i < parts && !remote.in_flight.empty(); ++i) {
+          auto& f = remote.in_flight.front();
+          if (f.request != MPI_REQUEST_NULL) LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
+          remote.in_flight.pop_front();
+          --in_flight_;
+        }
+        any = true;
+      }
+      while (local_ && local_->pop_result(local_result_)) {
+        local_in_flight_.pop_front();
+        --in_flight_;
+        any = true;
+      }
+      if (any) {
+        backoff.reset();
+      } else {
+        backoff.idle();
+      }
+    }
+    stop_workers();
+  } catch (...) {
+    std::fprintf(stderr, "libpool: cannot shut the pool down cleanly (%s); aborting the job\n",
+                 describe_current_exception().c_str());
+    MPI_Abort(comm_->get(), 1);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -557,30 +659,42 @@ void serve(MPI_Comm comm, TaskRunner& runner) {
       spare.pop_back();
       s.buffer.clear();
     }
-    int reply = kTagResult;
     if (status.MPI_TAG == kTagTaskBatch) {
-      // Run the parts in order and answer with one batch of results.
-      reply = kTagResultBatch;
+      // Run the parts in order and answer with batches of results, sending one whenever it
+      // passes kReplyFlushBytes so that no reply outgrows MPI's int count.
       Reader r(in.data(), in.size());
-      const auto parts = r.get<BatchCount>();
-      s.buffer.put(parts);
-      for (BatchCount i = 0; i < parts; ++i) {
-        const auto len = r.get<std::uint64_t>();
-        const std::byte* part = r.take(len);
-        const std::size_t at = s.buffer.size();
-        s.buffer.put(std::uint64_t{0});
-        runner.run(part, len, s.buffer);
-        const std::uint64_t written = s.buffer.size() - at - sizeof(std::uint64_t);
-        std::memcpy(s.buffer.data() + at, &written, sizeof written);
+      auto left = r.get<BatchCount>();
+      while (left > 0) {
+        BatchCount parts = 0;
+        s.buffer.put(parts);
+        while (left > 0 && (parts == 0 || s.buffer.size() < kReplyFlushBytes)) {
+          const auto len = r.get<std::uint64_t>();
+          const std::byte* part = r.take(len);
+          const std::size_t at = s.buffer.size();
+          s.buffer.put(std::uint64_t{0});
+          runner.run(part, len, s.buffer);
+          const std::uint64_t written = s.buffer.size() - at - sizeof(std::uint64_t);
+          std::memcpy(s.buffer.data() + at, &written, sizeof written);
+          ++parts;
+          --left;
+        }
+        std::memcpy(s.buffer.data(), &parts, sizeof parts);
+        LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0,
+                              kTagResultBatch, comm, &s.request));
+        sends.push_back(std::move(s));
+        s = Send{};
+        if (!spare.empty()) {
+          s.buffer = std::move(spare.back());
+          spare.pop_back();
+          s.buffer.clear();
+        }
       }
-    } else {
-      runner.run(in.data(), in.size(), s.buffer);
+      reap(false);
+      continue;
     }
-    if (s.buffer.size() > static_cast<std::size_t>(INT_MAX)) {
-      throw Error("a result message exceeds 2 GiB; return less per task");
-    }
-    LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0, reply,
-                          comm, &s.request));
+    runner.run(in.data(), in.size(), s.buffer);
+    LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0,
+                          kTagResult, comm, &s.request));
     sends.push_back(std::move(s));
     reap(false);
   }
@@ -609,11 +723,12 @@ Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry
                      " registered other tasks than rank 0; register the same names everywhere");
   }
 
-  // 2. The master's initializer and limits, broadcast. status: 0 none, 1 given, 2 unregistered.
+  // 2. The master's initializer and limits, broadcast. status: 0 none, 1 given, 2 unregistered,
+  // 3 arguments too large.
   std::uint64_t head[4] = {0, 0, options.max_tasks_per_worker, 0};
   if (rank == 0 && init && init->fn) {
     if (const auto* e = registry.find(init->fn)) {
-      head[0] = 1;
+      head[0] = init->args.size() > kMaxMessageBytes ? 3 : 1;
       head[1] = e->hash;
       head[3] = init->args.size();
     } else {
@@ -624,6 +739,7 @@ Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry
   if (head[0] == 2) {
     throw BrokenPool("the initializer is not registered: call registry.add(\"name\", fn) for it");
   }
+  if (head[0] == 3) throw BrokenPool("the initializer's arguments exceed 2 GiB");
   Setup setup;
   setup.max_tasks = head[2];
   if (head[0] == 1) {
@@ -684,23 +800,34 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
 
   auto setup = detail::agree_on_setup(c->get(), rank_, size_, registry, options,
                                       rank_ == 0 ? options.init_ : nullptr);
-  detail::RankInfo info{rank_, size_, processor_name(), {}};
+  detail::TaskRunner runner(registry, setup.init, setup.max_tasks,
+                            {rank_, size_, processor_name(), std::chrono::steady_clock::now()});
   std::optional<std::string> failure;
-  detail::TaskRunner runner(registry, setup.init, setup.max_tasks, info);
-  if (runs_tasks) failure = runner.initialize();
+  std::unique_ptr<detail::LocalWorker> local;
+  if (rank_ == 0 && master_works && size_ > 1) {
+    local = std::make_unique<detail::LocalWorker>(std::move(runner));  // runs the initializer
+    failure = local->initialized();
+  } else if (runs_tasks) {
+    failure = runner.initialize();
+  }
   detail::agree_on_init(c->get(), rank_, size_, failure);
   // The last collective is a common instant: each rank's clock for TaskInfo starts here.
-  runner = detail::TaskRunner(registry, setup.init, setup.max_tasks,
-                              {rank_, size_, info.host, std::chrono::steady_clock::now()});
+  const auto epoch = std::chrono::steady_clock::now();
 
   if (rank_ != 0) {
+    runner.set_epoch(epoch);
     detail::serve(c->get(), runner);
     return;
   }
-  std::optional<detail::TaskRunner> mine;
-  if (master_works) mine.emplace(std::move(runner));
+  std::optional<detail::TaskRunner> inline_runner;
+  if (local) {
+    local->set_epoch(epoch);
+  } else if (size_ == 1) {
+    runner.set_epoch(epoch);
+    inline_runner.emplace(std::move(runner));
+  }
   master_ = std::make_unique<detail::Master>(registry, std::move(c), size_, options,
-                                             std::move(mine), master_works);
+                                             std::move(inline_runner), std::move(local));
 }
 
 Executor::~Executor() = default;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,13 +31,19 @@ class Comm {
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
-// Rank 0's task thread: runs tasks handed over in memory, never calls MPI.
+// Rank 0's task thread: runs tasks handed over in memory, never calls MPI. It runs the
+// initializer itself first, so rank 0's tasks see what it set up, thread-local state included.
 class LocalWorker {
  public:
   explicit LocalWorker(TaskRunner runner);
   ~LocalWorker();
   LocalWorker(const LocalWorker&) = delete;
   LocalWorker& operator=(const LocalWorker&) = delete;
+
+  // Waits for the initializer run on the thread: "type: message" of its failure, or nullopt.
+  std::optional<std::string> initialized();
+  // Sets the TaskInfo clock; call before the first push (the push's lock publishes it).
+  void set_epoch(std::chrono::steady_clock::time_point t);
 
   // The message must stay alive and unchanged until its result has been popped.
   void push(const std::byte* data, std::size_t size);
@@ -51,6 +58,8 @@ class LocalWorker {
   void loop();
 
   TaskRunner runner_;
+  std::promise<std::optional<std::string>> init_promise_;
+  std::future<std::optional<std::string>> init_result_;
   std::mutex mutex_;
   std::deque<Job> jobs_;
   std::deque<Writer> results_;
@@ -64,7 +73,7 @@ class LocalWorker {
 class Master final : public MasterCore {
  public:
   Master(const Registry& registry, std::unique_ptr<Comm> comm, int size, const Options& options,
-         std::optional<TaskRunner> runner, bool works);
+         std::optional<TaskRunner> inline_runner, std::unique_ptr<LocalWorker> local);
   ~Master() override;
 
   void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind);
@@ -100,6 +109,11 @@ class Master final : public MasterCore {
   void handle_result(const std::shared_ptr<WorkBase>& work, const std::byte* msg, std::size_t n,
                      int rank);
   void break_pool(const std::string& why);
+  // Records an outcome; its callbacks run later, from run_callbacks().
+  void settle(const std::shared_ptr<WorkBase>& work, std::exception_ptr error);
+  void run_callbacks() noexcept;
+  void check_thread() const;
+  void abandon() noexcept;
   void update_cap(double task_seconds);
   void stop_workers() noexcept;
 
@@ -126,6 +140,8 @@ class Master final : public MasterCore {
   std::optional<std::string> broken_;
   Writer recv_;
   Writer local_result_;
+  std::vector<std::shared_ptr<WorkBase>> completed_;  // settled, callbacks not yet run
+  std::thread::id thread_;                            // the one thread that drives the pool
 };
 
 }  // namespace libpool::detail

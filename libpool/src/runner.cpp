@@ -125,6 +125,15 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     put_error(out, type, message, phase, rank_.host);
     ++since_init_;
   }
+  if (out.size() - base > kMaxMessageBytes) {
+    // The result cannot travel in one MPI message: report that instead of sending garbage.
+    const std::size_t bytes = out.size() - base;
+    out.truncate(base + sizeof rh);
+    rh.status = ResultStatus::Error;
+    put_error(out, "libpool::Error",
+              "result of " + std::to_string(bytes) + " bytes exceeds the 2 GiB message limit",
+              Phase::EncodeResult, rank_.host);
+  }
   rh.end_s = now_s();
   std::memcpy(out.data() + base, &rh, sizeof rh);
 }

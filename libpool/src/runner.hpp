@@ -34,6 +34,8 @@ class TaskRunner {
   // Runs the task in msg[0, n) and appends its complete result message to out.
   void run(const std::byte* msg, std::size_t n, Writer& out);
 
+  // Starts the clock TaskInfo times are counted from (a common instant on every rank).
+  void set_epoch(std::chrono::steady_clock::time_point t) noexcept { rank_.epoch = t; }
   double now_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - rank_.epoch).count();
   }

@@ -11,6 +11,7 @@ namespace pool_tests {
 
 namespace {
 std::int64_t g_value = -1;
+thread_local std::int64_t t_value = -1;
 std::int64_t g_inits = 0;
 std::int64_t g_calls_since_init = 0;
 
@@ -80,6 +81,13 @@ Particle move_particle(const Particle& p, double dx) {
   return q;
 }
 
+void set_thread_value(std::int64_t value) {
+  t_value = value;
+}
+std::int64_t get_thread_value(std::int64_t) {
+  return t_value;
+}
+
 void set_global(std::int64_t value) {
   g_value = value;
 }
@@ -136,6 +144,8 @@ libpool::Registry make_registry() {
       .add("test.move_particle", move_particle)
       .add("test.set_global", set_global)
       .add("test.get_global", get_global)
+      .add("test.set_thread_value", set_thread_value)
+      .add("test.get_thread_value", get_thread_value)
       .add("test.fail_on_rank", fail_on_rank)
       .add("test.fail_second_time_on", fail_second_time_on)
       .add("test.count_init", count_init)

@@ -32,6 +32,8 @@ Particle move_particle(const Particle& p, double dx);
 
 // Initializer state.
 void set_global(std::int64_t value);
+void set_thread_value(std::int64_t value);  // thread_local: seen only by the initializer's thread
+std::int64_t get_thread_value(std::int64_t);
 std::int64_t get_global(std::int64_t);
 void fail_on_rank(int rank);
 // Succeeds the first time, fails from the second run on `rank` (token: one test's own count).

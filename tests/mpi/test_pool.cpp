@@ -170,6 +170,30 @@ TEST(Submit, DoneCallbacks) {
   EXPECT_TRUE(saw_error);
 }
 
+TEST(Submit, CallbacksThatThrowOrWaitDoNotDerailThePool) {
+  Options opt;
+  opt.prefetch = 15;  // many tiny tasks per message: callbacks fire in the middle of a batch
+  Executor ex(registry(), opt);
+  if (!ex.is_master()) return;
+  std::vector<libpool::Future<std::int64_t>> fs;
+  for (int i = 0; i < 64; ++i) fs.push_back(ex.submit(square, i));
+  std::int64_t seen_inside = -1;
+  fs[1].add_done_callback([&](const auto&) { seen_inside = fs[40].get(); });
+  fs[2].add_done_callback([](const auto&) { throw std::runtime_error("callback failed"); });
+  for (int i = 0; i < 64; ++i) EXPECT_EQ(fs[i].get(), i * i);
+  EXPECT_EQ(seen_inside, 1600);
+  // A callback that throws is reported and skipped; the pool goes on as before.
+  EXPECT_EQ(ex.submit(square, 12).get(), 144);
+}
+
+TEST(Submit, GetOnATemporaryFutureReturnsAValue) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  double total = 0;
+  for (double x : ex.submit(make_vector, std::uint64_t{1000}).get()) total += x;
+  EXPECT_EQ(total, 999.0 * 1000 / 2);
+}
+
 TEST(Submit, CancelQueuedButNotRunning) {
   Options opt;
   opt.prefetch = 0;  // one task per worker at a time: the rest stays cancellable
@@ -501,6 +525,15 @@ TEST(AsCompleted, CompletionOrder) {
   EXPECT_EQ(order, (std::vector<std::int64_t>{1, 500}));
 }
 
+TEST(Wait, RepeatedWaitsLeaveNoCallbacksBehind) {
+  Executor ex(registry());
+  if (!ex.is_master() || ex.size() == 1) return;  // needs a task that is still running
+  std::vector<libpool::Future<std::int64_t>> fs = {ex.submit(sleep_then, 300)};
+  for (int i = 0; i < 1000; ++i) libpool::wait(fs, libpool::ReturnWhen::FirstCompleted, 0ms);
+  EXPECT_TRUE(fs[0].work().callbacks.empty());
+  EXPECT_EQ(fs[0].get(), 300);
+}
+
 TEST(AsCompleted, Timeout) {
   Executor ex(registry());
   if (!ex.is_master() || ex.size() == 1) return;  // inline tasks cannot be interrupted
@@ -537,6 +570,22 @@ TEST(Initializer, RunsOnEveryWorkerWithTheMastersArguments) {
   for (int i = 0; i < 8 * ex.size(); ++i) fs.push_back(ex.submit(get_global, i));
   for (auto& f : fs) {
     EXPECT_EQ(f.get(), 42);
+    ranks.insert(f.info().rank);
+  }
+  EXPECT_EQ(ranks.size(), ex.workers());
+}
+
+TEST(Initializer, RunsOnTheThreadThatRunsTheTasks) {
+  // Thread-local state set up by the initializer reaches every task, rank 0's included.
+  Options opt;
+  opt.initializer(set_thread_value, std::int64_t{7});
+  Executor ex(registry(), opt);
+  if (!ex.is_master()) return;
+  std::vector<libpool::Future<std::int64_t>> fs;
+  for (int i = 0; i < 8 * ex.size(); ++i) fs.push_back(ex.submit(get_thread_value, i));
+  std::set<int> ranks;
+  for (auto& f : fs) {
+    EXPECT_EQ(f.get(), 7) << "rank " << f.info().rank;
     ranks.insert(f.info().rank);
   }
   EXPECT_EQ(ranks.size(), ex.workers());
@@ -592,6 +641,23 @@ TEST(Shutdown, WaitsForWorkThenRefusesMore) {
   }
   EXPECT_THROW(ex.submit(square, 1), libpool::Error);
   ex.shutdown();  // again: nothing happens
+}
+
+TEST(Shutdown, AMapContinuedAfterShutdownFailsInsteadOfHanging) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  auto m = ex.map(square, {.chunksize = 1, .buffersize = 4}, libpool::iota<std::int64_t>(0, 100));
+  ex.shutdown();
+  std::int64_t n = 0;
+  EXPECT_THROW(
+      {
+        for (auto v : m) {
+          EXPECT_EQ(v, n * n);
+          ++n;
+        }
+      },
+      libpool::Error);
+  EXPECT_EQ(n, 4) << "the chunks submitted before shutdown are still delivered";
 }
 
 TEST(Shutdown, CancelFutures) {

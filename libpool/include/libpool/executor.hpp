@@ -472,7 +472,7 @@ class MapUnorderedResult : private detail::MapDriver<R>,
   void on_new_chunk(const std::shared_ptr<detail::ChunkState<R>>& c) override {
     ++pending_;
     // The callback holds the queue weakly: a result that outlives its map is dropped.
-    c->callbacks.push_back([queue = std::weak_ptr<Ready>(ready_), chunk = std::weak_ptr(c)] {
+    c->add_callback([queue = std::weak_ptr<Ready>(ready_), chunk = std::weak_ptr(c)] {
       if (auto r = queue.lock()) r->push_back(chunk.lock());
     });
   }

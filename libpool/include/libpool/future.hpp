@@ -61,20 +61,31 @@ struct WorkBase {
   bool done() const noexcept {
     return state == WorkState::Finished || state == WorkState::Cancelled;
   }
-  void finish(std::exception_ptr e = nullptr) {
+  // Sets the outcome without running callbacks: the master completes work in the middle of its
+  // own bookkeeping and runs the callbacks once that is consistent again.
+  void settle(std::exception_ptr e = nullptr) {
     error = std::move(e);
     state = WorkState::Finished;
+  }
+  void finish(std::exception_ptr e = nullptr) {
+    settle(std::move(e));
     run_callbacks();
   }
   void mark_cancelled() {
     state = WorkState::Cancelled;
     run_callbacks();
   }
-  void run_callbacks() {
-    // Callbacks may add callbacks or drop the last reference to another future: take them out.
-    auto cbs = std::move(callbacks);
-    callbacks.clear();
-    for (auto& cb : cbs) cb();
+  // Runs and drops the callbacks. One that throws is reported on stderr and does not stop the
+  // others (Python logs it the same way): user code must not be able to derail the pool.
+  void run_callbacks() noexcept;
+
+  using CallbackId = std::uint64_t;
+  CallbackId add_callback(std::function<void()> fn) {
+    callbacks.emplace_back(++last_callback, std::move(fn));
+    return last_callback;
+  }
+  void remove_callback(CallbackId which) noexcept {
+    std::erase_if(callbacks, [which](const auto& c) { return c.first == which; });
   }
 
   MasterCore* master = nullptr;
@@ -87,7 +98,8 @@ struct WorkBase {
   WorkState state = WorkState::Pending;
   std::exception_ptr error;
   TaskInfo info;
-  std::vector<std::function<void()>> callbacks;
+  std::vector<std::pair<CallbackId, std::function<void()>>> callbacks;
+  CallbackId last_callback = 0;
 };
 
 template <class T>
@@ -133,13 +145,26 @@ class Future {
 
   // The result. Rethrows the task's exception (RemoteError for one thrown on a worker),
   // CancelledError if cancelled, TimeoutError if not done in time. May be called repeatedly.
-  decltype(auto) get(Seconds timeout = kForever) const {
+  // On a named future it returns a reference into the future; on a temporary
+  // (`pool.submit(f, x).get()`) it returns the value itself, so nothing dangles.
+  decltype(auto) get(Seconds timeout = kForever) const& {
     check_done(timeout);
     if (state_->error) std::rethrow_exception(state_->error);
     if constexpr (std::is_void_v<T>) {
       return;
     } else {
       return static_cast<const T&>(*state_->value);
+    }
+  }
+  auto get(Seconds timeout = kForever) && {
+    check_done(timeout);
+    if (state_->error) std::rethrow_exception(state_->error);
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else if (state_.use_count() == 1) {
+      return T(std::move(*state_->value));
+    } else {
+      return T(*state_->value);
     }
   }
 
@@ -155,7 +180,7 @@ class Future {
       fn(*this);
       return;
     }
-    state_->callbacks.push_back([self = *this, fn = std::move(fn)] { fn(self); });
+    state_->add_callback([self = *this, fn = std::move(fn)] { fn(self); });
   }
 
   // Which rank ran it and when. Meaningful once done and not cancelled.

@@ -30,25 +30,37 @@ struct Waiter {
 
 MasterCore* master_of(const std::vector<WorkBase*>& works);
 
-// Registers a callback on every unfinished future that records it in the waiter.
+// Registers a callback on every unfinished future that records it in the waiter; the returned
+// guard removes those callbacks again, so repeated waits on the same futures do not pile up.
 template <class T>
-std::shared_ptr<Waiter> watch(const std::vector<Future<T>>& fs) {
-  auto w = std::make_shared<Waiter>();
-  for (std::size_t i = 0; i < fs.size(); ++i) {
-    WorkBase& work = fs[i].work();
-    auto note = [w, i, &work] {
-      ++w->finished;
-      w->any_exception |= (work.state == WorkState::Finished && work.error != nullptr);
-      w->order.push_back(i);
-    };
-    if (work.done()) {
-      note();
-    } else {
-      work.callbacks.push_back(std::move(note));
+class Watch {
+ public:
+  explicit Watch(const std::vector<Future<T>>& fs) : waiter(std::make_shared<Waiter>()) {
+    for (std::size_t i = 0; i < fs.size(); ++i) {
+      WorkBase& work = fs[i].work();
+      auto note = [w = waiter.get(), i, &work] {
+        ++w->finished;
+        w->any_exception |= (work.state == WorkState::Finished && work.error != nullptr);
+        w->order.push_back(i);
+      };
+      if (work.done()) {
+        note();
+      } else {
+        registered_.emplace_back(fs[i], work.add_callback(std::move(note)));
+      }
     }
   }
-  return w;
-}
+  ~Watch() {
+    for (auto& [f, id] : registered_) f.work().remove_callback(id);
+  }
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+  std::shared_ptr<Waiter> waiter;
+
+ private:
+  std::vector<std::pair<Future<T>, WorkBase::CallbackId>> registered_;
+};
 
 template <class T>
 MasterCore* master_of(const std::vector<Future<T>>& fs) {
@@ -64,7 +76,8 @@ MasterCore* master_of(const std::vector<Future<T>>& fs) {
 template <class T>
 DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen when = ReturnWhen::AllCompleted,
                        Seconds timeout = kForever) {
-  auto w = detail::watch(fs);
+  detail::Watch<T> watch(fs);
+  auto* w = watch.waiter.get();
   auto satisfied = [&] {
     switch (when) {
       case ReturnWhen::FirstCompleted:
@@ -92,7 +105,8 @@ class AsCompleted {
  public:
   AsCompleted(std::vector<Future<T>> fs, Seconds timeout)
       : fs_(std::move(fs)),
-        waiter_(detail::watch(fs_)),
+        watch_(std::make_unique<detail::Watch<T>>(fs_)),
+        waiter_(watch_->waiter),
         deadline_(detail::deadline_after(timeout)),
         master_(detail::master_of(fs_)) {}
 
@@ -137,6 +151,7 @@ class AsCompleted {
 
  private:
   std::vector<Future<T>> fs_;
+  std::unique_ptr<detail::Watch<T>> watch_;
   std::shared_ptr<detail::Waiter> waiter_;
   detail::Clock::time_point deadline_;
   detail::MasterCore* master_;
