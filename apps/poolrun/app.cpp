@@ -1,0 +1,202 @@
+// poolrun's SPMD driver: parse and check on every rank, agree, build the pool, run on rank 0.
+#include <mpi.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "common/output.hpp"
+#include "common/run_info.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+void register_tasks(libpool::Registry& registry) {
+  register_powersum(registry);
+  register_primes(registry);
+  register_pi(registry);
+  register_factor(registry);
+  register_seed(registry);
+}
+
+namespace {
+
+std::vector<std::unique_ptr<Workload>> make_workloads() {
+  std::vector<std::unique_ptr<Workload>> w;
+  w.push_back(make_powersum());
+  w.push_back(make_primes());
+  w.push_back(make_pi());
+  w.push_back(make_factor());
+  w.push_back(make_seed());
+  return w;
+}
+
+void add_common_options(CLI::App& app, CommonOptions& o) {
+  app.add_option("-o,--output", o.output, "Output file (default: <workload>.h5)")
+      ->type_name("FILE.h5");
+  app.add_flag("--force", o.force, "Replace an existing output file");
+  app.add_option("--chunksize", o.chunksize, "Items per chunk, or auto")
+      ->type_name("N|auto")
+      ->capture_default_str()
+      ->transform(CLI::Validator(
+          [](std::string& s) -> std::string {
+            if (s == "auto") return {};
+            std::uint64_t v = 0;
+            auto err = common::cli::u64_error(s, &v);
+            if (!err.empty()) return err + " (expected a positive integer or auto)";
+            if (v == 0) return "must be positive or auto";
+            s = std::to_string(v);
+            return {};
+          },
+          ""));
+  app.add_option("--schedule", o.schedule, "How chunks are cut: dynamic (fixed) or guided")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dynamic", "guided"}));
+  app.add_option("--progress", o.progress,
+                 "Progress: a live line on a terminal, a line every few seconds otherwise")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("-q,--quiet", o.quiet, "No progress and no summary (errors still go to stderr)");
+}
+
+// Rank 0 prints; the others parse silently (same argv, same verdict).
+struct Muted {
+  explicit Muted(bool mute) : mute_(mute) {
+    if (mute_) {
+      out_ = std::cout.rdbuf(sink_.rdbuf());
+      err_ = std::cerr.rdbuf(sink_.rdbuf());
+    }
+  }
+  ~Muted() {
+    if (mute_) {
+      std::cout.rdbuf(out_);
+      std::cerr.rdbuf(err_);
+    }
+  }
+  Muted(const Muted&) = delete;
+  Muted& operator=(const Muted&) = delete;
+
+ private:
+  bool mute_;
+  std::ostringstream sink_;
+  std::streambuf* out_ = nullptr;
+  std::streambuf* err_ = nullptr;
+};
+
+std::vector<std::string> gather_hosts(int size) {
+  constexpr int len = MPI_MAX_PROCESSOR_NAME;
+  std::array<char, len> mine{};
+  const std::string host = libpool::processor_name();
+  std::strncpy(mine.data(), host.c_str(), len - 1);
+  std::vector<char> all(static_cast<std::size_t>(len) * static_cast<std::size_t>(size));
+  MPI_Allgather(mine.data(), len, MPI_CHAR, all.data(), len, MPI_CHAR, MPI_COMM_WORLD);
+  std::vector<std::string> hosts;
+  for (int r = 0; r < size; ++r) hosts.emplace_back(all.data() + static_cast<std::size_t>(r) * len);
+  return hosts;
+}
+
+std::vector<std::string> unique_hosts(const std::vector<std::string>& hosts) {
+  std::vector<std::string> u;
+  for (const auto& h : hosts)
+    if (std::find(u.begin(), u.end(), h) == u.end()) u.push_back(h);
+  return u;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  libpool::Environment env(argc, argv);
+  install_signal_handlers();
+  const int rank = env.rank();
+
+  CommonOptions common_options;
+  auto workloads = make_workloads();
+  CLI::App app("poolrun: batch workloads on an MPI process pool", "poolrun");
+  app.set_version_flag("--version", "poolrun " + std::string(common::libpool_version()));
+  app.require_subcommand(1);
+  add_common_options(app, common_options);
+  for (auto& w : workloads) {
+    CLI::App* sub = app.add_subcommand(w->name(), w->description())->fallthrough();
+    sub->footer(
+        "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
+        "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
+        "dynamic|guided, --progress auto|always|never, -q/--quiet, --version");
+    w->add_options(*sub);
+  }
+  common::cli::add_config(app);
+
+  // -1: go on; otherwise the exit code every rank leaves with.
+  int verdict = -1;
+  Workload* chosen = nullptr;
+  {
+    Muted muted(rank != 0);
+    if (auto code = common::cli::parse(app, argc, argv)) {
+      verdict = *code;
+    } else {
+      for (auto& w : workloads)
+        if (app.got_subcommand(w->name())) chosen = w.get();
+      try {
+        common_options.chunksize_value();
+        chosen->validate(common_options);
+        if (common_options.output.empty()) {
+          common_options.output = std::string(chosen->name()) + ".h5";
+          // The recorded configuration names the file actually written.
+          app.get_option("--output")->default_str(common_options.output);
+        }
+        if (rank == 0)
+          common::OutputFile::check_target(common_options.output, common_options.force);
+      } catch (const common::UsageError& e) {
+        std::cerr << "poolrun: error: " << e.what() << '\n';
+        verdict = exit_usage;
+      }
+    }
+  }
+  // Every rank leaves together, or none does: the pool's constructor is a collective.
+  int agreed = verdict;
+  MPI_Allreduce(&verdict, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (agreed != -1) {
+    if (rank == 0 && verdict == -1)
+      std::cerr << "poolrun: error: invalid options on another rank\n";
+    return agreed;
+  }
+  const auto hosts = gather_hosts(env.size());
+
+  libpool::Registry registry;
+  register_tasks(registry);
+  libpool::Options options;
+  chosen->configure(options);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    libpool::Executor pool(registry, options);
+    if (!pool.is_master()) return 0;
+    common::RunMeta meta;
+    meta.workload = chosen->name();
+    meta.config = common::cli::effective_config(app);
+    meta.command_line = common::join_command_line(argc, argv);
+    meta.ranks = pool.size();
+    meta.hosts = unique_hosts(hosts);
+    std::optional<common::OutputFile> out;
+    try {
+      out.emplace(common::OutputFile::create(common_options.output, common_options.force, meta));
+    } catch (const common::UsageError& e) {  // the target appeared since the check
+      std::cerr << "poolrun: error: " << e.what() << '\n';
+      return exit_usage;
+    }
+    Run run(pool, *out, common_options, hosts, t0);
+    return chosen->run(run);
+  } catch (const libpool::BrokenPool& e) {
+    if (rank == 0) std::cerr << "poolrun: error: the pool could not start: " << e.what() << '\n';
+    return exit_failed;
+  } catch (const std::exception& e) {
+    std::cerr << "poolrun: error: " << e.what() << '\n';
+    return exit_failed;
+  }
+}
+
+}  // namespace poolrun

@@ -1,0 +1,93 @@
+// poolrun primes: the number of primes in [A, B), by a segmented sieve over chunks.
+#include <iostream>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "kernels/primes.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+namespace {
+// The sieving primes up to sqrt(B), built once per rank by the pool's initializer and only read
+// by the tasks afterwards.
+std::unique_ptr<kernels::BasePrimes> g_base_primes;
+}  // namespace
+
+void init_base_primes(std::uint64_t upper_bound) {
+  g_base_primes = std::make_unique<kernels::BasePrimes>(upper_bound);
+}
+
+std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end) {
+  if (!g_base_primes) throw std::logic_error("count_primes: the pool initializer did not run");
+  return kernels::count_primes(*g_base_primes, begin, end);
+}
+
+void register_primes(libpool::Registry& registry) {
+  registry.add("poolrun.init_base_primes", init_base_primes);
+  registry.add("poolrun.count_primes", count_primes_task);
+}
+
+namespace {
+
+class Primes final : public Workload {
+ public:
+  const char* name() const override { return "primes"; }
+  const char* description() const override {
+    return "the number of primes in [A, B) (count_primes)";
+  }
+  void add_options(CLI::App& sub) override {
+    common::cli::add_u64(sub, "--from", from_, "Start A (included)");
+    common::cli::add_u64(sub, "--to", to_, "End B (excluded)")->required();
+  }
+  void validate(const CommonOptions&) const override {
+    if (from_ > to_)
+      throw common::UsageError("--from " + std::to_string(from_) + " is after --to " +
+                               std::to_string(to_) + " (the range is [from, to))");
+    if (to_ > kernels::kMaxPrimesUpperBound)
+      throw common::UsageError("--to: at most " + std::to_string(kernels::kMaxPrimesUpperBound));
+  }
+  void configure(libpool::Options& options) const override {
+    options.initializer(init_base_primes, to_);
+  }
+
+  int run(Run& run) override {
+    std::uint64_t cs = run.options().chunksize_value();
+    if (cs == 0 && to_ > from_) cs = kernels::suggested_chunk_size(from_, to_, run.workers());
+    Chunker chunker(Span{from_, to_}, cs, run.options().guided(), run.workers());
+    std::uint64_t count = 0;
+    run.start_progress("primes", to_ - from_);
+    const bool ok = run_chunks<std::uint64_t>(
+        run, [&] { return chunker.next(); },
+        [&](Span s) { return run.pool().submit(count_primes_task, s.begin, s.end); },
+        [&](Span, const std::uint64_t& c) { count += c; });
+    if (ok) {
+      auto& result = run.out().result();
+      result.write_scalar("count", count);
+      result.set_attr("from", from_);
+      result.set_attr("to", to_);
+      result.set_attr("chunksize", chunker.size());
+      result.set_attr("schedule", run.options().schedule);
+    }
+    const double wall = run.elapsed();
+    const int code = run.finish();
+    if (!run.quiet() && code == exit_complete)
+      std::cout << "primes: " << count << " primes in [" << from_ << ", " << to_ << ")\n  on "
+                << run.pool().size() << " rank(s) in " << human_seconds(wall) << ", "
+                << human_rate(static_cast<double>(to_ - from_) / wall, "numbers/s") << " -> "
+                << run.options().output << '\n';
+    return code;
+  }
+
+ private:
+  std::uint64_t from_ = 0;
+  std::uint64_t to_ = 1'000'000;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_primes() {
+  return std::make_unique<Primes>();
+}
+
+}  // namespace poolrun

@@ -1,0 +1,220 @@
+// The master's bookkeeping for a run: chunk rows, rank statistics, progress, the final status.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+volatile std::sig_atomic_t g_interrupt_signal = 0;
+
+namespace {
+extern "C" void on_signal(int sig) {
+  g_interrupt_signal = sig;
+}
+}  // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // MPI and HDF5 calls must not see EINTR
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+}
+
+std::uint64_t CommonOptions::chunksize_value() const {
+  if (chunksize == "auto") return 0;
+  const auto v = common::cli::parse_u64(chunksize, "--chunksize");
+  if (v == 0) throw common::UsageError("--chunksize: must be positive or 'auto'");
+  return v;
+}
+
+ProgressMode CommonOptions::progress_mode() const {
+  if (progress == "always") return ProgressMode::always;
+  if (progress == "never") return ProgressMode::never;
+  return ProgressMode::automatic;
+}
+
+Chunker::Chunker(Span whole, std::uint64_t size, bool guided, std::uint64_t workers)
+    : whole_(whole),
+      next_(whole.begin),
+      size_(std::max<std::uint64_t>(size, 1)),
+      guided_(guided),
+      workers_(std::max<std::uint64_t>(workers, 1)) {}
+
+std::optional<Span> Chunker::next() {
+  if (next_ >= whole_.end) return std::nullopt;
+  const std::uint64_t left = whole_.end - next_;
+  std::uint64_t n = size_;
+  if (guided_) n = std::max(n, (left + 2 * workers_ - 1) / (2 * workers_));
+  n = std::min(n, left);
+  const Span s{next_, next_ + n};
+  next_ += n;
+  return s;
+}
+
+Run::Run(libpool::Executor& pool, common::OutputFile& out, const CommonOptions& options,
+         std::vector<std::string> hosts, std::chrono::steady_clock::time_point t0)
+    : pool_(pool),
+      out_(out),
+      options_(options),
+      hosts_(std::move(hosts)),
+      t0_(t0),
+      rank_chunks_(static_cast<std::size_t>(pool.size()), 0),
+      rank_busy_(static_cast<std::size_t>(pool.size()), 0.0) {}
+
+double Run::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void Run::record_chunk(Span span, const libpool::TaskInfo& info, std::string_view status) {
+  common::ChunkRow row;
+  row.begin = span.begin;
+  row.end = span.end;
+  row.rank = info.rank;
+  row.start_s = info.start_s;
+  row.end_s = info.end_s;
+  row.attempt = 1;
+  row.status = std::string(status);
+  out_.append_chunk(row);
+  if (info.rank >= 0 && static_cast<std::size_t>(info.rank) < rank_chunks_.size()) {
+    const auto r = static_cast<std::size_t>(info.rank);
+    ++rank_chunks_[r];
+    rank_busy_[r] += std::max(0.0, info.end_s - info.start_s);
+  }
+}
+
+void Run::record_error(const libpool::RemoteError& e, Span span) {
+  if (failed_) return;
+  failed_ = true;
+  error_message_ = "rank " + std::to_string(e.rank()) + " on " + e.host() + ", task " + e.task() +
+                   ", chunk [" + std::to_string(span.begin) + ", " + std::to_string(span.end) +
+                   "): " + e.type() + ": " + e.message();
+  out_.set_error({e.rank(), e.host(), span.begin, span.end, e.type() + ": " + e.message()});
+}
+
+void Run::record_error(const std::string& message, Span span) {
+  if (failed_) return;
+  failed_ = true;
+  error_message_ =
+      "chunk [" + std::to_string(span.begin) + ", " + std::to_string(span.end) + "): " + message;
+  out_.set_error({0, hosts_.empty() ? std::string() : hosts_[0], span.begin, span.end, message});
+}
+
+void Run::start_progress(const std::string& label, std::uint64_t total) {
+  label_ = label;
+  total_ = total;
+  done_ = 0;
+  last_print_ = elapsed();
+  const auto mode = options_.progress_mode();
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  live_ = !options_.quiet && tty && mode != ProgressMode::never;
+  periodic_ = !options_.quiet && !tty && mode != ProgressMode::never;
+  if (mode == ProgressMode::always && !tty) periodic_ = true;
+}
+
+void Run::add_progress(std::uint64_t items) {
+  done_ += items;
+  if (!live_ && !periodic_) return;
+  const double now = elapsed();
+  const double every = live_ ? 0.2 : 5.0;  // a terminal redraws, a log gets a line now and then
+  if (now - last_print_ < every) return;
+  last_print_ = now;
+  print_progress(false);
+}
+
+void Run::end_progress() {
+  if (live_) print_progress(true);
+  live_ = periodic_ = false;
+}
+
+void Run::print_progress(bool final_line) {
+  const double t = elapsed();
+  const double frac = total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
+  const double rate = t > 0 ? static_cast<double>(done_) / t : 0.0;
+  std::ostringstream line;
+  line << "poolrun " << label_ << ": ";
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * frac);
+  line << pct << "  " << done_ << "/" << total_ << "  " << human_rate(rate, "/s") << "  "
+       << human_seconds(t);
+  if (frac > 0 && frac < 1) line << "  ETA " << human_seconds(t / frac - t);
+  if (live_) {
+    const int bar = 20;
+    const int full = static_cast<int>(frac * bar);
+    std::cerr << "\r[" << std::string(static_cast<std::size_t>(full), '#')
+              << std::string(static_cast<std::size_t>(bar - full), ' ') << "] " << line.str()
+              << "\x1b[K" << (final_line ? "\n" : "") << std::flush;
+  } else {
+    std::cerr << line.str() << '\n' << std::flush;
+  }
+}
+
+int Run::finish() {
+  end_progress();
+  const double wall = elapsed();
+  std::vector<common::WorkerRow> rows;
+  for (std::size_t r = 0; r < rank_chunks_.size(); ++r) {
+    common::WorkerRow w;
+    w.rank = static_cast<std::int64_t>(r);
+    w.host = r < hosts_.size() ? hosts_[r] : std::string();
+    w.chunks = rank_chunks_[r];
+    w.busy_s = rank_busy_[r];
+    w.idle_s = std::max(0.0, wall - rank_busy_[r]);
+    rows.push_back(w);
+  }
+  out_.set_workers(rows);
+  common::RunStatus status = common::RunStatus::complete;
+  int code = exit_complete;
+  if (failed_) {
+    status = common::RunStatus::failed;
+    code = exit_failed;
+  } else if (interrupted()) {
+    status = common::RunStatus::partial;
+    code = exit_interrupted;
+  }
+  out_.result().set_attr("complete", std::int64_t{status == common::RunStatus::complete});
+  out_.finish(status, wall);
+  if (failed_) {
+    std::cerr << "poolrun: error: task failed: " << error_message_ << " (" << options_.output
+              << ", status failed)\n";
+  } else if (interrupted()) {
+    std::cerr << "poolrun: interrupted by signal " << g_interrupt_signal << "; " << options_.output
+              << " has status partial\n";
+  }
+  return code;
+}
+
+std::string human_seconds(double s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%.3g s", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
+  }
+  return buf;
+}
+
+std::string human_rate(double per_second, const std::string& unit) {
+  const char* prefixes[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (per_second >= 1000 && i < 5) {
+    per_second /= 1000;
+    ++i;
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3g %s%s", per_second, prefixes[i], unit.c_str());
+  return buf;
+}
+
+}  // namespace poolrun
