@@ -660,14 +660,19 @@ void serve(MPI_Comm comm, TaskRunner& runner) {
       s.buffer.clear();
     }
     if (status.MPI_TAG == kTagTaskBatch) {
-      // Run the parts in order and answer with batches of results, sending one whenever it
-      // passes kReplyFlushBytes so that no reply outgrows MPI's int count.
+      // Run the parts in order and answer with batches of results. A reply goes out as soon
+      // as it has waited kReplyFlushTime (so a long task's result is not held back until the
+      // next one finishes: the master refills this worker meanwhile) or holds
+      // kReplyFlushBytes (so no reply outgrows MPI's int count).
       Reader r(in.data(), in.size());
       auto left = r.get<BatchCount>();
       while (left > 0) {
         BatchCount parts = 0;
         s.buffer.put(parts);
-        while (left > 0 && (parts == 0 || s.buffer.size() < kReplyFlushBytes)) {
+        const auto started = std::chrono::steady_clock::now();
+        while (left > 0 &&
+               (parts == 0 || (s.buffer.size() < kReplyFlushBytes &&
+                               std::chrono::steady_clock::now() - started < kReplyFlushTime))) {
           const auto len = r.get<std::uint64_t>();
           const std::byte* part = r.take(len);
           const std::size_t at = s.buffer.size();

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <libpool/libpool.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -107,12 +108,39 @@ int main(int argc, char** argv) {
       } else if (mode == "idle") {
         checksum = expect = pool.submit(nap, n * 1000).get();
       } else if (mode == "burn") {
+        // A future per chunk, so that each chunk's rank and times show where time went.
         const std::int64_t ms = argc > 3 ? std::atoll(argv[3]) : 10;
-        for (auto v : pool.map(burn, {.chunksize = 1}, libpool::iota<std::uint64_t>(0, n),
-                               std::vector<std::int64_t>(static_cast<std::size_t>(n), ms))) {
-          checksum += static_cast<std::int64_t>(v & 1);
+        std::vector<libpool::Future<std::uint64_t>> fs;
+        for (std::int64_t i = 0; i < n; ++i) {
+          fs.push_back(pool.submit(burn, static_cast<std::uint64_t>(i), ms));
+        }
+        std::vector<double> busy(static_cast<std::size_t>(pool.size()), 0.0);
+        std::vector<int> count(static_cast<std::size_t>(pool.size()), 0);
+        for (auto& f : fs) {
+          checksum += static_cast<std::int64_t>(f.get() & 1);
+          busy[static_cast<std::size_t>(f.info().rank)] += f.info().end_s - f.info().start_s;
+          ++count[static_cast<std::size_t>(f.info().rank)];
         }
         expect = checksum;
+        if (std::getenv("LIBPOOL_BENCH_GAPS")) {
+          for (int r = 0; r < pool.size(); ++r) {
+            std::vector<std::pair<double, double>> t;
+            for (auto& f : fs) {
+              if (f.info().rank == r) t.emplace_back(f.info().start_s, f.info().end_s);
+            }
+            std::sort(t.begin(), t.end());
+            for (std::size_t i = 1; i < t.size(); ++i) {
+              const double gap = t[i].first - t[i - 1].second;
+              if (gap > 2e-4) std::fprintf(stderr, "rank %d gap %.2f ms before chunk at %.4f\n", r, 1e3 * gap, t[i].first);
+            }
+            if (!t.empty()) std::fprintf(stderr, "rank %d first start %.4f last end %.4f\n", r, t.front().first, t.back().second);
+          }
+        }
+        const double span = seconds_since(t0);
+        for (std::size_t r = 0; r < busy.size(); ++r) {
+          std::fprintf(stderr, "burn: rank %zu ran %d chunks, busy %.3f s of %.3f s (%.0f%%)\n", r,
+                       count[r], busy[r], span, 100 * busy[r] / span);
+        }
       } else {
         std::fprintf(stderr, "dispatch_bench: unknown mode %s\n", mode.c_str());
         return 2;

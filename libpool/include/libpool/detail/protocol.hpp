@@ -2,6 +2,7 @@
 // Wire headers shared by the master (templates in executor.hpp build task messages) and workers.
 // Every message is one contiguous buffer: a fixed header, then the Codec-encoded payload.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -22,8 +23,10 @@ using BatchCount = std::uint64_t;
 
 // MPI counts are ints: one message stays below 2 GiB, with room for a batch's framing.
 inline constexpr std::size_t kMaxMessageBytes = (std::size_t{1} << 31) - (std::size_t{8} << 20);
-// A worker sends a batch reply once it holds this much, so replies stay below the limit too.
+// A worker sends a batch reply once it holds this much, so replies stay below the limit too,
 inline constexpr std::size_t kReplyFlushBytes = std::size_t{1} << 20;
+// or once its first result has waited this long.
+inline constexpr std::chrono::microseconds kReplyFlushTime{20};
 
 enum class TaskKind : std::uint8_t { Call = 1, Chunk = 2 };
 
