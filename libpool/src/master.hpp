@@ -119,8 +119,6 @@ class Master final : public MasterCore {
 
   const Registry& registry_;
   static constexpr double kLocalMinTaskSeconds = 25e-6;
-  static constexpr std::size_t kBatchBytes =
-      16 * 1024;  // stays on MPI's cheaper small-message path
 
   std::unique_ptr<Comm> comm_;
   int size_;

@@ -131,9 +131,13 @@ int main(int argc, char** argv) {
             std::sort(t.begin(), t.end());
             for (std::size_t i = 1; i < t.size(); ++i) {
               const double gap = t[i].first - t[i - 1].second;
-              if (gap > 2e-4) std::fprintf(stderr, "rank %d gap %.2f ms before chunk at %.4f\n", r, 1e3 * gap, t[i].first);
+              if (gap > 2e-4)
+                std::fprintf(stderr, "rank %d gap %.2f ms before chunk at %.4f\n", r, 1e3 * gap,
+                             t[i].first);
             }
-            if (!t.empty()) std::fprintf(stderr, "rank %d first start %.4f last end %.4f\n", r, t.front().first, t.back().second);
+            if (!t.empty())
+              std::fprintf(stderr, "rank %d first start %.4f last end %.4f\n", r, t.front().first,
+                           t.back().second);
           }
         }
         const double span = seconds_since(t0);

@@ -23,9 +23,13 @@ using BatchCount = std::uint64_t;
 
 // MPI counts are ints: one message stays below 2 GiB, with room for a batch's framing.
 inline constexpr std::size_t kMaxMessageBytes = (std::size_t{1} << 31) - (std::size_t{8} << 20);
-// A worker sends a batch reply once it holds this much, so replies stay below the limit too,
-inline constexpr std::size_t kReplyFlushBytes = std::size_t{1} << 20;
-// or once its first result has waited this long.
+// Batches stay below Open MPI's shared-memory eager limit (4 KiB): such a message is copied
+// through the receiver's queue at once, while a larger one takes a rendezvous (a handshake and
+// a second copy), which halves the rate of chunk-sized results. A worker sends its reply once
+// it holds this much (so replies also stay far below the int limit), or once its first result
+// has waited kReplyFlushTime.
+inline constexpr std::size_t kBatchBytes = 3000;
+inline constexpr std::size_t kReplyFlushBytes = kBatchBytes;
 inline constexpr std::chrono::microseconds kReplyFlushTime{20};
 
 enum class TaskKind : std::uint8_t { Call = 1, Chunk = 2 };
