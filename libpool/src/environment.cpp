@@ -1,5 +1,8 @@
 #include "libpool/environment.hpp"
 
+#include <cstdlib>
+#include <string>
+
 #include "mpi_check.hpp"
 
 namespace libpool {
@@ -11,12 +14,33 @@ Environment::Environment() {
   init(nullptr, nullptr);
 }
 
+namespace {
+
+// Debian's Open MPI probes the UCX transport at start-up before it settles on ob1 where no
+// network device wants UCX; that probe is 0.2 s of every run. When all ranks share one node
+// (mpirun's local size equals the world size, or a singleton) shared memory is all there is to
+// choose, so ask for ob1 directly. Never when the user chose a pml, nor with
+// LIBPOOL_MPI_DEFAULTS=0, nor across nodes, where UCX may be the right choice.
+void prefer_shared_memory_transport() {
+  if (const char* off = std::getenv("LIBPOOL_MPI_DEFAULTS"); off && std::string(off) == "0") return;
+  if (std::getenv("OMPI_MCA_pml")) return;
+  const char* world = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const bool singleton = !world && !std::getenv("PMIX_RANK") && !std::getenv("SLURM_JOB_ID");
+  if (singleton || (world && local && std::string(world) == local)) {
+    setenv("OMPI_MCA_pml", "ob1", 0);
+  }
+}
+
+}  // namespace
+
 void Environment::init(int* argc, char*** argv) {
   int initialised = 0;
   LIBPOOL_MPI(MPI_Initialized(&initialised));
   if (initialised) {
     LIBPOOL_MPI(MPI_Query_thread(&thread_level_));
   } else {
+    prefer_shared_memory_transport();
     // FUNNELED: only the main thread calls MPI; rank 0's task thread never does.
     LIBPOOL_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &thread_level_));
     owns_ = true;
