@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <set>
 
 namespace common::cli {
 
@@ -308,8 +309,35 @@ CLI::Option* add_f64(CLI::App& app, const std::string& name, double& out,
       ->capture_default_str();
 }
 
+namespace {
+// CLI11 drops empty items when it splits a list ("1,,2" becomes 1, 2); parse() checks the raw
+// text of these options first, so a mistyped list is an error instead of a different list.
+std::set<std::string>& list_option_names() {
+  static std::set<std::string> names;
+  return names;
+}
+
+void check_raw_lists(int argc, const char* const* argv) {
+  const auto& names = list_option_names();
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view token = argv[i];
+    const auto eq = token.find('=');
+    const std::string name(token.substr(0, eq));
+    if (!names.count(name)) continue;
+    if (eq != std::string_view::npos) {
+      parse_u64_list(token.substr(eq + 1), name);
+    } else if (i + 1 < argc) {
+      parse_u64_list(argv[i + 1], name);
+    }
+  }
+}
+}  // namespace
+
 CLI::Option* add_u64_list(CLI::App& app, const std::string& name, std::vector<std::uint64_t>& out,
                           const std::string& description) {
+  for (const auto& n : CLI::detail::split_names(name)) {
+    if (n.size() > 1 && n[0] == '-') list_option_names().insert(n);
+  }
   return app.add_option(name, out, description)
       ->delimiter(',')
       ->transform(unsigned_number())
@@ -434,6 +462,7 @@ const CLI::App* dump_requested(const CLI::App& app) {
 
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
   try {
+    check_raw_lists(argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);

@@ -196,7 +196,8 @@ def case_usage_errors(d):
         ["powersum", "--exponent", "128", "--n", "4"],  # known to pass 2^128
         ["primes", "--to", "100", "--bogus"], ["nosuchworkload"], [],
         ["primes", "--to", "100", "--schedule", "static"], ["factor", "--numbers", "12,x"],
-        ["factor"]], keep=[])
+        ["factor", "--numbers", "1,,2"], ["factor", "--numbers=3,"],
+        ["powersum", "--exponent", "2", "--n", ",5"], ["factor"]], keep=[])
 
 
 def case_usage_files(d):
