@@ -9,6 +9,12 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+// Function multi-versioning: the binary stays portable and picks AVX-512 where it exists.
+#define KERNELS_X86_CLONES 1
+#endif
+
 namespace kernels {
 namespace {
 
@@ -62,33 +68,93 @@ constexpr std::array<std::array<std::uint8_t, 8>, 8> kMask = [] {
   return t;
 }();
 
-// Primes removed by the pre-sieve patterns, grouped so each pattern (product bytes long)
-// stays below ~1 MiB. Sieving proper starts at the next prime, 79.
-constexpr std::array<std::array<std::uint32_t, 5>, 5> kPresieveGroups = {{
-    {7, 11, 13, 17, 19},  // 323323 bytes
-    {23, 29, 31, 37, 1},  // 765049
-    {41, 43, 47, 1, 1},   // 82861
-    {53, 59, 61, 1, 1},   // 190747
-    {67, 71, 73, 1, 1},   // 347261
+// Primes removed by the pre-sieve patterns: 7..163, in 15 groups whose product (the pattern
+// period in bytes) stays below 32 KiB, so all patterns (~250 KiB) stay in L2 beside the
+// segment. Sieving proper starts at the next prime, 167.
+constexpr std::size_t kPresieveCount = 15;
+constexpr std::array<std::array<std::uint32_t, 3>, kPresieveCount> kPresieveGroups = {{
+    {163, 157, 1},
+    {151, 149, 1},
+    {139, 137, 1},
+    {131, 127, 1},
+    {113, 109, 1},
+    {107, 103, 1},
+    {101, 97, 1},
+    {89, 83, 1},
+    {79, 73, 1},
+    {71, 67, 1},
+    {61, 59, 7},
+    {53, 47, 13},
+    {43, 41, 17},
+    {37, 31, 23},
+    {29, 19, 11},
 }};
-constexpr std::uint32_t kFirstSievingPrime = 79;
+constexpr std::uint32_t kFirstSievingPrime = 167;
+// The presieve fills at most this many bytes per pass; each pattern stores this many bytes
+// past its period so a pass never wraps.
+constexpr std::size_t kPresieveChunk = 4096;
+static_assert(
+    [] {
+      for (const auto& group : kPresieveGroups)
+        if (static_cast<std::size_t>(group[0]) * group[1] * group[2] < kPresieveChunk) return false;
+      return true;
+    }(),
+    "a pass must not wrap a pattern twice");
+
+// 64-byte vectors: one AVX-512 register in the clone for CPUs that have it, 4 SSE2 ones
+// otherwise.
+using Vec64 = std::uint64_t __attribute__((vector_size(64)));
+
+// dst[0, n) = AND of src[k][0, n) for k < 8, or dst &= that AND when `accumulate`.
+#ifdef KERNELS_X86_CLONES
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void and_streams(
+    std::uint8_t* __restrict dst, const std::uint8_t* const* src, std::size_t n_src, std::size_t n,
+    bool accumulate) {
+  const std::uint8_t* s[8];
+  for (std::size_t k = 0; k < 8; ++k) s[k] = src[k < n_src ? k : 0];
+  std::size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    // Loads through memcpy stay inside this function: a helper returning Vec64 would not
+    // share the AVX-512 clone's calling convention.
+    Vec64 v;
+    std::memcpy(&v, s[0] + i, sizeof v);
+    for (std::size_t k = 1; k < 8; ++k) {
+      Vec64 w;
+      std::memcpy(&w, s[k] + i, sizeof w);
+      v &= w;
+    }
+    if (accumulate) {
+      Vec64 w;
+      std::memcpy(&w, dst + i, sizeof w);
+      v &= w;
+    }
+    std::memcpy(dst + i, &v, sizeof v);
+  }
+  for (; i < n; ++i) {
+    std::uint8_t v = accumulate ? dst[i] : 0xFF;
+    for (std::size_t k = 0; k < 8; ++k) v &= s[k][i];
+    dst[i] = v;
+  }
+}
 
 class Presieve {
  public:
   Presieve() {
-    for (const auto& group : kPresieveGroups) {
-      std::size_t length = 1;
-      for (std::uint32_t p : group) length *= p;
-      std::vector<std::uint8_t> pattern(length, 0xFF);
-      // The pattern repeats every 30 * length numbers because every prime divides length.
-      const std::uint64_t numbers = 30 * static_cast<std::uint64_t>(length);
-      for (std::uint32_t p : group) {
+    for (std::size_t g = 0; g < kPresieveCount; ++g) {
+      std::size_t period = 1;
+      for (std::uint32_t p : kPresieveGroups[g]) period *= p;
+      std::vector<std::uint8_t> pattern(period + kPresieveChunk, 0xFF);
+      // Byte j stands for 30 j + r; every prime divides the period, so byte j and byte
+      // j + period agree.
+      for (std::uint32_t p : kPresieveGroups[g]) {
         if (p == 1) continue;
         for (std::uint64_t t = 0;; ++t) {
           bool done = false;
           for (std::uint32_t r : kResidues) {
             const std::uint64_t n = p * (30 * t + r);
-            if (n >= numbers) {
+            if (n / 30 >= pattern.size()) {
               done = true;
               break;
             }
@@ -97,37 +163,45 @@ class Presieve {
           if (done) break;
         }
       }
-      patterns_.push_back(std::move(pattern));
+      periods_[g] = period;
+      patterns_[g] = std::move(pattern);
     }
   }
 
-  // Fills sieve[0, len) for the segment starting at absolute byte `first_byte`.
+  // Fills sieve[0, len) for the bytes starting at absolute byte `first_byte`, with the
+  // pre-sieve primes themselves and 1 left as they should be (1 cleared, the primes set).
   void apply(std::uint8_t* sieve, std::size_t len, std::uint64_t first_byte) const {
-    bool first = true;
-    for (const auto& pattern : patterns_) {
-      const std::size_t period = pattern.size();
-      std::size_t offset = first_byte % period;
-      for (std::size_t done = 0; done < len;) {
-        const std::size_t n = std::min(len - done, period - offset);
-        if (first) {
-          std::memcpy(sieve + done, pattern.data() + offset, n);
-        } else {
-          and_into(sieve + done, pattern.data() + offset, n);
-        }
-        done += n;
-        offset = 0;
+    std::array<std::size_t, kPresieveCount> offset{};
+    for (std::size_t g = 0; g < kPresieveCount; ++g) offset[g] = first_byte % periods_[g];
+    for (std::size_t done = 0; done < len;) {
+      const std::size_t n = std::min(len - done, kPresieveChunk);
+      std::array<const std::uint8_t*, kPresieveCount> src{};
+      for (std::size_t g = 0; g < kPresieveCount; ++g) {
+        src[g] = patterns_[g].data() + offset[g];
+        offset[g] += n;
+        if (offset[g] >= periods_[g]) offset[g] -= periods_[g];
       }
-      first = false;
+      and_streams(sieve + done, src.data(), 8, n, false);
+      and_streams(sieve + done, src.data() + 8, kPresieveCount - 8, n, true);
+      done += n;
+    }
+    if (first_byte < 6) {
+      // The pattern crossed off the pre-sieve primes themselves (all below 180, in bytes
+      // 0..5), and 1 is not prime.
+      for (const auto& group : kPresieveGroups) {
+        for (std::uint32_t p : group) {
+          if (p != 1 && p / 30 >= first_byte && p / 30 < first_byte + len) {
+            sieve[p / 30 - first_byte] |= static_cast<std::uint8_t>(1U << kResidueIndex[p % 30]);
+          }
+        }
+      }
+      if (first_byte == 0) sieve[0] &= 0xFE;
     }
   }
 
  private:
-  static void and_into(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src,
-                       std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) dst[i] &= src[i];
-  }
-
-  std::vector<std::vector<std::uint8_t>> patterns_;
+  std::array<std::size_t, kPresieveCount> periods_{};
+  std::array<std::vector<std::uint8_t>, kPresieveCount> patterns_;
 };
 
 const Presieve& presieve() {
@@ -196,34 +270,22 @@ inline void cross_off(std::uint8_t* sieve, std::uint32_t end, std::uint32_t reba
   sp.wheel = static_cast<std::uint8_t>(w);
 }
 
-inline void cross_off_any(std::uint8_t* sieve, std::uint32_t end, std::uint32_t rebase,
-                          SievingPrime& sp) {
-  switch (sp.residue) {
-    case 0:
-      cross_off<0>(sieve, end, rebase, sp);
-      break;
-    case 1:
-      cross_off<1>(sieve, end, rebase, sp);
-      break;
-    case 2:
-      cross_off<2>(sieve, end, rebase, sp);
-      break;
-    case 3:
-      cross_off<3>(sieve, end, rebase, sp);
-      break;
-    case 4:
-      cross_off<4>(sieve, end, rebase, sp);
-      break;
-    case 5:
-      cross_off<5>(sieve, end, rebase, sp);
-      break;
-    case 6:
-      cross_off<6>(sieve, end, rebase, sp);
-      break;
-    default:
-      cross_off<7>(sieve, end, rebase, sp);
-      break;
-  }
+template <std::size_t Ri>
+void cross_off_group(std::uint8_t* sieve, std::uint32_t end, std::uint32_t rebase,
+                     std::vector<SievingPrime>& group) {
+  for (SievingPrime& sp : group) cross_off<Ri>(sieve, end, rebase, sp);
+}
+
+void cross_off_all(std::uint8_t* sieve, std::uint32_t end, std::uint32_t rebase,
+                   std::array<std::vector<SievingPrime>, 8>& groups) {
+  cross_off_group<0>(sieve, end, rebase, groups[0]);
+  cross_off_group<1>(sieve, end, rebase, groups[1]);
+  cross_off_group<2>(sieve, end, rebase, groups[2]);
+  cross_off_group<3>(sieve, end, rebase, groups[3]);
+  cross_off_group<4>(sieve, end, rebase, groups[4]);
+  cross_off_group<5>(sieve, end, rebase, groups[5]);
+  cross_off_group<6>(sieve, end, rebase, groups[6]);
+  cross_off_group<7>(sieve, end, rebase, groups[7]);
 }
 
 // A large sieving prime (each step is at least one segment) waiting in the bucket of the
@@ -233,13 +295,44 @@ struct BucketEntry {
   std::uint32_t position;   // byte within that segment << 3 | wheel index
 };
 
-// Popcount is most of the remaining time once sieving is fast; clone it for CPUs with the
-// instruction while the binary stays portable.
-__attribute__((target_clones("popcnt", "default"))) std::uint64_t count_bits(
-    const std::uint64_t* words, std::size_t n) {
+// Counting runs over every sieve byte once; POPCNT and AVX-512 VPOPCNTQ (8 words per
+// instruction) versions are picked at run time, so the binary stays portable.
+#ifdef KERNELS_X86_CLONES
+__attribute__((target_clones("popcnt", "default")))
+#endif
+std::uint64_t
+count_bits_scalar(const std::uint64_t* words, std::size_t n) {
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < n; ++i) total += static_cast<std::uint64_t>(std::popcount(words[i]));
   return total;
+}
+
+#ifdef KERNELS_X86_CLONES
+__attribute__((target("avx512f,avx512vpopcntdq,popcnt"))) std::uint64_t count_bits_avx512(
+    const std::uint64_t* words, std::size_t n) {
+  __m512i sum = _mm512_setzero_si512();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    sum = _mm512_add_epi64(sum, _mm512_popcnt_epi64(_mm512_loadu_si512(words + i)));
+  }
+  // A store instead of _mm512_reduce_add_epi64, which trips GCC 12's -Wuninitialized.
+  alignas(64) std::uint64_t lanes[8];
+  _mm512_store_si512(lanes, sum);
+  std::uint64_t total = 0;
+  for (std::uint64_t lane : lanes) total += lane;
+  for (; i < n; ++i) total += static_cast<std::uint64_t>(std::popcount(words[i]));
+  return total;
+}
+
+#endif
+
+std::uint64_t count_bits(const std::uint64_t* words, std::size_t n) {
+#ifdef KERNELS_X86_CLONES
+  static const bool vpopcnt =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
+  if (vpopcnt) return count_bits_avx512(words, n);
+#endif
+  return count_bits_scalar(words, n);
 }
 
 std::uint64_t isqrt(std::uint64_t n) {
@@ -263,8 +356,10 @@ void validate(const SieveOptions& o) {
 // Per-thread reusable state so repeated chunk calls do not reallocate.
 struct Workspace {
   std::vector<std::uint64_t> words;
-  std::vector<SievingPrime> small;
-  std::vector<SievingPrime> medium;
+  // Grouped by residue index so each group runs one specialization of cross_off and the
+  // dispatch on the residue is predictable.
+  std::array<std::vector<SievingPrime>, 8> small;
+  std::array<std::vector<SievingPrime>, 8> medium;
   std::vector<std::vector<BucketEntry>> buckets;
 };
 
@@ -339,8 +434,8 @@ std::uint64_t count_primes(const BasePrimes& base, std::uint64_t a, std::uint64_
   const std::size_t n_words = seg_bytes / 8 + 1;
   if (ws.words.size() < n_words) ws.words.resize(n_words);
   auto* const sieve = reinterpret_cast<std::uint8_t*>(ws.words.data());
-  ws.small.clear();
-  ws.medium.clear();
+  for (auto& group : ws.small) group.clear();
+  for (auto& group : ws.medium) group.clear();
   if (ws.buckets.size() < n_buckets) ws.buckets.resize(n_buckets);
   for (auto& bucket : ws.buckets) bucket.clear();
 
@@ -352,20 +447,6 @@ std::uint64_t count_primes(const BasePrimes& base, std::uint64_t a, std::uint64_
     const auto len = static_cast<std::uint32_t>(std::min<std::uint64_t>(seg_bytes, end_byte - seg));
     const std::uint64_t low = 30 * seg;
     const std::uint64_t high = 30 * (seg + len);
-
-    pre.apply(sieve, len, seg);
-    if (seg < 3) {
-      // The pattern crossed off the pre-sieve primes themselves (all below 90, in bytes 0..2),
-      // and 1 is not prime.
-      for (const auto& group : kPresieveGroups) {
-        for (std::uint32_t p : group) {
-          if (p != 1 && p / 30 >= seg && p / 30 < seg + len) {
-            sieve[p / 30 - seg] |= static_cast<std::uint8_t>(1U << kResidueIndex[p % 30]);
-          }
-        }
-      }
-      if (seg == 0) sieve[0] &= 0xFE;
-    }
 
     // Activate primes whose square falls before the end of this segment.
     while (next_prime < n_used &&
@@ -379,7 +460,7 @@ std::uint64_t count_primes(const BasePrimes& base, std::uint64_t a, std::uint64_
       if (p < options.small_prime_limit || p < large_limit) {
         SievingPrime sp{static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(index), ri,
                         static_cast<std::uint8_t>(w)};
-        (p < options.small_prime_limit ? ws.small : ws.medium).push_back(sp);
+        (p < options.small_prime_limit ? ws.small : ws.medium)[ri].push_back(sp);
       } else {
         const std::uint64_t ahead = index >> seg_shift;
         const auto within = static_cast<std::uint32_t>(index & (seg_bytes - 1));
@@ -392,9 +473,10 @@ std::uint64_t count_primes(const BasePrimes& base, std::uint64_t a, std::uint64_
     for (std::uint32_t block = 0; block < len; block += options.block_bytes) {
       const std::uint32_t end = std::min(len, block + options.block_bytes);
       const std::uint32_t rebase = end == len ? len : 0;
-      for (SievingPrime& sp : ws.small) cross_off_any(sieve, end, rebase, sp);
+      pre.apply(sieve + block, end - block, seg + block);
+      cross_off_all(sieve, end, rebase, ws.small);
     }
-    for (SievingPrime& sp : ws.medium) cross_off_any(sieve, len, len, sp);
+    cross_off_all(sieve, len, len, ws.medium);
 
     // Large primes: one hit each in this segment, then on to the bucket of their next one.
     auto& bucket = ws.buckets[k & (n_buckets - 1)];

@@ -1,7 +1,7 @@
 // Prime counting kernel for `poolrun primes`: a segmented sieve of Eratosthenes, no MPI.
 //
 // The sieve stores one bit per number coprime to 30 (8 bits cover 30 numbers), copies a
-// precomputed pattern for the primes 7..73 into each segment, crosses off small primes in
+// precomputed pattern for the primes 7..163 into each L1 block, crosses off small primes in
 // L1-sized blocks, medium primes over the whole L2-sized segment, and keeps primes whose step
 // exceeds a segment in per-segment buckets. Counting is a popcount over 64-bit words.
 #pragma once

@@ -125,6 +125,34 @@ TEST(Primes, FarRangesMatchPrimesieve) {
   }
 }
 
+// The pre-sieve fills each L1 block in passes of a few KiB from patterns whose periods are
+// both below and above a pass; blocks as large as the segment, block sizes that are not powers
+// of two, and no small primes at all must give the same counts.
+TEST(Primes, PresieveAndBlockShapesMatchPrimesieve) {
+  std::vector<kernels::SieveOptions> shapes(3);
+  shapes[0].segment_bytes = 1U << 16;
+  shapes[0].block_bytes = 1U << 16;
+  shapes[0].small_prime_limit = 3000;
+  shapes[1].segment_bytes = 1U << 15;
+  shapes[1].block_bytes = 12288;
+  shapes[1].small_prime_limit = 200;
+  shapes[2].segment_bytes = 64;
+  shapes[2].block_bytes = 8;
+  shapes[2].small_prime_limit = 0;
+  const kernels::BasePrimes base(2'000'000'000ULL);
+  for (const auto& options : shapes) {
+    EXPECT_EQ(kernels::count_primes(base, 0, 5'000'000, options), oracle(0, 5'000'000))
+        << "segment " << options.segment_bytes << " block " << options.block_bytes;
+    EXPECT_EQ(kernels::count_primes(base, 1'000'000'007, 1'003'000'000, options),
+              oracle(1'000'000'007, 1'003'000'000));
+    // Starts inside the bytes that hold the pre-sieve primes themselves (7..163).
+    for (std::uint64_t a = 0; a < 200; a += 13) {
+      ASSERT_EQ(kernels::count_primes(base, a, a + 2000, options), oracle(a, a + 2000))
+          << "[" << a << ", " << a + 2000 << ") block " << options.block_bytes;
+    }
+  }
+}
+
 TEST(Primes, ChunkingDoesNotChangeTheTotal) {
   const std::uint64_t e12 = 1'000'000'000'000ULL;
   const struct { std::uint64_t a, b; } ranges[] = {{0, 200'000'000}, {e12 - 3, e12 + 20'000'000}};
