@@ -22,6 +22,9 @@ void register_tasks(libpool::Registry& registry) {
   register_pi(registry);
   register_factor(registry);
   register_seed(registry);
+  register_datagen(registry);
+  register_stats(registry);
+  register_thumbnails(registry);
 }
 
 namespace {
@@ -33,6 +36,9 @@ std::vector<std::unique_ptr<Workload>> make_workloads() {
   w.push_back(make_pi());
   w.push_back(make_factor());
   w.push_back(make_seed());
+  w.push_back(make_datagen());
+  w.push_back(make_stats());
+  w.push_back(make_thumbnails());
   return w;
 }
 
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
         if (app.got_subcommand(w->name())) chosen = w.get();
       try {
         common_options.chunksize_value();
+        chosen->adjust_options(common_options);
         chosen->validate(common_options);
         if (common_options.output.empty()) {
           common_options.output = std::string(chosen->name()) + ".h5";

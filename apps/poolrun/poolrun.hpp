@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.hpp"
+#include "common/h5.hpp"
 #include "common/output.hpp"
 
 namespace poolrun {
@@ -205,6 +207,9 @@ class Workload {
   virtual void add_options(CLI::App& sub) = 0;
   // Checks the options after parsing (every rank); throws common::UsageError.
   virtual void validate(const CommonOptions& options) const = 0;
+  // Called on every rank before validate(): a workload may take a part of the common options
+  // (datagen takes "-o FILE.h5:/DSET" apart); throws common::UsageError.
+  virtual void adjust_options(CommonOptions& /*options*/) {}
   // The pool's initializer, if the workload needs one.
   virtual void configure(libpool::Options& /*options*/) const {}
   // Computes, writes /result, returns the exit code (master only).
@@ -216,6 +221,9 @@ std::unique_ptr<Workload> make_primes();
 std::unique_ptr<Workload> make_pi();
 std::unique_ptr<Workload> make_factor();
 std::unique_ptr<Workload> make_seed();
+std::unique_ptr<Workload> make_datagen();
+std::unique_ptr<Workload> make_stats();
+std::unique_ptr<Workload> make_thumbnails();
 
 // Registers every workload's tasks and initializers (the same on every rank).
 void register_tasks(libpool::Registry& registry);
@@ -224,6 +232,26 @@ void register_primes(libpool::Registry& registry);
 void register_pi(libpool::Registry& registry);
 void register_factor(libpool::Registry& registry);
 void register_seed(libpool::Registry& registry);
+void register_datagen(libpool::Registry& registry);
+void register_stats(libpool::Registry& registry);
+void register_thumbnails(libpool::Registry& registry);
+
+// An HDF5 input dataset (stats, thumbnails), checked on every rank before the pool starts.
+struct InputInfo {
+  std::vector<hsize_t> shape;  // {} for a scalar
+  h5::Dtype dtype = h5::Dtype::other;
+  std::vector<hsize_t> chunk;  // {} when contiguous
+  int gzip = 0;
+  std::uint64_t elements = 0;
+  std::uint64_t element_size = 0;
+};
+// Opens FILE.h5:/DSET and checks it is a non-empty numeric dataset whose first and last
+// elements can be read; throws common::UsageError ("FILE.h5:/DSET: <reason>") otherwise.
+InputInfo check_input(const common::cli::DatasetSpec& spec);
+// The pool initializer of stats and thumbnails: every rank that runs tasks opens the input once
+// and keeps it open for its tasks (input_dataset()).
+void init_input(std::string file, std::string dataset);
+const h5::Dataset& input_dataset();
 
 // Tasks shared by several workloads (seed reuses the others').
 u128 power_sum_task(unsigned k, std::uint64_t begin, std::uint64_t end);

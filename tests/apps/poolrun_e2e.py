@@ -254,7 +254,7 @@ def case_interrupt(d):
 
 def case_configs(d):
     # The committed configs run as they are, and --dump-config round-trips.
-    for wl in ("powersum", "primes", "pi", "factor", "seed"):
+    for wl in ("powersum", "primes", "pi", "factor", "seed", "datagen", "stats", "thumbnails"):
         cfg = os.path.join(CONFIGS, wl + ".toml")
         ok([wl, "--config", cfg, "-o", wl + ".h5", "-q"], cwd=d)
         dumped = ok([wl, "--config", cfg, "--dump-config"], cwd=d).stdout
@@ -266,6 +266,266 @@ def case_configs(d):
        cwd=d)
     with h5py.File(os.path.join(d, "x.h5")) as f:
         assert int(f["result/count"][()]) == 168  # the command line wins over the file
+
+
+# ---- datagen, stats, thumbnails -------------------------------------------------------------
+
+def philox4x32_10(ctr, key):
+    """Random123's Philox4x32-10 in plain Python (the reference for datagen's stream)."""
+    c, k = list(ctr), list(key)
+    for rnd in range(10):
+        if rnd:
+            k = [(k[0] + 0x9E3779B9) & 0xFFFFFFFF, (k[1] + 0xBB67AE85) & 0xFFFFFFFF]
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k[0], p1 & 0xFFFFFFFF, (p0 >> 32) ^ c[3] ^ k[1], p0 & 0xFFFFFFFF]
+    return c
+
+
+def stats_of(d, name, args, ranks=2):
+    ok(["stats", *args, "-o", name, "-q"], ranks=ranks, cwd=d)
+    with h5py.File(os.path.join(d, name)) as f:
+        check_common_layout(f, "stats", ranks)
+        r = f["result"]
+        out = {k: r[k][()] for k in r}
+    return out
+
+
+def check_against_numpy(res, x):
+    import numpy as np
+    x = np.asarray(x, dtype=np.float64).ravel()
+    nan = np.isnan(x)
+    v = x[~nan]
+    assert int(res["count"]) == v.size and int(res["nan_count"]) == int(nan.sum())
+    assert res["min"] == v.min() and res["max"] == v.max(), (res["min"], res["max"])
+    scale = max(1.0, float(np.abs(v).max()))
+    assert abs(res["sum"] - v.sum()) <= 1e-12 * scale * v.size, (res["sum"], v.sum())
+    assert abs(res["mean"] - v.mean()) <= 1e-12 * scale, (res["mean"], v.mean())
+    assert abs(res["variance"] - v.var()) <= 1e-10 * max(1.0, v.var()), (res["variance"], v.var())
+
+
+def case_stats_known(d):
+    import numpy as np
+    n = 1_000_003
+    rng = np.random.default_rng(5)
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f.create_dataset("ints", data=np.arange(n, dtype=np.int64), chunks=(10_000,))
+        x = rng.normal(3.0, 2.0, size=(700, 1000))
+        x[rng.integers(0, 700, 50), rng.integers(0, 1000, 50)] = np.nan
+        f.create_dataset("mat", data=x, chunks=(16, 1000))
+        f.create_dataset("img", data=rng.integers(0, 256, (30, 40, 50, 3), dtype=np.uint8),
+                         chunks=(1, 40, 50, 3))
+        f.create_dataset("f32", data=rng.uniform(-1, 1, 123_457).astype(np.float32))
+        f.create_dataset("i8", data=rng.integers(-128, 128, 5000, dtype=np.int8), chunks=(100,))
+        f.create_dataset("u64", data=rng.integers(0, 2 ** 40, 4000, dtype=np.uint64))
+        f["scalar"] = 7.5
+    # Closed forms: 0..n-1 (every partial sum is an exact integer in double).
+    r = stats_of(d, "ints.h5", ["in.h5:/ints"])
+    assert int(r["count"]) == n and int(r["nan_count"]) == 0
+    assert r["sum"] == n * (n - 1) // 2 and r["mean"] == (n - 1) / 2
+    assert r["min"] == 0 and r["max"] == n - 1
+    assert abs(r["variance"] - (n * n - 1) / 12) <= 1e-12 * (n * n / 12)
+    with h5py.File(os.path.join(d, "in.h5")) as f:
+        for name in ("mat", "img", "f32", "i8", "u64", "scalar"):
+            check_against_numpy(stats_of(d, name + ".h5", [f"in.h5:/{name}"], ranks=3), f[name][()])
+
+
+def case_stats_histogram(d):
+    import numpy as np
+    rng = np.random.default_rng(9)
+    x = rng.normal(0, 1, 300_000)
+    x[::1000] = np.nan
+    x[5] = 10.0  # outside --range -3:3
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f.create_dataset("x", data=x, chunks=(4096,))
+        f.create_dataset("one", data=np.full(1000, 2.5))
+        f.create_dataset("u8", data=rng.integers(0, 256, (20, 33, 17), dtype=np.uint8))
+    v = x[~np.isnan(x)]
+    # Without --range: [min, max] of the data, found in a first pass.
+    r = stats_of(d, "h1.h5", ["in.h5:/x", "--bins", "37"])
+    counts, edges = np.histogram(v, bins=37)
+    assert list(r["histogram"]) == list(counts) and int(r["histogram"].sum()) == v.size
+    assert np.array_equal(r["bin_edges"], edges), (r["bin_edges"], edges)
+    check_against_numpy(r, x)
+    # With --range: values outside are not counted; the moments still see them.
+    r = stats_of(d, "h2.h5", ["in.h5:/x", "--bins", "12", "--range=-3:3"], ranks=3)
+    counts, edges = np.histogram(v, bins=12, range=(-3, 3))
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    assert r["max"] == 10.0
+    # A single value: numpy's [v - 0.5, v + 0.5].
+    r = stats_of(d, "h3.h5", ["in.h5:/one", "--bins", "4"])
+    counts, edges = np.histogram(np.full(1000, 2.5), bins=4)
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    with h5py.File(os.path.join(d, "in.h5")) as f:
+        u8 = f["u8"][()]
+    r = stats_of(d, "h4.h5", ["in.h5:/u8", "--bins", "256", "--range", "0:256"])
+    assert list(r["histogram"]) == list(np.bincount(u8.ravel(), minlength=256))
+
+
+def case_stats_bits(d):
+    import numpy as np
+    # 3e6 float64 = 24 MB: several reduction blocks, many work chunks.
+    ok(["datagen", "--kind", "normal", "--shape", "3e6", "--seed", "11", "-o", "n.h5:/x", "-q"],
+       cwd=d)
+    seen = set()
+    runs = [(1, "auto", "dynamic"), (2, "auto", "dynamic"), (3, "100_000", "guided"),
+            (4, "1", "dynamic"), (2, "2e6", "guided")]
+    for i, (ranks, cs, sched) in enumerate(runs):
+        r = stats_of(d, f"s{i}.h5", ["n.h5:/x", "--chunksize", cs, "--schedule", sched],
+                     ranks=ranks)
+        seen.add(tuple(struct.pack("<d", float(r[k])) for k in
+                       ("sum", "mean", "variance", "min", "max")) + (int(r["count"]),))
+    assert len(seen) == 1, seen
+    with h5py.File(os.path.join(d, "n.h5")) as f:
+        x = f["x"][()]
+    check_against_numpy(r, x)
+    assert abs(x.mean()) < 0.01 and abs(x.var() - 1) < 0.01  # it is N(0, 1)
+
+
+def case_stats_inputs(d):
+    import numpy as np
+    # The same values gzip-compressed (datagen --gzip) and not: the same bits, since the blocks
+    # follow the same chunking; contiguous (h5py default) and gzip datasets written by h5py.
+    common = ["datagen", "--kind", "uniform", "--shape", "1500x700", "--dtype", "float32",
+              "--seed", "4", "--chunk", "50", "-q"]
+    ok(common + ["-o", "plain.h5:/u"], cwd=d)
+    ok(common + ["--gzip", "4", "-o", "gz.h5:/g/u"], cwd=d)
+    with h5py.File(os.path.join(d, "gz.h5")) as f:
+        assert f["g/u"].compression == "gzip" and f["g/u"].shuffle and f["g/u"].chunks == (50, 700)
+        u = f["g/u"][()]
+    a = stats_of(d, "a.h5", ["plain.h5:/u"])
+    b = stats_of(d, "b.h5", ["gz.h5:/g/u"], ranks=3)
+    assert all(struct.pack("<d", float(a[k])) == struct.pack("<d", float(b[k])) for k in a)
+    check_against_numpy(b, u)
+    rng = np.random.default_rng(1)
+    y = rng.exponential(5.0, 2_500_000)
+    with h5py.File(os.path.join(d, "h.h5"), "w") as f:
+        f.create_dataset("contig", data=y)
+        f.create_dataset("gz", data=y.reshape(2500, 1000), chunks=(7, 1000), compression="gzip")
+    check_against_numpy(stats_of(d, "c.h5", ["h.h5:/contig", "--chunksize", "300000"]), y)
+    check_against_numpy(stats_of(d, "g.h5", ["h.h5:/gz"], ranks=3), y)
+
+
+def case_datagen(d):
+    import numpy as np
+    # Same bytes at 1 and 3 ranks, any chunking; gzip changes the file, not the values.
+    for i, (ranks, extra) in enumerate([(1, []), (3, ["--chunksize", "1000"]),
+                                        (2, ["--chunk", "777", "--gzip", "6"])]):
+        ok(["datagen", "--kind", "normal", "--shape", "200_000", "--seed", "42", "--dtype",
+            "float32", "-o", f"v{i}.h5:/v", "-q"] + extra, ranks=ranks, cwd=d)
+    data = []
+    for i in range(3):
+        with h5py.File(os.path.join(d, f"v{i}.h5")) as f:
+            assert attr(f, "status") == "complete"
+            data.append(f["v"][()].tobytes())
+            assert int(f["v"].attrs["seed"]) == 42
+    assert data[0] == data[1] == data[2]
+    v = np.frombuffer(data[0], dtype=np.float32)
+    assert abs(v.mean()) < 0.01 and abs(v.std() - 1) < 0.01
+    # uniform float64 is u53 of the documented Philox words, exactly.
+    ok(["datagen", "--kind", "uniform", "--shape", "300x50", "--seed", str(2 ** 40 + 3),
+        "-o", "u.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "u.h5")) as f:
+        u = f["data"][()]
+        assert u.dtype == np.float64 and u.shape == (300, 50)
+    seed = 2 ** 40 + 3
+    for i in (0, 1, 777, 14_999):
+        r = philox4x32_10([i & 0xFFFFFFFF, i >> 32, 0, 0], [seed & 0xFFFFFFFF, seed >> 32])
+        assert u.ravel()[i] == ((r[0] << 21) | (r[1] >> 11)) * 2.0 ** -53, i
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.01
+    # integer kind: [-1000, 999] as documented, also as int64 and int32.
+    for dt in ("int32", "int64"):
+        ok(["datagen", "--kind", "integer", "--shape", "1e5", "--dtype", dt, "-o",
+            f"i{dt}.h5:/i", "-q"], cwd=d)
+        with h5py.File(os.path.join(d, f"i{dt}.h5")) as f:
+            x = f["i"][()]
+            assert x.dtype == np.dtype(dt) and x.min() == -1000 and x.max() == 999
+            r = philox4x32_10([5, 0, 0, 0], [0, 0])
+            assert x[5] == ((r[0] * 2000) >> 32) - 1000
+    # Images: structured (neighbours alike), not noise; deterministic across ranks.
+    for ranks in (1, 2):
+        ok(["datagen", "--kind", "image", "--shape", "10x32x48x3", "--seed", "7", "-o",
+            f"img{ranks}.h5:/images", "-q"], ranks=ranks, cwd=d)
+    with h5py.File(os.path.join(d, "img1.h5")) as f, h5py.File(os.path.join(d, "img2.h5")) as g:
+        a = f["images"][()]
+        assert a.dtype == np.uint8 and a.shape == (10, 32, 48, 3)
+        assert np.array_equal(a, g["images"][()])
+    a = a.astype(float)
+    assert a.std() > 20 and np.abs(np.diff(a, axis=2)).mean() < 0.3 * a.std()
+
+
+def case_thumbnails(d):
+    import numpy as np
+    ok(["datagen", "--kind", "image", "--shape", "37x64x64x3", "--seed", "1", "-o",
+        "img.h5:/images", "-q"], cwd=d)
+    ok(["thumbnails", "img.h5:/images", "--size", "16x16", "--chunksize", "5", "-o", "t.h5"],
+       ranks=3, cwd=d)
+    with h5py.File(os.path.join(d, "img.h5")) as f, h5py.File(os.path.join(d, "t.h5")) as g:
+        check_common_layout(g, "thumbnails", 3)
+        x = f["images"][()].astype(np.float64)
+        t = g["result/thumbnails"]
+        assert t.dtype == np.uint8 and t.shape == (37, 16, 16, 3) and t.chunks == (1, 16, 16, 3)
+        # 4x4 block means, rounded half to even.
+        want = np.rint(x.reshape(37, 16, 4, 16, 4, 3).mean(axis=(2, 4))).astype(np.uint8)
+        assert np.array_equal(t[()], want), np.abs(t[()].astype(int) - want).max()
+    # float32, no channel axis, factors 3 (rows) and 5 (columns), written by the test.
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0, 1, (9, 60, 100)).astype(np.float32)
+    with h5py.File(os.path.join(d, "f.h5"), "w") as f:
+        f["y"] = y
+    ok(["thumbnails", "f.h5:/y", "--size", "20x20", "-o", "tf.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "tf.h5")) as g:
+        t = g["result/thumbnails"][()]
+        want = y.astype(np.float64).reshape(9, 20, 3, 20, 5).mean(axis=(2, 4))
+        assert t.dtype == np.float32 and t.shape == (9, 20, 20)
+        assert np.allclose(t, want, rtol=1e-6, atol=1e-7), np.abs(t - want).max()
+    # A non-integer factor: shape, range, and the mean is kept (area weights sum to 1).
+    ok(["thumbnails", "f.h5:/y", "--size", "33x17", "-o", "tn.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "tn.h5")) as g:
+        t = g["result/thumbnails"][()]
+        assert t.shape == (9, 17, 33)
+        assert abs(t.mean(axis=(1, 2)) - y.mean(axis=(1, 2))).max() < 1e-5
+
+
+def case_data_errors(d, part=0):
+    import numpy as np
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["ok"] = np.arange(100.0)
+        f["s"] = np.array([b"a", b"b"])
+        f["c"] = np.zeros(3, dtype=[("a", "i4"), ("b", "f8")])
+        f["empty"] = np.zeros((0, 4))
+        f["vec"] = np.zeros(16, dtype=np.uint8)
+        f["img"] = np.zeros((2, 8, 8), dtype=np.uint8)
+        f["img16"] = np.zeros((2, 8, 8), dtype=np.uint16)
+        f.create_group("g")
+    raw = open(os.path.join(d, "in.h5"), "rb").read()
+    with open(os.path.join(d, "trunc.h5"), "wb") as t:
+        t.write(raw[: len(raw) // 2])
+    with open(os.path.join(d, "junk.h5"), "wb") as t:
+        t.write(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8)
+    bad = [["stats", "none.h5:/ok"], ["stats", "in.h5:/nope"], ["stats", "in.h5:/s"],
+           ["stats", "in.h5:/c"], ["stats", "in.h5:/empty"], ["stats", "in.h5:/g"],
+           ["stats", "trunc.h5:/ok"], ["stats", "junk.h5:/ok"],
+           ["stats", "in.h5:/ok", "--range", "0:1"], ["stats", "in.h5:/ok", "--bins", "3",
+                                                      "--range", "2:1"],
+           ["thumbnails", "in.h5:/vec", "--size", "2x2"],
+           ["thumbnails", "in.h5:/img", "--size", "9x4"],
+           ["thumbnails", "in.h5:/img16", "--size", "4x4"],
+           ["thumbnails", "trunc.h5:/img", "--size", "4x4"],
+           ["datagen", "--kind", "image", "--shape", "100"],
+           ["datagen", "--kind", "normal", "--shape", "10", "--dtype", "int32"],
+           ["datagen", "--shape", "10x0"], ["datagen", "--shape", "10", "--gzip", "10"],
+           ["datagen", "--shape", "10", "-o", "x.h5:/chunks"]]
+    keep = ["in.h5", "trunc.h5", "junk.h5"]
+    bad = bad[:10] if part == 0 else bad[10:]
+    check_refused(d, [args + ["-o", "out.h5"] if "-o" not in args else args for args in bad],
+                  keep=keep)
+    # The line names the file and the dataset.
+    p = poolrun(["stats", "in.h5:/nope", "-o", "out.h5"], ranks=0, cwd=d)
+    assert "in.h5:/nope" in p.stderr and "no such dataset" in p.stderr, p.stderr
+
+
+def case_data_errors_2(d):
+    case_data_errors(d, part=1)
 
 
 if __name__ == "__main__":

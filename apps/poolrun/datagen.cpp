@@ -1,0 +1,388 @@
+// poolrun datagen: test inputs for stats and thumbnails, written to `-o FILE.h5:/DSET` (default
+// dataset /data), chunked along dimension 0, optionally gzip + shuffle.
+//
+// Every value is a function of (seed, flat element index) alone, through the Philox4x32-10 stream
+// of kernels::pi_block (key = seed, counter = {i, 0, 0} for element i, words r0..r3), so the data
+// do not depend on the rank count or the chunking:
+//   uniform  u53(r0, r1) = ((r0 << 21) | (r1 >> 11)) * 2^-53 in [0, 1); float32: (r0 >> 8) * 2^-24
+//   normal   Box-Muller: sqrt(-2 ln(1 - u53(r0, r1))) * cos(2 pi u53(r2, r3))
+//   integer  floor(r0 * 2000 / 2^32) - 1000 in [-1000, 999]; uint8: r0 >> 24
+//   image    N x H x W (x C): per image (counter {n, 0, 1, 0} and {n, 0, 2, 0}) a random gradient
+//            direction, a disc and a rectangle; per pixel noise of +-0.02 from the element's words;
+//            values in [0, 1], uint8 as round(255 v).
+// Tasks generate a run of whole HDF5 chunks and return it; the master writes each hyperslab.
+#include <cmath>
+#include <iostream>
+#include <numbers>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "common/h5.hpp"
+#include "kernels/montecarlo.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+namespace {
+
+enum Kind : std::uint32_t { normal = 0, uniform = 1, integer = 2, image = 3 };
+
+double u53(std::uint32_t a, std::uint32_t b) {
+  return static_cast<double>((std::uint64_t{a} << 21) | (b >> 11)) * 0x1p-53;
+}
+
+double u32(std::uint32_t a) {
+  return static_cast<double>(a) * 0x1p-32;
+}
+
+// The per-image shapes of the image kind.
+struct ImageParams {
+  double gx = 0, gy = 0;                  // gradient weights
+  double cx = 0, cy = 0, r2 = 0;          // disc centre and squared radius (pixels)
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // rectangle
+  double disc_level = 0, rect_level = 0;
+};
+
+ImageParams image_params(std::uint64_t seed, std::uint64_t n, double h, double w) {
+  const std::array<std::uint32_t, 2> key{static_cast<std::uint32_t>(seed),
+                                         static_cast<std::uint32_t>(seed >> 32)};
+  const auto lo = static_cast<std::uint32_t>(n);
+  const auto hi = static_cast<std::uint32_t>(n >> 32);
+  const auto a = kernels::philox4x32_10({lo, hi, 1, 0}, key);
+  const auto b = kernels::philox4x32_10({lo, hi, 2, 0}, key);
+  ImageParams p;
+  const double angle = 2 * std::numbers::pi * u32(a[0]);
+  p.gx = 0.3 * std::cos(angle);
+  p.gy = 0.3 * std::sin(angle);
+  p.cx = u32(a[1]) * w;
+  p.cy = u32(a[2]) * h;
+  const double r = (0.1 + 0.2 * u32(a[3])) * std::min(h, w);
+  p.r2 = r * r;
+  p.x0 = u32(b[0]) * w * 0.7;
+  p.y0 = u32(b[1]) * h * 0.7;
+  p.x1 = p.x0 + (0.1 + 0.2 * u32(b[2])) * w;
+  p.y1 = p.y0 + (0.1 + 0.2 * u32(b[3])) * h;
+  p.disc_level = 0.85;
+  p.rect_level = 0.1;
+  return p;
+}
+
+// Elements [first, first + count) of the stream, as T.
+template <class T>
+void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& shape,
+              std::uint64_t first, std::uint64_t count, T* out) {
+  constexpr std::size_t batch = 4096;
+  std::vector<std::uint32_t> words(4 * batch);
+  const auto simd = kernels::best_simd_path();
+  // Image geometry (only for the image kind).
+  const std::uint64_t h = shape.size() >= 3 ? shape[1] : 1;
+  const std::uint64_t w = shape.size() >= 3 ? shape[2] : 1;
+  const std::uint64_t c = shape.size() == 4 ? shape[3] : 1;
+  const std::uint64_t per_image = h * w * c;
+  std::uint64_t params_of = ~std::uint64_t{0};
+  ImageParams p;
+  for (std::uint64_t done = 0; done < count; done += batch) {
+    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - done));
+    kernels::pi_blocks(simd, seed, first + done, m, words.data());
+    for (std::size_t j = 0; j < m; ++j) {
+      const std::uint32_t* r = &words[4 * j];
+      const std::uint64_t i = first + done + j;
+      T v{};
+      switch (kind) {
+        case normal: {
+          const double z = std::sqrt(-2.0 * std::log(1.0 - u53(r[0], r[1]))) *
+                           std::cos(2 * std::numbers::pi * u53(r[2], r[3]));
+          v = static_cast<T>(z);
+          break;
+        }
+        case uniform:
+          if constexpr (std::is_same_v<T, float>)
+            v = static_cast<float>(r[0] >> 8) * 0x1p-24f;
+          else
+            v = static_cast<T>(u53(r[0], r[1]));
+          break;
+        case integer:
+          if constexpr (std::is_same_v<T, std::uint8_t>)
+            v = static_cast<T>(r[0] >> 24);
+          else
+            v = static_cast<T>(static_cast<std::int64_t>((std::uint64_t{r[0]} * 2000) >> 32) -
+                               1000);
+          break;
+        case image: {
+          const std::uint64_t n = i / per_image;
+          const std::uint64_t rest = i % per_image;
+          const double y = static_cast<double>(rest / (w * c)) + 0.5;
+          const double x = static_cast<double>((rest / c) % w) + 0.5;
+          const std::uint64_t ch = rest % c;
+          if (n != params_of) {
+            p = image_params(seed, n, static_cast<double>(h), static_cast<double>(w));
+            params_of = n;
+          }
+          double val = 0.5 + p.gx * (x / static_cast<double>(w) - 0.5) +
+                       p.gy * (y / static_cast<double>(h) - 0.5);
+          if ((x - p.cx) * (x - p.cx) + (y - p.cy) * (y - p.cy) < p.r2)
+            val = p.disc_level - 0.1 * static_cast<double>(ch);
+          if (x >= p.x0 && x < p.x1 && y >= p.y0 && y < p.y1)
+            val = p.rect_level + 0.1 * static_cast<double>(ch);
+          val += 0.04 * (u32(r[0]) - 0.5);
+          val = std::clamp(val, 0.0, 1.0);
+          if constexpr (std::is_same_v<T, std::uint8_t>)
+            v = static_cast<T>(std::lround(val * 255));
+          else
+            v = static_cast<T>(val);
+          break;
+        }
+      }
+      out[done + j] = v;
+    }
+  }
+}
+
+std::uint64_t product(const std::vector<std::uint64_t>& dims, std::size_t from) {
+  std::uint64_t p = 1;
+  for (std::size_t i = from; i < dims.size(); ++i) p *= dims[i];
+  return p;
+}
+
+template <class T>
+std::vector<T> datagen_block(std::uint32_t kind, std::uint64_t seed,
+                             std::vector<std::uint64_t> shape, std::uint64_t begin,
+                             std::uint64_t end) {
+  const std::uint64_t row = product(shape, 1);
+  std::vector<T> out((end - begin) * row);
+  generate<T>(static_cast<Kind>(kind), seed, shape, begin * row, out.size(), out.data());
+  return out;
+}
+
+}  // namespace
+
+// One task a type: rows [begin, end) along dimension 0.
+std::vector<float> datagen_f32_task(std::uint32_t kind, std::uint64_t seed,
+                                    std::vector<std::uint64_t> shape, std::uint64_t begin,
+                                    std::uint64_t end) {
+  return datagen_block<float>(kind, seed, std::move(shape), begin, end);
+}
+std::vector<double> datagen_f64_task(std::uint32_t kind, std::uint64_t seed,
+                                     std::vector<std::uint64_t> shape, std::uint64_t begin,
+                                     std::uint64_t end) {
+  return datagen_block<double>(kind, seed, std::move(shape), begin, end);
+}
+std::vector<std::int32_t> datagen_i32_task(std::uint32_t kind, std::uint64_t seed,
+                                           std::vector<std::uint64_t> shape, std::uint64_t begin,
+                                           std::uint64_t end) {
+  return datagen_block<std::int32_t>(kind, seed, std::move(shape), begin, end);
+}
+std::vector<std::int64_t> datagen_i64_task(std::uint32_t kind, std::uint64_t seed,
+                                           std::vector<std::uint64_t> shape, std::uint64_t begin,
+                                           std::uint64_t end) {
+  return datagen_block<std::int64_t>(kind, seed, std::move(shape), begin, end);
+}
+std::vector<std::uint8_t> datagen_u8_task(std::uint32_t kind, std::uint64_t seed,
+                                          std::vector<std::uint64_t> shape, std::uint64_t begin,
+                                          std::uint64_t end) {
+  return datagen_block<std::uint8_t>(kind, seed, std::move(shape), begin, end);
+}
+
+void register_datagen(libpool::Registry& registry) {
+  registry.add("poolrun.datagen_f32", datagen_f32_task);
+  registry.add("poolrun.datagen_f64", datagen_f64_task);
+  registry.add("poolrun.datagen_i32", datagen_i32_task);
+  registry.add("poolrun.datagen_i64", datagen_i64_task);
+  registry.add("poolrun.datagen_u8", datagen_u8_task);
+}
+
+namespace {
+
+constexpr std::uint64_t kChunkBytes = std::uint64_t{1} << 20;  // default HDF5 chunk
+constexpr std::uint64_t kWorkBytes = std::uint64_t{4} << 20;   // default work chunk
+
+class Datagen final : public Workload {
+ public:
+  const char* name() const override { return "datagen"; }
+  const char* description() const override {
+    return "writes test input: normal/uniform/integer vectors and matrices, image stacks";
+  }
+  void add_options(CLI::App& sub) override {
+    sub.add_option("--kind", kind_, "normal, uniform, integer or image")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"normal", "uniform", "integer", "image"}));
+    sub.add_option("--shape", shape_text_, "Dimensions: 1e8, 1000x512, 100x64x64x3 (N x H x W x C)")
+        ->required();
+    common::cli::add_u64(sub, "--seed", seed_, "Key of the Philox stream");
+    sub.add_option("--dtype", dtype_,
+                   "float32, float64, int32, int64 or uint8 (auto: float64, uint8 for images)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"auto", "float32", "float64", "int32", "int64", "uint8"}));
+    common::cli::add_u64(sub, "--chunk", chunk_,
+                         "Rows along dimension 0 per HDF5 chunk (0: about 1 MiB a chunk)");
+    common::cli::add_u64(sub, "--gzip", gzip_, "Deflate level 1..9 with shuffle (0: off)");
+  }
+  void adjust_options(CommonOptions& options) override {
+    // "-o FILE.h5:/DSET": the file is the run's output file, /DSET the dataset in it.
+    const auto pos = options.output.rfind(":/");
+    if (pos != std::string::npos) {
+      const auto spec = common::cli::parse_dataset_spec(options.output, "--output");
+      options.output = spec.file;
+      dataset_ = spec.dataset;
+    }
+  }
+  void validate(const CommonOptions&) const override {
+    shape_.clear();
+    std::string_view rest = shape_text_;
+    while (true) {
+      const auto x = rest.find_first_of("xX");
+      shape_.push_back(common::cli::parse_u64(rest.substr(0, x), "--shape"));
+      if (shape_.back() == 0) throw common::UsageError("--shape: every dimension must be positive");
+      if (x == std::string_view::npos) break;
+      rest = rest.substr(x + 1);
+    }
+    if (shape_.size() > 4) throw common::UsageError("--shape: at most 4 dimensions");
+    std::uint64_t total = 1;
+    for (auto v : shape_) {
+      if (total > (std::uint64_t{1} << 50) / v)
+        throw common::UsageError("--shape: more than 2^50 elements");
+      total *= v;
+    }
+    dtype_value_ = dtype_ != "auto" ? dtype_ : kind_ == "image" ? "uint8" : "float64";
+    const bool floating = dtype_value_ == "float32" || dtype_value_ == "float64";
+    if (kind_ == "image") {
+      if (shape_.size() != 3 && shape_.size() != 4)
+        throw common::UsageError("--kind image: --shape must be N x H x W or N x H x W x C");
+      if (dtype_value_ != "uint8" && dtype_value_ != "float32")
+        throw common::UsageError("--kind image: --dtype must be uint8 or float32");
+    } else if (kind_ != "integer" && !floating) {
+      throw common::UsageError("--kind " + kind_ + ": --dtype must be float32 or float64");
+    }
+    if (gzip_ > 9) throw common::UsageError("--gzip: a level from 1 to 9 (0: off)");
+    const std::uint64_t row_bytes = product(shape_, 1) * element_size();
+    if (chunk_ > shape_[0]) throw common::UsageError("--chunk: more rows than --shape has");
+    const std::uint64_t c0 =
+        chunk_ != 0 ? chunk_ : std::clamp<std::uint64_t>(kChunkBytes / row_bytes, 1, shape_[0]);
+    if (c0 * row_bytes >= (std::uint64_t{4} << 30))
+      throw common::UsageError("--chunk: an HDF5 chunk must stay below 4 GiB");
+    chunk_rows_ = c0;
+    if (dataset_.empty() || dataset_ == "/")
+      throw common::UsageError("--output: the dataset path is empty");
+    const std::string top = dataset_.substr(1, dataset_.find('/', 1) - 1);
+    if (top == "chunks" || top == "workers" || top == "error" || dataset_ == "/result" ||
+        dataset_ == "/result/")
+      throw common::UsageError("--output: " + dataset_ + " is part of the run's own layout");
+  }
+
+  int run(Run& run) override {
+    if (dtype_value_ == "float32") return run_typed<float>(run, datagen_f32_task);
+    if (dtype_value_ == "float64") return run_typed<double>(run, datagen_f64_task);
+    if (dtype_value_ == "int32") return run_typed<std::int32_t>(run, datagen_i32_task);
+    if (dtype_value_ == "int64") return run_typed<std::int64_t>(run, datagen_i64_task);
+    return run_typed<std::uint8_t>(run, datagen_u8_task);
+  }
+
+ private:
+  std::uint64_t element_size() const {
+    if (dtype_value_ == "float32" || dtype_value_ == "int32") return 4;
+    if (dtype_value_ == "uint8") return 1;
+    return 8;
+  }
+
+  template <class T>
+  int run_typed(Run& run,
+                std::vector<T> (*task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
+                                       std::uint64_t, std::uint64_t)) {
+    const std::uint64_t rows = shape_[0];
+    const std::uint64_t row = product(shape_, 1);
+    const std::uint64_t nchunks = (rows + chunk_rows_ - 1) / chunk_rows_;
+    // Work chunks are runs of whole HDF5 chunks (a compressed chunk is written once):
+    // --chunksize elements rounded up, or ~4 MiB and at least 4 work chunks a worker.
+    const std::uint64_t chunk_elems = chunk_rows_ * row;
+    std::uint64_t cs = run.options().chunksize_value();
+    if (cs != 0) {
+      cs = (cs + chunk_elems - 1) / chunk_elems;
+    } else {
+      cs = std::clamp<std::uint64_t>(
+          nchunks / (4 * run.workers()), 1,
+          std::max<std::uint64_t>(1, kWorkBytes / (chunk_elems * sizeof(T))));
+    }
+    Chunker chunker(Span{0, nchunks}, cs, run.options().guided(), run.workers());
+
+    const std::vector<hsize_t> dims(shape_.begin(), shape_.end());
+    h5::DatasetOptions opts;
+    opts.chunk = dims;
+    opts.chunk[0] = chunk_rows_;
+    opts.gzip = static_cast<int>(gzip_);
+    opts.shuffle = gzip_ > 0;
+    h5::File& file = run.out().file();
+    // Parent groups of /a/b/DSET.
+    std::string parent;
+    for (auto pos = dataset_.find('/', 1); pos != std::string::npos;
+         pos = dataset_.find('/', pos + 1)) {
+      parent = dataset_.substr(0, pos);
+      file.require_group(parent);
+    }
+    if (file.exists(dataset_))
+      throw std::runtime_error("datagen: " + dataset_ + " exists in the output file");
+    auto out = file.create_dataset(dataset_, h5::dtype_of<T>(), dims, opts);
+    std::vector<hsize_t> offset(dims.size(), 0);
+    std::vector<hsize_t> count = dims;
+    run.start_progress("datagen", rows);
+    const std::uint32_t kind = kind_ == "normal"    ? normal
+                               : kind_ == "uniform" ? uniform
+                               : kind_ == "integer" ? integer
+                                                    : image;
+    const bool ok = run_chunks<std::vector<T>>(
+        run,
+        [&]() -> std::optional<Span> {
+          auto c = chunker.next();
+          if (!c) return std::nullopt;
+          return Span{c->begin * chunk_rows_, std::min(rows, c->end * chunk_rows_)};
+        },
+        [&](Span s) { return run.pool().submit(task, kind, seed_, shape_, s.begin, s.end); },
+        [&](Span s, const std::vector<T>& block) {
+          if (block.size() != s.size() * row) throw std::runtime_error("datagen: short block");
+          offset[0] = s.begin;
+          count[0] = s.size();
+          out.write_slab(offset, count, std::span<const T>(block));
+        });
+    out.set_attr("kind", kind_);
+    out.set_attr("seed", seed_);
+    out.set_attr("generator", "Philox4x32-10");
+    if (ok) {
+      auto& result = run.out().result();
+      result.set_attr("dataset", dataset_);
+      result.set_attr("kind", kind_);
+      result.set_attr("seed", seed_);
+      result.set_attr("generator", "Philox4x32-10");
+      result.set_attr("chunk_rows", chunk_rows_);
+    }
+    const double wall = run.elapsed();
+    const int code = run.finish();
+    if (!run.quiet() && code == exit_complete) {
+      const double bytes = static_cast<double>(rows * row * sizeof(T));
+      std::cout << "datagen: " << kind_ << " " << shape_text_ << " " << dtype_value_ << " (seed "
+                << seed_ << ", chunk " << chunk_rows_ << " rows"
+                << (gzip_ > 0 ? ", gzip " + std::to_string(gzip_) : std::string()) << ")\n  on "
+                << run.pool().size() << " rank(s) in " << human_seconds(wall) << ", "
+                << human_rate(bytes / wall, "B/s") << " -> " << run.options().output << ":"
+                << dataset_ << '\n';
+    }
+    return code;
+  }
+
+  std::string kind_ = "normal";
+  std::string shape_text_;
+  std::uint64_t seed_ = 0;
+  std::string dtype_ = "auto";
+  std::uint64_t chunk_ = 0;
+  std::uint64_t gzip_ = 0;
+  std::string dataset_ = "/data";
+  mutable std::vector<std::uint64_t> shape_;
+  mutable std::string dtype_value_;
+  mutable std::uint64_t chunk_rows_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_datagen() {
+  return std::make_unique<Datagen>();
+}
+
+}  // namespace poolrun

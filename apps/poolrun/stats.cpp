@@ -1,0 +1,362 @@
+// poolrun stats: count, sum, mean, population variance, min, max, NaN count and an optional
+// histogram of an HDF5 dataset of any numeric type and rank (treated as flat).
+//
+// The data are cut along dimension 0 into reduction blocks: a run of whole HDF5 chunks of about
+// 4 MiB (contiguous datasets: about 4 MiB of rows). The blocks depend on the dataset alone. A work
+// chunk is a run of blocks; its task reads them one at a time from the input the pool initializer
+// opened and returns one kernels::Moments per block. The master merges the blocks' moments in
+// block order, so the bits of every result are the same at any rank count, chunk size or
+// schedule. Histogram counts are integers, summed in any order.
+//
+// --bins N without --range: a first pass finds [min, max], a second pass counts (numpy's
+// default range; a single value v gives [v - 0.5, v + 0.5], no finite value gives [0, 1]).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "common/h5.hpp"
+#include "kernels/reduce.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+namespace {
+
+// The input of stats and thumbnails, opened once per task-running rank by init_input(). Never
+// destroyed: HDF5's own exit handler closes it (a static destructor would run after it).
+struct Input {
+  h5::File file;
+  h5::Dataset dataset;
+  std::vector<hsize_t> shape;
+};
+Input* g_input = nullptr;
+
+bool is_numeric(h5::Dtype t) {
+  return t != h5::Dtype::string && t != h5::Dtype::other;
+}
+
+// Calls f(T{}) with T the native type of `t` (a numeric dtype).
+template <class F>
+decltype(auto) visit_numeric(h5::Dtype t, F&& f) {
+  switch (t) {
+    case h5::Dtype::int8:
+      return f(std::int8_t{});
+    case h5::Dtype::uint8:
+      return f(std::uint8_t{});
+    case h5::Dtype::int16:
+      return f(std::int16_t{});
+    case h5::Dtype::uint16:
+      return f(std::uint16_t{});
+    case h5::Dtype::int32:
+      return f(std::int32_t{});
+    case h5::Dtype::uint32:
+      return f(std::uint32_t{});
+    case h5::Dtype::int64:
+      return f(std::int64_t{});
+    case h5::Dtype::uint64:
+      return f(std::uint64_t{});
+    case h5::Dtype::float32:
+      return f(float{});
+    case h5::Dtype::float64:
+      return f(double{});
+    default:
+      throw std::logic_error("stats: not a numeric dtype");
+  }
+}
+
+std::uint64_t product(const std::vector<hsize_t>& dims, std::size_t from) {
+  std::uint64_t p = 1;
+  for (std::size_t i = from; i < dims.size(); ++i) p *= dims[i];
+  return p;
+}
+
+// Reads rows [begin, end) along dimension 0 (a scalar dataset has one row).
+template <class T>
+void read_rows(const h5::Dataset& d, const std::vector<hsize_t>& shape, std::uint64_t begin,
+               std::uint64_t end, std::span<T> out) {
+  if (shape.empty()) {
+    d.read(out);
+    return;
+  }
+  std::vector<hsize_t> offset(shape.size(), 0);
+  std::vector<hsize_t> count = shape;
+  offset[0] = begin;
+  count[0] = end - begin;
+  d.read_slab(offset, count, out);
+}
+
+std::string shape_string(const std::vector<hsize_t>& shape) {
+  if (shape.empty()) return "scalar";
+  std::string s;
+  for (auto v : shape) s += (s.empty() ? "" : "x") + std::to_string(v);
+  return s;
+}
+
+}  // namespace
+
+InputInfo check_input(const common::cli::DatasetSpec& spec) {
+  const std::string what = spec.str();
+  std::error_code ec;
+  if (!std::filesystem::exists(spec.file, ec)) throw common::UsageError(what + ": no such file");
+  if (std::filesystem::is_directory(spec.file, ec))
+    throw common::UsageError(what + ": is a directory");
+  InputInfo info;
+  try {
+    if (!h5::File::is_hdf5(spec.file)) throw common::UsageError(what + ": not an HDF5 file");
+    auto file = h5::File::open(spec.file);
+    if (!file.exists(spec.dataset) || !file.is_dataset(spec.dataset))
+      throw common::UsageError(what + ": no such dataset");
+    auto d = file.open_dataset(spec.dataset);
+    info.dtype = d.dtype();
+    if (!is_numeric(info.dtype))
+      throw common::UsageError(what + ": expected a numeric dataset, found " +
+                               std::string(h5::to_string(info.dtype)));
+    info.shape = d.shape();
+    info.chunk = d.chunk_dims();
+    info.gzip = d.gzip_level();
+    info.elements = d.num_elements();
+    info.element_size = d.element_size();
+    if (info.elements == 0)
+      throw common::UsageError(what + ": the dataset is empty (shape " + shape_string(info.shape) +
+                               ")");
+    // A truncated or damaged file usually fails here already; reading the first and the last
+    // row catches damage at either end before any work starts.
+    const std::uint64_t rows = info.shape.empty() ? 1 : info.shape[0];
+    const std::uint64_t row = product(info.shape, 1);
+    visit_numeric(info.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      std::vector<T> buf(row);
+      read_rows<T>(d, info.shape, 0, 1, std::span<T>(buf));
+      if (rows > 1) read_rows<T>(d, info.shape, rows - 1, rows, std::span<T>(buf));
+    });
+  } catch (const h5::Error& e) {
+    throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.call() + ")");
+  }
+  return info;
+}
+
+void init_input(std::string file, std::string dataset) {
+  auto in = std::make_unique<Input>();
+  in->file = h5::File::open(file);
+  in->dataset = in->file.open_dataset(dataset);
+  in->shape = in->dataset.shape();
+  delete g_input;  // the initializer runs again after max_tasks_per_worker tasks
+  g_input = in.release();
+}
+
+const h5::Dataset& input_dataset() {
+  if (!g_input) throw std::logic_error("poolrun: the pool initializer did not run");
+  return g_input->dataset;
+}
+
+// What a stats task returns: the moments of each reduction block of its rows (in order) and the
+// histogram counts of all its rows (empty when not asked).
+struct StatsPart {
+  std::vector<kernels::Moments> blocks;
+  std::vector<std::uint64_t> counts;
+  LIBPOOL_FIELDS(blocks, counts)
+};
+
+StatsPart stats_task(std::uint64_t begin, std::uint64_t end, std::uint64_t block_rows, bool moments,
+                     std::uint64_t bins, double lo, double hi) {
+  const h5::Dataset& d = input_dataset();
+  const std::vector<hsize_t>& shape = g_input->shape;
+  const std::uint64_t row = product(shape, 1);
+  StatsPart part;
+  std::optional<kernels::Histogram> hist;
+  if (bins > 0) hist = kernels::make_histogram(lo, hi, bins);
+  visit_numeric(d.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    // One block at a time: a rank holds ~4 MiB of data, whatever the chunk size.
+    thread_local std::vector<T> buf;
+    for (std::uint64_t r = begin; r < end; r += block_rows) {
+      const std::uint64_t r2 = std::min(end, r + block_rows);
+      buf.resize((r2 - r) * row);
+      const std::span<T> values(buf);
+      read_rows<T>(d, shape, r, r2, values);
+      if (moments) part.blocks.push_back(kernels::moments<T>(values));
+      if (hist) kernels::accumulate<T>(*hist, values);
+    }
+    if (buf.capacity() > (std::size_t{8} << 20) / sizeof(T)) std::vector<T>().swap(buf);
+  });
+  if (hist) part.counts = std::move(hist->counts);
+  return part;
+}
+
+void register_stats(libpool::Registry& registry) {
+  registry.add("poolrun.init_input", init_input);
+  registry.add("poolrun.stats", stats_task);
+}
+
+namespace {
+
+constexpr std::uint64_t kBlockBytes = std::uint64_t{4} << 20;
+constexpr std::uint64_t kChunkBytes = std::uint64_t{16} << 20;
+
+class Stats final : public Workload {
+ public:
+  const char* name() const override { return "stats"; }
+  const char* description() const override {
+    return "count, sum, mean, variance, min, max, NaNs and a histogram of an HDF5 dataset";
+  }
+  void add_options(CLI::App& sub) override {
+    common::cli::add_dataset_spec(sub, "input", input_, "The dataset (any numeric type, any rank)")
+        ->required();
+    common::cli::add_u64(sub, "--bins", bins_, "Histogram bins (0: no histogram)");
+    sub.add_option("--range", range_, "Histogram range LO:HI (default: [min, max] of the data)")
+        ->type_name("LO:HI");
+  }
+  void validate(const CommonOptions&) const override {
+    if (!range_.empty()) {
+      const auto colon = range_.find(':', range_[0] == '-' ? 1 : 0);
+      if (colon == std::string::npos)
+        throw common::UsageError("--range: '" + range_ + "' is not LO:HI");
+      lo_ = common::cli::parse_f64(std::string_view(range_).substr(0, colon), "--range LO");
+      hi_ = common::cli::parse_f64(std::string_view(range_).substr(colon + 1), "--range HI");
+      if (!(lo_ < hi_)) throw common::UsageError("--range: LO must be below HI");
+      if (bins_ == 0) throw common::UsageError("--range needs --bins N");
+      try {
+        kernels::make_histogram(lo_, hi_, 1);
+      } catch (const std::invalid_argument& e) {
+        throw common::UsageError(std::string("--range: ") + e.what());
+      }
+    }
+    if (bins_ > (std::uint64_t{1} << 24)) throw common::UsageError("--bins: at most 16777216");
+    info_ = check_input(input_);
+  }
+  void configure(libpool::Options& options) const override {
+    options.initializer(init_input, input_.file, input_.dataset);
+  }
+
+  int run(Run& run) override {
+    const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
+    const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
+    // Reduction blocks: whole HDF5 chunks along dimension 0, ~4 MiB; fixed by the dataset only.
+    const std::uint64_t c0 = info_.chunk.empty() ? 1 : info_.chunk[0];
+    const std::uint64_t block_rows = std::min(
+        rows,
+        c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
+    const std::uint64_t nblocks = (rows + block_rows - 1) / block_rows;
+    // Work chunks: --chunksize elements rounded up to whole blocks; auto ~16 MiB, and at least
+    // 4 chunks a worker when the dataset is small.
+    const std::uint64_t block_elems = block_rows * product(info_.shape, 1);
+    std::uint64_t cs = run.options().chunksize_value();
+    if (cs != 0) {
+      cs = std::max<std::uint64_t>(1, (cs + block_elems - 1) / block_elems);
+    } else {
+      const std::uint64_t block_bytes = block_elems * info_.element_size;
+      cs = std::clamp<std::uint64_t>(nblocks / (4 * run.workers()), 1,
+                                     std::max<std::uint64_t>(1, kChunkBytes / block_bytes));
+    }
+    const bool two_pass = bins_ > 0 && range_.empty();
+    std::vector<kernels::Moments> blocks(nblocks);
+    std::vector<std::uint64_t> counts(bins_, 0);
+    run.start_progress("stats", rows * (two_pass ? 2 : 1));
+
+    auto pass = [&](bool moments, std::uint64_t bins, double lo, double hi) {
+      Chunker chunker(Span{0, nblocks}, cs, run.options().guided(), run.workers());
+      return run_chunks<StatsPart>(
+          run,
+          [&]() -> std::optional<Span> {
+            auto b = chunker.next();
+            if (!b) return std::nullopt;
+            return Span{b->begin * block_rows, std::min(rows, b->end * block_rows)};
+          },
+          [&](Span s) {
+            return run.pool().submit(stats_task, s.begin, s.end, block_rows, moments, bins, lo, hi);
+          },
+          [&](Span s, const StatsPart& p) {
+            if (moments) {
+              const std::uint64_t first = s.begin / block_rows;
+              const std::uint64_t n = (s.end - s.begin + block_rows - 1) / block_rows;
+              if (p.blocks.size() != n) throw std::runtime_error("stats: wrong number of blocks");
+              std::copy(p.blocks.begin(), p.blocks.end(), blocks.begin() + first);
+            }
+            if (bins > 0) {
+              if (p.counts.size() != bins) throw std::runtime_error("stats: wrong histogram size");
+              for (std::size_t i = 0; i < bins; ++i) counts[i] += p.counts[i];
+            }
+          });
+    };
+
+    kernels::Moments m;
+    double lo = lo_;
+    double hi = hi_;
+    bool ok = pass(true, two_pass ? 0 : bins_, lo, hi);
+    if (ok) {
+      for (const auto& b : blocks) m = kernels::merge(m, b);  // block order: same bits always
+      if (two_pass) {
+        if (m.count == 0 || !std::isfinite(m.min) || !std::isfinite(m.max)) {
+          lo = 0;
+          hi = 1;
+        } else if (m.min == m.max) {
+          lo = m.min - 0.5;
+          hi = m.max + 0.5;
+        } else {
+          lo = m.min;
+          hi = m.max;
+        }
+        ok = pass(false, bins_, lo, hi);
+      }
+    }
+    if (ok) {
+      auto& result = run.out().result();
+      result.write_scalar("count", m.count);
+      result.write_scalar("sum", m.sum);
+      result.write_scalar("mean", m.mean);
+      result.write_scalar("variance", m.variance());
+      result.write_scalar("min", m.min);
+      result.write_scalar("max", m.max);
+      result.write_scalar("nan_count", m.nan_count);
+      if (bins_ > 0) {
+        result.write_dataset("histogram", counts);
+        result.write_dataset("bin_edges", kernels::make_histogram(lo, hi, bins_).edges());
+        result.set_attr("range", range_.empty() ? std::string("data") : range_);
+      }
+      result.set_attr("input", input_.str());
+      result.set_attr("dtype", h5::to_string(info_.dtype));
+      result.set_attr("shape", shape_string(info_.shape));
+      result.set_attr("block_rows", block_rows);
+      result.set_attr("chunksize", cs * block_elems);
+      result.set_attr("schedule", run.options().schedule);
+      result.set_attr("passes", std::uint64_t{two_pass ? 2u : 1u});
+      result.set_attr("merge", "Chan, in block order");
+    }
+    const double wall = run.elapsed();
+    const int code = run.finish();
+    if (!run.quiet() && code == exit_complete) {
+      char line[256];
+      std::snprintf(
+          line, sizeof line,
+          "stats: count %llu  mean %.10g  variance %.10g  min %.10g  max %.10g  NaN %llu\n",
+          static_cast<unsigned long long>(m.count), m.mean, m.variance(), m.min, m.max,
+          static_cast<unsigned long long>(m.nan_count));
+      const double bytes = static_cast<double>(info_.elements * info_.element_size);
+      std::cout << line << "  " << input_.str() << " (" << h5::to_string(info_.dtype) << ", "
+                << shape_string(info_.shape) << ") on " << run.pool().size() << " rank(s) in "
+                << human_seconds(wall) << ", " << human_rate(bytes / wall, "B/s") << " -> "
+                << run.options().output << '\n';
+    }
+    return code;
+  }
+
+ private:
+  common::cli::DatasetSpec input_;
+  std::uint64_t bins_ = 0;
+  std::string range_;
+  mutable double lo_ = 0;
+  mutable double hi_ = 1;
+  mutable InputInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_stats() {
+  return std::make_unique<Stats>();
+}
+
+}  // namespace poolrun

@@ -1,0 +1,164 @@
+// poolrun thumbnails: area-average downscale of every image of an N x H x W (x C) stack (uint8 or
+// float32) to --size WxH, written to /result/thumbnails (N x H' x W' (x C), one HDF5 chunk an
+// image). A task reads a block of images from the input the pool initializer opened and returns
+// their thumbnails; the master writes each block at its images' place.
+#include <iostream>
+
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "common/h5.hpp"
+#include "kernels/resize.hpp"
+#include "poolrun.hpp"
+
+namespace poolrun {
+
+namespace {
+
+template <class T>
+std::vector<T> thumbnails_block(std::uint64_t first, std::uint64_t count, std::uint64_t oh,
+                                std::uint64_t ow) {
+  const h5::Dataset& d = input_dataset();
+  const std::vector<hsize_t> shape = d.shape();
+  const std::uint64_t h = shape[1];
+  const std::uint64_t w = shape[2];
+  const std::uint64_t c = shape.size() == 4 ? shape[3] : 1;
+  const std::uint64_t in_px = h * w * c;
+  const std::uint64_t out_px = oh * ow * c;
+  std::vector<hsize_t> offset(shape.size(), 0);
+  std::vector<hsize_t> counts = shape;
+  offset[0] = first;
+  counts[0] = count;
+  std::vector<T> in(count * in_px);
+  d.read_slab(offset, counts, std::span<T>(in));
+  std::vector<T> out(count * out_px);
+  for (std::uint64_t i = 0; i < count; ++i)
+    kernels::area_resize(in.data() + i * in_px, h, w, c, out.data() + i * out_px, oh, ow);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> thumbnails_u8_task(std::uint64_t first, std::uint64_t count,
+                                             std::uint64_t oh, std::uint64_t ow) {
+  return thumbnails_block<std::uint8_t>(first, count, oh, ow);
+}
+
+std::vector<float> thumbnails_f32_task(std::uint64_t first, std::uint64_t count, std::uint64_t oh,
+                                       std::uint64_t ow) {
+  return thumbnails_block<float>(first, count, oh, ow);
+}
+
+void register_thumbnails(libpool::Registry& registry) {
+  registry.add("poolrun.thumbnails_u8", thumbnails_u8_task);
+  registry.add("poolrun.thumbnails_f32", thumbnails_f32_task);
+}
+
+namespace {
+
+class Thumbnails final : public Workload {
+ public:
+  const char* name() const override { return "thumbnails"; }
+  const char* description() const override {
+    return "area-average downscale of every image of an N x H x W (x C) stack";
+  }
+  void add_options(CLI::App& sub) override {
+    common::cli::add_dataset_spec(sub, "input", input_,
+                                  "The images: N x H x W or N x H x W x C, uint8 or float32")
+        ->required();
+    common::cli::add_size(sub, "--size", size_, "Thumbnail size WxH")->required();
+  }
+  void validate(const CommonOptions&) const override {
+    info_ = check_input(input_);
+    const std::string what = input_.str();
+    if (info_.shape.size() != 3 && info_.shape.size() != 4)
+      throw common::UsageError(what + ": expected N x H x W or N x H x W x C images, found " +
+                               std::to_string(info_.shape.size()) + " dimension(s)");
+    if (info_.dtype != h5::Dtype::uint8 && info_.dtype != h5::Dtype::float32)
+      throw common::UsageError(what + ": expected uint8 or float32 images, found " +
+                               std::string(h5::to_string(info_.dtype)));
+    if (size_.width > info_.shape[2] || size_.height > info_.shape[1])
+      throw common::UsageError("--size " + std::to_string(size_.width) + "x" +
+                               std::to_string(size_.height) + " is larger than the images of " +
+                               what + " (" + std::to_string(info_.shape[2]) + "x" +
+                               std::to_string(info_.shape[1]) + ")");
+  }
+  void configure(libpool::Options& options) const override {
+    options.initializer(init_input, input_.file, input_.dataset);
+  }
+
+  int run(Run& run) override {
+    if (info_.dtype == h5::Dtype::uint8) return run_typed<std::uint8_t>(run, thumbnails_u8_task);
+    return run_typed<float>(run, thumbnails_f32_task);
+  }
+
+ private:
+  template <class T>
+  int run_typed(Run& run, std::vector<T> (*task)(std::uint64_t, std::uint64_t, std::uint64_t,
+                                                 std::uint64_t)) {
+    const std::uint64_t n = info_.shape[0];
+    const std::uint64_t oh = size_.height;
+    const std::uint64_t ow = size_.width;
+    std::vector<hsize_t> out_shape = info_.shape;
+    out_shape[1] = oh;
+    out_shape[2] = ow;
+    std::vector<hsize_t> chunk = out_shape;
+    chunk[0] = 1;
+    // Images per chunk: --chunksize, or ~4 MiB of input and at least 4 chunks a worker.
+    const std::uint64_t image_bytes = info_.shape[1] * info_.shape[2] *
+                                      (info_.shape.size() == 4 ? info_.shape[3] : 1) * sizeof(T);
+    std::uint64_t cs = run.options().chunksize_value();
+    if (cs == 0)
+      cs = std::clamp<std::uint64_t>(n / (4 * run.workers()), 1,
+                                     std::max<std::uint64_t>(1, (4u << 20) / image_bytes));
+    Chunker chunker(Span{0, n}, cs, run.options().guided(), run.workers());
+    h5::DatasetOptions opts;
+    opts.chunk = chunk;
+    auto out = run.out().result().create_dataset("thumbnails", h5::dtype_of<T>(), out_shape, opts);
+    out.set_attr("input", input_.str());
+    out.set_attr("filter", "area average (INTER_AREA)");
+    std::vector<hsize_t> offset(out_shape.size(), 0);
+    std::vector<hsize_t> count = out_shape;
+    run.start_progress("thumbnails", n);
+    const bool ok = run_chunks<std::vector<T>>(
+        run, [&] { return chunker.next(); },
+        [&](Span s) { return run.pool().submit(task, s.begin, s.size(), oh, ow); },
+        [&](Span s, const std::vector<T>& block) {
+          offset[0] = s.begin;
+          count[0] = s.size();
+          out.write_slab(offset, count, std::span<const T>(block));
+        });
+    if (ok) {
+      auto& result = run.out().result();
+      result.set_attr("input", input_.str());
+      result.set_attr("width", ow);
+      result.set_attr("height", oh);
+      result.set_attr("chunksize", chunker.size());
+      result.set_attr("schedule", run.options().schedule);
+    } else {
+      // An incomplete stack is not a result: only /chunks says what was done.
+      out = h5::Dataset();
+      run.out().result().unlink("thumbnails");
+    }
+    const double wall = run.elapsed();
+    const int code = run.finish();
+    if (!run.quiet() && code == exit_complete)
+      std::cout << "thumbnails: " << n << " images " << info_.shape[2] << "x" << info_.shape[1]
+                << " -> " << ow << "x" << oh << "\n  on " << run.pool().size() << " rank(s) in "
+                << human_seconds(wall) << ", "
+                << human_rate(static_cast<double>(n) / wall, "images/s") << " -> "
+                << run.options().output << '\n';
+    return code;
+  }
+
+  common::cli::DatasetSpec input_;
+  common::cli::Size2 size_;
+  mutable InputInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_thumbnails() {
+  return std::make_unique<Thumbnails>();
+}
+
+}  // namespace poolrun
