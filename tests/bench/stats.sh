@@ -22,16 +22,7 @@ elements=${STATS_ELEMENTS:-134217728}
 tmp=$(mktemp -d "$build/stats-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-now() { date +%s.%N; }
-timed() {
-  local t0 t1
-  t0=$(now)
-  "$@" >"$tmp/last.out" 2>&1
-  t1=$(now)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
-}
-wall_attr() { "$py" -c 'import h5py,sys; print("%.3f" % h5py.File(sys.argv[1])["/"].attrs["wall_seconds"])' "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
 gbs() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.2f", n / t / 1e9 }'; }
 # Max RSS (MiB) over the ranks of the last `rss` run: each rank is wrapped in /usr/bin/time -v.
 rss() {

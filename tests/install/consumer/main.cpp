@@ -3,7 +3,9 @@
 
 #include <cstdio>
 
-long twice(long x) { return 2 * x; }
+long twice(long x) {
+  return 2 * x;
+}
 
 int main(int argc, char** argv) {
   libpool::Environment env(argc, argv);
