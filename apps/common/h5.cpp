@@ -10,6 +10,13 @@
 #include <numeric>
 #include <system_error>
 
+// Rank 0 of a pool of up to 8 ranks runs tasks (which may read inputs) on a second thread
+// beside the master (which writes the output), so the library must lock itself. Debian's HDF5
+// is built thread-safe; refuse to build against one that is not.
+#ifndef H5_HAVE_THREADSAFE
+#error "poolcommon needs an HDF5 built with --enable-threadsafe (Debian's libhdf5-dev is)"
+#endif
+
 namespace h5 {
 
 Error::Error(std::string call, std::string stack)
