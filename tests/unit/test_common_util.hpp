@@ -62,18 +62,6 @@ inline std::vector<std::string> raw_strings_read(hid_t obj, bool is_attr) {
   return out;
 }
 
-inline std::string raw_attr_string(hid_t loc, const char* obj, const char* name) {
-  const hid_t a = H5Aopen_by_name(loc, obj, name, H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0) {
-    ADD_FAILURE() << "no attribute " << obj << " @" << name;
-    return {};
-  }
-  auto v = raw_strings_read(a, true);
-  H5Aclose(a);
-  EXPECT_EQ(v.size(), 1u);
-  return v.empty() ? std::string() : v[0];
-}
-
 inline std::vector<std::string> raw_attr_strings(hid_t loc, const char* obj, const char* name) {
   const hid_t a = H5Aopen_by_name(loc, obj, name, H5P_DEFAULT, H5P_DEFAULT);
   if (a < 0) {
@@ -83,6 +71,12 @@ inline std::vector<std::string> raw_attr_strings(hid_t loc, const char* obj, con
   auto v = raw_strings_read(a, true);
   H5Aclose(a);
   return v;
+}
+
+inline std::string raw_attr_string(hid_t loc, const char* obj, const char* name) {
+  const auto v = raw_attr_strings(loc, obj, name);
+  EXPECT_EQ(v.size(), 1u) << obj << " @" << name;
+  return v.empty() ? std::string() : v[0];
 }
 
 // Reads a scalar numeric attribute; also checks the stored class and size.
