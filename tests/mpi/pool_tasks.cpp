@@ -128,8 +128,29 @@ std::int64_t boom_arg(const Boom&) {
   return 1;
 }
 
+std::uint64_t span_series(std::uint64_t offset, std::uint64_t begin, std::uint64_t end) {
+  std::uint64_t s = 0;
+  for (std::uint64_t i = begin; i < end; ++i) s += i + offset;
+  return s;
+}
+std::uint64_t span_count(std::uint64_t begin, std::uint64_t end) {
+  return end - begin;
+}
+std::uint64_t span_fail_at(std::uint64_t bad, std::uint64_t begin, std::uint64_t end) {
+  if (begin <= bad && bad < end) throw std::out_of_range("item " + std::to_string(bad));
+  return end - begin;
+}
+std::uint64_t span_sleep(std::uint64_t begin, std::uint64_t end) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(end - begin));
+  return end - begin;
+}
+
 libpool::Registry make_registry() {
   libpool::Registry r;
+  r.add("test.span_series", span_series)
+      .add("test.span_count", span_count)
+      .add("test.span_fail_at", span_fail_at)
+      .add("test.span_sleep", span_sleep);
   r.add("test.square", square)
       .add("test.power", power)
       .add("test.divide", divide)

@@ -50,6 +50,13 @@ Boom echo_boom(const Boom& b);
 Boom make_boom(int where);  // returns a Boom that fails at `where`
 std::int64_t boom_arg(const Boom&);
 
+// map_spans tasks: sum of (i + offset) over [begin, end); items in [begin, end); throws for the
+// chunk holding item `bad`; sleeps (end - begin) ms and returns it.
+std::uint64_t span_series(std::uint64_t offset, std::uint64_t begin, std::uint64_t end);
+std::uint64_t span_count(std::uint64_t begin, std::uint64_t end);
+std::uint64_t span_fail_at(std::uint64_t bad, std::uint64_t begin, std::uint64_t end);
+std::uint64_t span_sleep(std::uint64_t begin, std::uint64_t end);
+
 libpool::Registry make_registry();
 
 }  // namespace pool_tests

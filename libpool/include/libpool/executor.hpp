@@ -56,6 +56,10 @@ struct MapOptions {
 enum class MasterWorks { Auto, Yes, No };
 
 class Executor;
+struct Span;
+struct SpanOptions;
+template <class R>
+class SpanMap;
 
 namespace detail {
 class Master;
@@ -582,6 +586,11 @@ class Executor {
       MapUnorderedResult<R> map_unordered(R (*fn)(A...), Ranges&&... inputs) {
     return map_unordered(fn, MapOptions{}, std::forward<Ranges>(inputs)...);
   }
+
+  // fn(fixed..., begin, end) over chunks of the index space `whole`, each chunk yielded with its
+  // span and TaskInfo as soon as it completes (libpool/spans.hpp).
+  template <class R, class... A, class... Fixed>
+  SpanMap<R> map_spans(R (*fn)(A...), Span whole, SpanOptions opt, Fixed&&... fixed);
 
   // Stops accepting work. cancel_futures cancels what no worker has started; wait blocks until
   // every started task is done and the workers have left their loops. With wait = false the

@@ -7,6 +7,7 @@
 #include "libpool/executor.hpp"
 #include "libpool/future.hpp"
 #include "libpool/registry.hpp"
+#include "libpool/spans.hpp"
 #include "libpool/wait.hpp"
 
 namespace libpool {
