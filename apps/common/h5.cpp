@@ -533,6 +533,22 @@ void Dataset::read_raw(Dtype mem, const std::vector<hsize_t>& offset,
 void Dataset::write_strings(std::span<const std::string> data, hsize_t offset) {
   if (data.empty()) return;
   Selection sel = select(id(), {offset}, {data.size()});
+  Handle stored(H5_CHECK(H5Dget_type(id())));
+  if (H5_CHECK(H5Tis_variable_str(stored.id())) == 0) {
+    // Fixed-length strings: no conversion path from variable-length ones, so pack them here.
+    const std::size_t size = H5Tget_size(stored.id());
+    std::vector<char> buf(size * data.size(), '\0');
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      if (data[i].size() > size)
+        throw std::invalid_argument("h5: '" + data[i] + "' is longer than " + std::to_string(size) +
+                                    " bytes");
+      std::memcpy(buf.data() + i * size, data[i].data(), data[i].size());
+    }
+    Handle mem(H5_CHECK(H5Tcopy(stored.id())));
+    H5_CHECK(
+        H5Dwrite(id(), mem.id(), sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, buf.data()));
+    return;
+  }
   Handle type = vlen_string_type();
   std::vector<const char*> ptrs;
   ptrs.reserve(data.size());
@@ -653,6 +669,12 @@ Dataset Group::create_dataset(const std::string& name, Dtype dtype,
     throw std::invalid_argument("h5: gzip level must be 0..9 for '" + name + "'");
 
   Handle type = make_file_type(dtype);
+  if (dtype == Dtype::string && options.string_size > 0) {
+    type = Handle(H5_CHECK(H5Tcopy(H5T_C_S1)));
+    H5_CHECK(H5Tset_size(type.id(), options.string_size));
+    H5_CHECK(H5Tset_strpad(type.id(), H5T_STR_NULLPAD));
+    H5_CHECK(H5Tset_cset(type.id(), H5T_CSET_UTF8));
+  }
   Handle space = simple_space(dims, options.max_dims.empty() ? nullptr : options.max_dims.data());
   Handle dcpl(H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)));
 
@@ -718,21 +740,44 @@ Dataset Group::write_scalar_raw(const std::string& name, Dtype dtype, const void
 
 // ---- File ------------------------------------------------------------------------------------
 
-File File::create(const std::filesystem::path& path, bool strong_close) {
+File File::create(const std::filesystem::path& path, bool strong_close, bool swmr_format) {
   detail::silence_errors();
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
+  if (swmr_format) H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id())));
   return File(std::move(f), path);
 }
 
-File File::open(const std::filesystem::path& path, Access access, bool strong_close) {
+File File::open(const std::filesystem::path& path, Access access, bool strong_close,
+                OpenMode mode) {
   detail::silence_errors();
-  const unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
+  unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
+  if (mode == OpenMode::swmr_read) {
+    flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
+  } else if (mode == OpenMode::clear_write_flag) {
+    // The file-access property h5clear sets; it exists in every file-access list. The latest
+    // format keeps the file ready for SWMR writing.
+    hbool_t clear = 1;
+    H5_CHECK(H5Pset(fapl.id(), "clear_status_flags", &clear));
+    H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
+  }
   Handle f(H5_CHECK(H5Fopen(path.c_str(), flags, fapl.id())));
   return File(std::move(f), path);
+}
+
+void File::sync() {
+  flush();
+  void* handle = nullptr;
+  H5_CHECK(H5Fget_vfd_handle(id(), H5P_DEFAULT, &handle));
+  const int fd = *static_cast<int*>(handle);
+  if (::fsync(fd) != 0) throw Error("fsync(" + path_.string() + ")", std::strerror(errno));
+}
+
+void File::start_swmr() {
+  H5_CHECK(H5Fstart_swmr_write(id()));
 }
 
 bool File::is_hdf5(const std::filesystem::path& path) {
@@ -760,6 +805,16 @@ std::filesystem::path PendingFile::partial_path_for(const std::filesystem::path&
 
 PendingFile::PendingFile(std::filesystem::path path)
     : path_(std::move(path)), file_(File::create(partial_path_for(path_), true)) {}
+
+PendingFile PendingFile::create_swmr(std::filesystem::path path) {
+  File f = File::create(partial_path_for(path), true, true);
+  return PendingFile(std::move(path), std::move(f));
+}
+
+void PendingFile::reopen() {
+  file_.close();
+  file_ = File::open(partial_path(), Access::read_write, true, OpenMode::clear_write_flag);
+}
 
 void PendingFile::commit() {
   if (committed_) return;

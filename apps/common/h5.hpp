@@ -130,6 +130,9 @@ struct DatasetOptions {
       max_dims;          // empty: fixed at dims; h5::unlimited makes a dimension extendible
   int gzip = 0;          // deflate level 1..9; 0 is off
   bool shuffle = false;  // byte shuffle before deflate (helps numeric data)
+  // Strings: 0 stores variable-length strings; N stores fixed N-byte strings (NUL-padded), the
+  // only kind a SWMR reader can read while the file is written.
+  std::size_t string_size = 0;
 };
 
 class Object {
@@ -309,19 +312,36 @@ class Group : public Object {
 
 enum class Access { read_only, read_write };
 
+// How File::open treats a file a writer may still hold or left behind after a crash.
+enum class OpenMode {
+  plain,
+  // Read a file that a SWMR writer holds, or left flagged "open for write" when it died.
+  swmr_read,
+  // Open for writing although a dead SWMR writer left its flag (what `h5clear -s` does). Only
+  // when the caller's own lock says no writer is alive.
+  clear_write_flag,
+};
+
 class File : public Group {
  public:
   File() = default;
   // Creates (truncating) a file. With strong_close, closing the file also closes every object
   // still open in it, so close() really ends all I/O (PendingFile relies on that).
-  static File create(const std::filesystem::path& path, bool strong_close = false);
+  // With swmr_format, the file uses the latest format, which start_swmr() needs.
+  static File create(const std::filesystem::path& path, bool strong_close = false,
+                     bool swmr_format = false);
   static File open(const std::filesystem::path& path, Access access = Access::read_only,
-                   bool strong_close = false);
+                   bool strong_close = false, OpenMode mode = OpenMode::plain);
   static bool is_hdf5(const std::filesystem::path& path);
 
   const std::filesystem::path& filename() const noexcept { return path_; }
   void flush();
-  // Closes now, reporting errors; the object is empty afterwards.
+  // Flushes, then fsync()s the file: H5Fflush only hands the data to the kernel.
+  void sync();
+  // Single-writer/multiple-reader mode: from here on the file on disk stays readable (with
+  // OpenMode::swmr_read) whenever this process dies. Every object must exist already; no
+  // attribute may be written until the file is closed.
+  void start_swmr();
   void close();
 
  private:
@@ -346,6 +366,8 @@ class PendingFile {
   std::filesystem::path partial_path() const { return partial_path_for(path_); }
   // Flushes, closes and atomically renames to path (replacing an existing file).
   void commit();
+  // Closes the file (ending SWMR mode) and opens it again for plain writing.
+  void reopen();
   bool committed() const noexcept { return committed_; }
 
  private:
@@ -360,6 +382,8 @@ class PendingFile {
   static PendingFile adopt(std::filesystem::path path, File file) {
     return PendingFile(std::move(path), std::move(file));
   }
+  // Creates the ".partial" file in the latest format (File::create with swmr_format).
+  static PendingFile create_swmr(std::filesystem::path path);
 };
 
 }  // namespace h5

@@ -1,5 +1,6 @@
 #include "common/output.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -29,10 +30,11 @@ std::string_view to_string(RunStatus status) noexcept {
 namespace {
 
 std::vector<h5::Column> chunk_columns() {
-  return {{"begin", h5::Dtype::uint64},  {"end", h5::Dtype::uint64},
-          {"rank", h5::Dtype::int64},    {"start_s", h5::Dtype::float64},
-          {"end_s", h5::Dtype::float64}, {"attempt", h5::Dtype::int64},
-          {"status", h5::Dtype::string}};
+  return {{"begin", h5::Dtype::uint64},   {"end", h5::Dtype::uint64},
+          {"rank", h5::Dtype::int64},     {"start_s", h5::Dtype::float64},
+          {"end_s", h5::Dtype::float64},  {"attempt", h5::Dtype::int64},
+          {"status", h5::Dtype::string},  {"pass", h5::Dtype::string},
+          {"partial", h5::Dtype::uint64}, {"partial_hi", h5::Dtype::uint64}};
 }
 
 std::vector<h5::Column> worker_columns() {
@@ -43,17 +45,67 @@ std::vector<h5::Column> worker_columns() {
           {"idle_s", h5::Dtype::float64}};
 }
 
+std::vector<h5::Column> resume_columns() {
+  return {{"time", h5::Dtype::string},          {"attempt", h5::Dtype::int64},
+          {"ranks", h5::Dtype::int64},          {"hosts", h5::Dtype::string},
+          {"chunks_kept", h5::Dtype::uint64},   {"previous_status", h5::Dtype::string},
+          {"previous_error", h5::Dtype::string}};
+}
+
+// /chunks is appended under SWMR: fixed-size strings, and no attribute to update.
+constexpr h5::TableOptions kChunkTable{1024, 0, 16, false};
+
 std::string quoted(const fs::path& p) {
   return "'" + p.string() + "'";
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+
+std::vector<ChunkRow> read_rows(const h5::Table& t) {
+  const auto begin = t.read_column<std::uint64_t>("begin");
+  const auto end = t.read_column<std::uint64_t>("end");
+  const auto rank = t.read_column<std::int64_t>("rank");
+  const auto start_s = t.read_column<double>("start_s");
+  const auto end_s = t.read_column<double>("end_s");
+  const auto attempt = t.read_column<std::int64_t>("attempt");
+  const auto status = t.read_string_column("status");
+  const auto pass = t.read_string_column("pass");
+  const auto partial = t.read_column<std::uint64_t>("partial");
+  const auto partial_hi = t.read_column<std::uint64_t>("partial_hi");
+  std::vector<ChunkRow> rows(begin.size());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    rows[i] = {begin[i],   end[i],    rank[i], start_s[i], end_s[i],
+               attempt[i], status[i], pass[i], partial[i], partial_hi[i]};
+  return rows;
+}
+
+// Opens an output to read its attributes: plainly, or as a SWMR reader when its writer died
+// and left it flagged open.
+h5::File open_for_reading(const fs::path& file) {
+  try {
+    return h5::File::open(file);
+  } catch (const h5::Error&) {
+    return h5::File::open(file, h5::Access::read_only, false, h5::OpenMode::swmr_read);
+  }
 }
 
 }  // namespace
 
 struct OutputFile::State {
+  explicit State(h5::PendingFile p) : pending(std::move(p)) {}
   h5::PendingFile pending;
   h5::Group result;
   h5::Table chunks;
+  bool started = false;
+  bool swmr = false;
   bool finished = false;
+  bool resumed = false;
+  std::int64_t attempt = 1;
+  std::vector<ChunkRow> previous;
 };
 
 OutputFile::OutputFile(std::unique_ptr<State> state) : s_(std::move(state)) {}
@@ -64,8 +116,7 @@ OutputFile::~OutputFile() {
   if (!s_ || s_->finished) return;
   try {
     // Keep what was computed in <path>.partial; its status stays "running".
-    s_->chunks.flush();
-    s_->pending.file().flush();
+    flush();
   } catch (...) {  // destructors must not throw; the partial file is a best effort
   }
 }
@@ -93,9 +144,65 @@ void OutputFile::check_target(const fs::path& path, bool force) {
     throw UsageError("output directory " + quoted(dir) + " is not writable");
 }
 
+ResumeState OutputFile::check_resume(const fs::path& path, const RunMeta& meta) {
+  std::error_code ec;
+  const fs::path partial = h5::PendingFile::partial_path_for(path);
+  ResumeState rs;
+  if (fs::is_regular_file(partial, ec)) {
+    rs.file = partial;
+  } else if (fs::is_regular_file(path, ec)) {
+    rs.file = path;
+  } else {
+    throw UsageError("--resume: no output " + quoted(path) + " (nor " + quoted(partial) +
+                     ") to continue");
+  }
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw UsageError("output directory " + quoted(dir) + " is not writable");
+  Identity recorded;
+  try {
+    if (!h5::File::is_hdf5(rs.file))
+      throw UsageError("--resume: " + quoted(rs.file) +
+                       " is not an HDF5 file (the run that wrote it died before its first "
+                       "flush?); start again with --force");
+    h5::File f = open_for_reading(rs.file);
+    if (!f.has_attr("status") || !f.has_attr("workload") || !f.exists("chunks"))
+      throw UsageError("--resume: " + quoted(rs.file) + " is not a poolrun output file");
+    if (!f.has_attr("identity"))
+      throw UsageError("--resume: " + quoted(rs.file) +
+                       " records no identity to check (written by an older poolrun?)");
+    rs.status = f.attr_string("status");
+    recorded = decode_identity(f.attr_string("identity"));
+    rs.chunks = h5::Table::open(f, "chunks").rows();
+  } catch (const h5::Error& e) {
+    throw UsageError("--resume: cannot read " + quoted(rs.file) + " (" + e.call() + ")");
+  }
+  auto find = [](const Identity& id, const std::string& key) -> const std::string* {
+    for (const auto& [k, v] : id)
+      if (k == key) return &v;
+    return nullptr;
+  };
+  for (const auto& [key, value] : meta.identity) {
+    const std::string* was = find(recorded, key);
+    if (!was)
+      throw UsageError("--resume: " + quoted(rs.file) + " was written without " + key + " (now " +
+                       value + ")");
+    if (*was != value)
+      throw UsageError("--resume: " + key + " differs from the run in " + quoted(rs.file) +
+                       " (recorded " + *was + ", now " + value + ")");
+  }
+  for (const auto& [key, value] : recorded) {
+    if (!find(meta.identity, key))
+      throw UsageError("--resume: " + quoted(rs.file) + " was written with " + key + " " + value +
+                       ", not given now");
+  }
+  rs.complete = rs.status == to_string(RunStatus::complete);
+  return rs;
+}
+
 OutputFile OutputFile::create(const fs::path& path, bool force, const RunMeta& meta) {
   check_target(path, force);
-  auto s = std::make_unique<State>(State{h5::PendingFile(path), {}, {}, false});
+  auto s = std::make_unique<State>(h5::PendingFile::create_swmr(path));
   h5::File& f = s->pending.file();
   f.set_attr("workload", meta.workload);
   f.set_attr("status", to_string(RunStatus::running));
@@ -107,36 +214,57 @@ OutputFile OutputFile::create(const fs::path& path, bool force, const RunMeta& m
   f.set_attr("hosts", std::span<const std::string>(meta.hosts));
   f.set_attr("config", meta.config);
   f.set_attr("command_line", meta.command_line);
+  f.set_attr("identity", encode_identity(meta.identity));
   if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
   s->result = f.create_group("result");
-  s->chunks = h5::Table::create(f, "chunks", chunk_columns());
+  s->chunks = h5::Table::create(f, "chunks", chunk_columns(), kChunkTable);
   h5::Table::create(f, "workers", worker_columns());
+  h5::Table::create(f, "resumes", resume_columns());
   f.flush();
   return OutputFile(std::move(s));
 }
 
-OutputFile OutputFile::resume(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw UsageError("--resume: output file " + quoted(path) + " does not exist");
-  {
-    if (!h5::File::is_hdf5(path))
-      throw UsageError("--resume: " + quoted(path) + " is not an HDF5 file");
-    h5::File f = h5::File::open(path);
-    if (!f.has_attr("status") || !f.exists("chunks") || !f.exists("result"))
-      throw UsageError("--resume: " + quoted(path) + " is not a libpool output file");
-    const std::string status = f.attr_string("status");
-    if (status == "complete")
-      throw UsageError("--resume: " + quoted(path) + " is already complete");
-  }
+OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
+  const ResumeState rs = check_resume(path, meta);
+  if (rs.complete) throw UsageError("--resume: " + quoted(rs.file) + " is already complete");
   const fs::path partial = h5::PendingFile::partial_path_for(path);
-  fs::copy_file(path, partial, fs::copy_options::overwrite_existing);
-  h5::File f = h5::File::open(partial, h5::Access::read_write, true);
-  f.set_attr("status", to_string(RunStatus::running));
-  h5::Group result = f.open_group("result");
+  if (rs.file != partial) {
+    // An interrupted or failed final file continues under the ".partial" name: until this run
+    // finishes, nothing under <path> claims to be the result.
+    std::error_code ec;
+    fs::rename(rs.file, partial, ec);
+    if (ec) throw UsageError("--resume: cannot rename " + quoted(rs.file) + ": " + ec.message());
+  }
+  h5::File f =
+      h5::File::open(partial, h5::Access::read_write, true, h5::OpenMode::clear_write_flag);
   h5::Table chunks = h5::Table::open(f, "chunks");
-  auto s = std::make_unique<State>(State{h5::PendingFile::adopt(path, std::move(f)),
-                                         std::move(result), std::move(chunks), false});
+  chunks.truncate_to_rows();  // a crash mid-flush may leave some columns longer
+  std::vector<ChunkRow> previous = read_rows(chunks);
+  h5::Table resumes = h5::Table::open(f, "resumes");
+  const auto attempt = static_cast<std::int64_t>(resumes.rows()) + 2;
+  std::string previous_error;
+  if (f.exists("error")) {
+    previous_error = f.open_group("error").attr_string("message");
+    f.unlink("error");
+  }
+  const std::string previous_status = f.attr_string("status");
+  resumes.append({iso8601_utc_now(), attempt, meta.ranks, join(meta.hosts),
+                  static_cast<std::uint64_t>(previous.size()), previous_status, previous_error});
+  resumes.flush();
+  f.set_attr("status", to_string(RunStatus::running));
+  f.set_attr("ranks", meta.ranks);
+  f.set_attr("hosts", std::span<const std::string>(meta.hosts));
+  f.set_attr("config", meta.config);
+  f.set_attr("command_line", meta.command_line);
+  if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
+  f.flush();
+  h5::Group result = f.open_group("result");
+  auto s = std::make_unique<State>(h5::PendingFile::adopt(path, std::move(f)));
+  s->previous = std::move(previous);
+  s->attempt = attempt;
+  s->result = std::move(result);
+  s->chunks = std::move(chunks);
+  s->resumed = true;
   return OutputFile(std::move(s));
 }
 
@@ -150,46 +278,65 @@ h5::File& OutputFile::file() {
   return state().pending.file();
 }
 h5::Group& OutputFile::result() {
+  // Results are written once the chunks are done, in plain mode: nothing new under SWMR.
+  if (state().swmr) end_ledger();
   return state().result;
 }
-
-void OutputFile::set_ranks(std::int64_t ranks) {
-  file().set_attr("ranks", ranks);
+bool OutputFile::resumed() const {
+  return state().resumed;
+}
+std::int64_t OutputFile::attempt() const {
+  return state().attempt;
+}
+const std::vector<ChunkRow>& OutputFile::previous_chunks() const {
+  return state().previous;
 }
 
-void OutputFile::set_hosts(std::span<const std::string> hosts) {
-  file().set_attr("hosts", hosts);
+void OutputFile::start() {
+  State& s = state();
+  if (s.started) return;
+  s.pending.file().flush();
+  s.pending.file().start_swmr();
+  s.started = s.swmr = true;
+}
+
+bool OutputFile::started() const {
+  return state().started;
 }
 
 void OutputFile::append_chunk(const ChunkRow& r) {
   State& s = state();
-  s.chunks.append({r.begin, r.end, r.rank, r.start_s, r.end_s, r.attempt, r.status});
-  if (s.chunks.buffered() >= auto_flush_rows) s.chunks.flush();
+  s.chunks.append({r.begin, r.end, r.rank, r.start_s, r.end_s, r.attempt, r.status, r.pass,
+                   r.partial, r.partial_hi});
 }
 
 void OutputFile::flush() {
   State& s = state();
+  h5::File& f = s.pending.file();
+  if (s.chunks.buffered() == 0) {
+    f.flush();
+    return;
+  }
+  // The data first (partials, result slabs), durable; then the rows that claim them.
+  f.sync();
   s.chunks.flush();
-  s.pending.file().flush();
+  f.sync();
 }
 
-std::vector<ChunkRow> OutputFile::chunks() {
+void OutputFile::end_ledger() {
   State& s = state();
-  s.chunks.flush();  // so the rows below are read back from one place
-  const auto begin = s.chunks.read_column<std::uint64_t>("begin");
-  const auto end = s.chunks.read_column<std::uint64_t>("end");
-  const auto rank = s.chunks.read_column<std::int64_t>("rank");
-  const auto start_s = s.chunks.read_column<double>("start_s");
-  const auto end_s = s.chunks.read_column<double>("end_s");
-  const auto attempt = s.chunks.read_column<std::int64_t>("attempt");
-  const auto status = s.chunks.read_string_column("status");
-  std::vector<ChunkRow> rows(begin.size());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    rows[i] = {begin[i], end[i], rank[i], start_s[i], end_s[i], attempt[i], status[i]};
-  return rows;
+  flush();
+  if (!s.swmr) return;
+  s.result = h5::Group();
+  s.chunks = h5::Table();
+  s.pending.reopen();
+  s.swmr = false;
+  s.result = s.pending.file().open_group("result");
+  s.chunks = h5::Table::open(s.pending.file(), "chunks");
 }
 
 void OutputFile::set_workers(std::span<const WorkerRow> rows) {
+  end_ledger();
   h5::File& f = file();
   if (f.exists("workers")) f.unlink("workers");
   h5::Table t = h5::Table::create(f, "workers", worker_columns());
@@ -198,6 +345,7 @@ void OutputFile::set_workers(std::span<const WorkerRow> rows) {
 }
 
 void OutputFile::set_error(const ErrorInfo& e) {
+  end_ledger();
   h5::File& f = file();
   h5::Group g = f.require_group("error");
   g.set_attr("rank", e.rank);
@@ -210,12 +358,13 @@ void OutputFile::set_error(const ErrorInfo& e) {
 void OutputFile::finish(RunStatus status, double wall_seconds) {
   if (status == RunStatus::running)
     throw std::invalid_argument("OutputFile::finish: status must be final");
+  end_ledger();
   State& s = state();
   s.chunks.flush();
   h5::File& f = s.pending.file();
   f.set_attr("wall_seconds", wall_seconds);
   // Everything else is on disk before the status says what the file holds.
-  f.flush();
+  f.sync();
   f.set_attr("status", to_string(status));
   s.result = h5::Group();
   s.chunks = h5::Table();
@@ -225,6 +374,34 @@ void OutputFile::finish(RunStatus status, double wall_seconds) {
 
 bool OutputFile::finished() const noexcept {
   return s_ && s_->finished;
+}
+
+std::string encode_identity(const Identity& identity) {
+  std::string s;
+  for (const auto& [k, v] : identity) s += k + "=" + v + "\n";
+  return s;
+}
+
+Identity decode_identity(std::string_view text) {
+  Identity id;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    const std::string_view line = text.substr(0, nl);
+    const auto eq = line.find('=');
+    if (eq != std::string_view::npos)
+      id.emplace_back(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return id;
+}
+
+std::string file_identity(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing";
+  const long long ns =
+      static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  return std::to_string(st.st_size) + " bytes, modified " + std::to_string(ns);
 }
 
 }  // namespace common

@@ -1,24 +1,33 @@
-// The output file of a run (PRODUCT.md §4).
+// The output file of a run (PRODUCT.md §4) and its crash-safe chunk ledger.
 //
-//   OutputFile::check_target(path, force);            // at option parsing, before any work
-//   auto out = OutputFile::create(path, force, meta); // writes <path>.partial, status "running"
-//   out.result().write_dataset("count", ...);         // the workload's results
-//   out.append_chunk({...}); out.flush();             // as chunks complete
-//   out.set_workers(rows);
-//   out.finish(RunStatus::complete, wall_seconds);    // status last, then rename to <path>
+//   OutputFile::check_target(path, force);             // at option parsing, before any work
+//   auto out = OutputFile::create(path, meta);          // "<path>.partial", status "running"
+//   ... create the workload's ledger and data datasets (out.file(), out.result())
+//   out.start();                                        // SWMR from here: no new objects
+//   out.append_chunk({...});                            // as chunks complete (buffered)
+//   out.flush();                                        // at least every flush interval
+//   out.end_ledger();                                   // plain writing again
+//   out.result().write_scalar(...); out.set_workers(rows);
+//   out.finish(RunStatus::complete, wall_seconds);      // status last, then rename to <path>
 //
-// Crash safety: until finish() the data lives in "<path>.partial" with status "running"; finish
-// writes everything, sets status last, flushes, closes and renames atomically. A run that dies
-// (or an OutputFile destroyed without finish) never leaves a file under <path>, and nothing it
-// leaves claims "complete". With --force an existing <path> is replaced only at that rename.
+// Crash safety. Until finish() the file is "<path>.partial" with status "running", written in
+// HDF5's single-writer/multiple-reader (SWMR) mode, so whenever the process dies the file on
+// disk is a consistent HDF5 file as of the last flush: h5py opens it with
+// h5py.File(f, "r", swmr=True) (plain readers refuse a file its writer left flagged open until
+// `h5clear -s` clears the flag). flush() makes a chunk's data durable (fsync) before the row
+// that claims it, so every row in /chunks has its partial result on disk: --resume keeps it.
+// A run that dies never leaves a file under <path>, and nothing it leaves claims "complete".
+// With --force an existing <path> is replaced only at the final rename.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/h5.hpp"
@@ -32,7 +41,11 @@ std::string_view to_string(RunStatus status) noexcept;
 // Values for ChunkRow::status.
 inline constexpr std::string_view chunk_done = "done";      // result recorded
 inline constexpr std::string_view chunk_failed = "failed";  // the task raised on the worker
-inline constexpr std::string_view chunk_lost = "lost";      // its rank died while running it
+
+// What a run must agree on with the run it resumes: the workload, its own options, the seed,
+// the input files' identity, the version of the results. Pairs of (name, value), compared one by
+// one; the first that differs is named in the refusal.
+using Identity = std::vector<std::pair<std::string, std::string>>;
 
 struct RunMeta {
   std::string workload;
@@ -41,16 +54,22 @@ struct RunMeta {
   std::int64_t ranks = 0;
   std::vector<std::string> hosts;
   std::string libpool_version;  // empty: this build's version
+  Identity identity;
 };
 
 struct ChunkRow {
   std::uint64_t begin = 0;
   std::uint64_t end = 0;
   std::int64_t rank = 0;
-  double start_s = 0;  // seconds since the run started
+  double start_s = 0;  // seconds since this run (attempt) started
   double end_s = 0;
-  std::int64_t attempt = 1;
+  std::int64_t attempt = 1;  // 1: the first run of this output; 2: its first --resume; ...
   std::string status = std::string(chunk_done);
+  std::string pass;  // the pass or program the chunk belongs to (at most 15 bytes)
+  // The chunk's partial result when it fits in 128 bits (a count, an exact sum): low and high
+  // 64 bits; workloads with larger partials keep them in their own datasets.
+  std::uint64_t partial = 0;
+  std::uint64_t partial_hi = 0;
 };
 
 struct WorkerRow {
@@ -69,35 +88,57 @@ struct ErrorInfo {
   std::string message;
 };
 
+// What --resume found under the output's name, read before any work starts.
+struct ResumeState {
+  std::filesystem::path file;  // <path>.partial (a crashed or running run) or <path>
+  std::string status;          // as recorded
+  bool complete = false;       // nothing to do
+  std::uint64_t chunks = 0;    // rows kept
+};
+
 class OutputFile {
  public:
   // Throws common::UsageError (one line) when path exists and !force, is a directory, or its
   // directory is missing or not writable. create() checks again; call this before any work.
   static void check_target(const std::filesystem::path& path, bool force);
+  // For --resume: finds what a previous run left under path (<path>.partial first), checks that
+  // it is a poolrun output of the same identity (UsageError naming what differs otherwise).
+  static ResumeState check_resume(const std::filesystem::path& path, const RunMeta& meta);
+
   static OutputFile create(const std::filesystem::path& path, bool force, const RunMeta& meta);
-  // Continues an interrupted (status "partial" or "failed") output: copies it to
-  // <path>.partial and appends there; <path> stays untouched until finish().
-  static OutputFile resume(const std::filesystem::path& path);
+  // Continues what check_resume() found: moves it to <path>.partial if needed, keeps its rows,
+  // records this attempt in /resumes, and sets status "running" again.
+  static OutputFile resume(const std::filesystem::path& path, const RunMeta& meta);
 
   OutputFile(OutputFile&&) noexcept;
   OutputFile& operator=(OutputFile&&) noexcept;
-  // Without finish(): flushes buffered rows into <path>.partial, leaves status "running".
+  // Without finish(): flushes what is buffered into <path>.partial, leaves status "running".
   ~OutputFile();
 
   const std::filesystem::path& path() const;
   std::filesystem::path partial_path() const;
   h5::File& file();
+  // The /result group. Once the ledger has started, this ends it first (end_ledger()): results
+  // are new objects, which SWMR mode does not allow. Open datasets for the run before start().
   h5::Group& result();
+  // True when this output continues an earlier run (its datasets exist already).
+  bool resumed() const;
+  // This run's attempt number (1 for a new output).
+  std::int64_t attempt() const;
+  // The rows earlier attempts left (resume), in file order.
+  const std::vector<ChunkRow>& previous_chunks() const;
 
-  void set_ranks(std::int64_t ranks);
-  void set_hosts(std::span<const std::string> hosts);
+  // Enters SWMR mode: every dataset must exist by now.
+  void start();
+  bool started() const;
 
-  // Buffered; written by flush() (and every `auto_flush_rows` rows).
+  // Buffered; written by flush().
   void append_chunk(const ChunkRow& row);
-  // Writes buffered rows and flushes the file: what is flushed survives a crash of this process.
+  // Makes everything written so far durable, then the buffered rows: a row reaches the disk
+  // only after the data it claims.
   void flush();
-  // Every chunk row so far (flushed or not); for --resume, the rows found in the file.
-  std::vector<ChunkRow> chunks();
+  // Leaves SWMR mode (flushes, closes and reopens the file): results may be written again.
+  void end_ledger();
 
   // Replaces the /workers table.
   void set_workers(std::span<const WorkerRow> rows);
@@ -108,13 +149,17 @@ class OutputFile {
   void finish(RunStatus status, double wall_seconds);
   bool finished() const noexcept;
 
-  static constexpr hsize_t auto_flush_rows = 4096;
-
  private:
   struct State;
   explicit OutputFile(std::unique_ptr<State> state);
   State& state() const;
   std::unique_ptr<State> s_;
 };
+
+// "name1=value1\nname2=value2" and back: how an Identity is stored (root attribute "identity").
+std::string encode_identity(const Identity& identity);
+Identity decode_identity(std::string_view text);
+// A file's identity for resume checks: "<size> bytes, modified <mtime ns>".
+std::string file_identity(const std::filesystem::path& path);
 
 }  // namespace common

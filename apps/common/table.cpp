@@ -1,5 +1,7 @@
 #include "common/table.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <stdexcept>
 
 namespace h5 {
@@ -21,8 +23,11 @@ Dtype check_column_dtype(const Column& c) {
 
 }  // namespace
 
-Table::Table(Group group, std::vector<Column> columns, hsize_t written)
-    : group_(std::move(group)), columns_(std::move(columns)), written_(written) {
+Table::Table(Group group, std::vector<Column> columns, hsize_t written, bool rows_attribute)
+    : group_(std::move(group)),
+      columns_(std::move(columns)),
+      written_(written),
+      rows_attribute_(rows_attribute) {
   for (const auto& c : columns_) {
     datasets_.push_back(group_.open_dataset(c.name));
     switch (check_column_dtype(c)) {
@@ -51,12 +56,13 @@ Table Table::create(Group& parent, const std::string& name, std::vector<Column> 
     o.max_dims = {unlimited};
     o.chunk = {options.chunk_rows};
     o.gzip = options.gzip;
+    o.string_size = options.string_size;
     g.create_dataset(c.name, check_column_dtype(c), {0}, o);
     names.push_back(c.name);
   }
   g.set_attr("columns", std::span<const std::string>(names));
-  g.set_attr("rows", std::uint64_t{0});
-  return Table(std::move(g), std::move(columns), 0);
+  if (options.rows_attribute) g.set_attr("rows", std::uint64_t{0});
+  return Table(std::move(g), std::move(columns), 0, options.rows_attribute);
 }
 
 Table Table::open(Group& parent, const std::string& name) {
@@ -66,8 +72,13 @@ Table Table::open(Group& parent, const std::string& name) {
     const Dtype d = g.open_dataset(n).dtype();
     columns.push_back({std::move(n), d});
   }
-  const auto rows = g.attr<std::uint64_t>("rows");
-  return Table(std::move(g), std::move(columns), rows);
+  if (g.has_attr("rows")) {
+    const auto rows = g.attr<std::uint64_t>("rows");
+    return Table(std::move(g), std::move(columns), rows, true);
+  }
+  hsize_t rows = columns.empty() ? 0 : std::numeric_limits<hsize_t>::max();
+  for (const auto& c : columns) rows = std::min(rows, g.open_dataset(c.name).num_elements());
+  return Table(std::move(g), std::move(columns), rows, false);
 }
 
 Table::~Table() {
@@ -124,10 +135,16 @@ void Table::flush() {
         buffers_[i]);
   }
   // Last: only now do all columns hold these rows.
-  group_.set_attr("rows", static_cast<std::uint64_t>(new_rows));
+  if (rows_attribute_) group_.set_attr("rows", static_cast<std::uint64_t>(new_rows));
   for (auto& b : buffers_) std::visit([](auto& buf) { buf.clear(); }, b);
   written_ = new_rows;
   buffered_ = 0;
+}
+
+void Table::truncate_to_rows() {
+  for (auto& d : datasets_) {
+    if (d.num_elements() != written_) d.resize({written_});
+  }
 }
 
 std::vector<std::string> Table::read_string_column(const std::string& name) const {

@@ -1,7 +1,8 @@
 // A table stored without compound types: a group with one 1-D extendible dataset per column,
 // so h5py (f["chunks/begin"][:]) and h5dump read each column directly. Rows are buffered and
 // written by flush(); the group attribute "rows" counts the rows fully written to every column
-// (a crash between column writes can leave some columns longer; readers trust "rows").
+// (a crash between column writes can leave some columns longer; readers trust "rows", or the
+// shortest column in tables made for SWMR, which have no such attribute).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,11 @@ struct Column {
 struct TableOptions {
   hsize_t chunk_rows = 1024;
   int gzip = 0;
+  // For tables written under SWMR (no attribute may change, SWMR readers cannot read
+  // variable-length strings): strings of at most this many bytes (0: variable-length), and no
+  // "rows" attribute; the committed rows are then the shortest column's.
+  std::size_t string_size = 0;
+  bool rows_attribute = true;
 };
 
 class Table {
@@ -48,6 +54,8 @@ class Table {
   // Cells in column order, each of its column's type.
   void append(const std::vector<Cell>& row);
   void flush();
+  // Cuts columns that a crash left longer than the committed rows back to them.
+  void truncate_to_rows();
 
   // Reads a column (only the committed rows).
   template <Numeric T>
@@ -61,7 +69,7 @@ class Table {
  private:
   using Buffer = std::variant<std::vector<std::int64_t>, std::vector<std::uint64_t>,
                               std::vector<double>, std::vector<std::string>>;
-  Table(Group group, std::vector<Column> columns, hsize_t written);
+  Table(Group group, std::vector<Column> columns, hsize_t written, bool rows_attribute);
 
   Group group_;
   std::vector<Column> columns_;
@@ -69,6 +77,7 @@ class Table {
   std::vector<Buffer> buffers_;
   hsize_t written_ = 0;
   hsize_t buffered_ = 0;
+  bool rows_attribute_ = true;
 };
 
 }  // namespace h5

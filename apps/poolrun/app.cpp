@@ -17,6 +17,11 @@
 
 namespace poolrun {
 
+namespace {
+// Bumped whenever a kernel changes the bits of a result: --resume refuses to mix versions.
+constexpr const char* kResultsVersion = "1";
+}  // namespace
+
 void register_tasks(libpool::Registry& registry) {
   register_powersum(registry);
   register_primes(registry);
@@ -69,6 +74,19 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
   app.add_flag("-q,--quiet", o.quiet, "No progress and no summary (errors still go to stderr)");
+  app.add_flag("--resume", o.resume,
+               "Continue the interrupted or crashed run that wrote --output, redoing only the "
+               "chunks it did not finish");
+  app.add_option(
+         "--flush-interval", o.flush_interval,
+         "Seconds between ledger flushes: how old the newest completed chunk on disk may be")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  app.add_option("--task-timeout", o.task_timeout,
+                 "A task running longer than this many seconds ends the job like a lost rank "
+                 "(0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1e9));
 }
 
 // Rank 0 prints; the others parse silently (same argv, same verdict).
@@ -139,7 +157,8 @@ int main(int argc, char** argv) {
     sub->footer(
         "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
         "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
-        "dynamic|guided, --progress auto|always|never, -q/--quiet, --version");
+        "dynamic|guided, --progress auto|always|never, --resume, --flush-interval S, "
+        "--task-timeout S, -q/--quiet, --version");
     w->add_options(*sub);
   }
   common::cli::add_config(app);
@@ -147,6 +166,8 @@ int main(int argc, char** argv) {
   // -1: go on; otherwise the exit code every rank leaves with.
   int verdict = -1;
   Workload* chosen = nullptr;
+  common::OutputLock lock;  // rank 0: held from before the output is touched until the end
+  common::Identity identity;
   {
     Muted muted(rank != 0);
     if (auto code = common::cli::parse(app, argc, argv)) {
@@ -163,8 +184,24 @@ int main(int argc, char** argv) {
           // The recorded configuration names the file actually written.
           app.get_option("--output")->default_str(common_options.output);
         }
-        if (rank == 0)
-          common::OutputFile::check_target(common_options.output, common_options.force);
+        identity = {{"workload", chosen->name()}, {"results_version", kResultsVersion}};
+        for (auto& kv : chosen->identity()) identity.push_back(std::move(kv));
+        if (rank == 0) {
+          // One writer per output: the lock comes before anything looks at or touches it.
+          lock = common::OutputLock::acquire(common_options.output);
+          if (common_options.resume) {
+            common::RunMeta m;
+            m.identity = identity;
+            const auto rs = common::OutputFile::check_resume(common_options.output, m);
+            if (rs.complete) {
+              std::cout << "poolrun: " << rs.file.string()
+                        << " is already complete; nothing to resume\n";
+              verdict = exit_complete;
+            }
+          } else {
+            common::OutputFile::check_target(common_options.output, common_options.force);
+          }
+        }
       } catch (const common::UsageError& e) {
         std::cerr << "poolrun: error: " << e.what() << '\n';
         verdict = exit_usage;
@@ -196,15 +233,26 @@ int main(int argc, char** argv) {
     meta.command_line = common::join_command_line(argc, argv);
     meta.ranks = pool.size();
     meta.hosts = unique_hosts(hosts);
+    meta.identity = identity;
     std::optional<common::OutputFile> out;
     try {
-      out.emplace(common::OutputFile::create(common_options.output, common_options.force, meta));
+      out.emplace(common_options.resume ? common::OutputFile::resume(common_options.output, meta)
+                                        : common::OutputFile::create(common_options.output,
+                                                                     common_options.force, meta));
     } catch (const common::UsageError& e) {  // the target appeared since the check
       std::cerr << "poolrun: error: " << e.what() << '\n';
       return exit_usage;
     }
-    Run run(pool, *out, common_options, hosts, t0);
-    return chosen->run(run);
+    Run run(pool, *out, lock, common_options, hosts, t0);
+    const int code = chosen->run(run);
+    if (run.lost_rank()) {
+      // The file is final; a rank that stopped answering cannot be told to leave its loop, so
+      // only the launcher can end the job now.
+      std::cerr << std::flush;
+      lock.release();
+      MPI_Abort(MPI_COMM_WORLD, code);
+    }
+    return code;
   } catch (const libpool::BrokenPool& e) {
     if (rank == 0) std::cerr << "poolrun: error: the pool could not start: " << e.what() << '\n';
     return exit_failed;

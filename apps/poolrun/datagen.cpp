@@ -226,6 +226,15 @@ class Datagen final : public Workload {
       dataset_ = spec.dataset;
     }
   }
+  common::Identity identity() const override {
+    return {{"kind", kind_},
+            {"shape", shape_text_},
+            {"seed", std::to_string(seed_)},
+            {"dtype", dtype_value_},
+            {"chunk_rows", std::to_string(chunk_rows_)},
+            {"gzip", std::to_string(gzip_)},
+            {"dataset", dataset_}};
+  }
   void validate(const CommonOptions&) const override {
     shape_.clear();
     std::string_view rest = shape_text_;
@@ -302,49 +311,50 @@ class Datagen final : public Workload {
           nchunks / (4 * run.workers()), 1,
           std::max<std::uint64_t>(1, kWorkBytes / (chunk_elems * sizeof(T))));
     }
-    Chunker chunker(Span{0, nchunks}, cs, run.options().guided(), run.workers());
-
     const std::vector<hsize_t> dims(shape_.begin(), shape_.end());
-    h5::DatasetOptions opts;
-    opts.chunk = dims;
-    opts.chunk[0] = chunk_rows_;
-    opts.gzip = static_cast<int>(gzip_);
-    opts.shuffle = gzip_ > 0;
     h5::File& file = run.out().file();
-    // Parent groups of /a/b/DSET.
-    std::string parent;
-    for (auto pos = dataset_.find('/', 1); pos != std::string::npos;
-         pos = dataset_.find('/', pos + 1)) {
-      parent = dataset_.substr(0, pos);
-      file.require_group(parent);
+    h5::Dataset out;
+    if (run.out().resumed() && file.exists(dataset_)) {
+      out = file.open_dataset(dataset_);  // the rows /chunks lists are in it already
+    } else {
+      h5::DatasetOptions opts;
+      opts.chunk = dims;
+      opts.chunk[0] = chunk_rows_;
+      opts.gzip = static_cast<int>(gzip_);
+      opts.shuffle = gzip_ > 0;
+      // Parent groups of /a/b/DSET.
+      for (auto pos = dataset_.find('/', 1); pos != std::string::npos;
+           pos = dataset_.find('/', pos + 1))
+        file.require_group(dataset_.substr(0, pos));
+      if (file.exists(dataset_))
+        throw std::runtime_error("datagen: " + dataset_ + " exists in the output file");
+      out = file.create_dataset(dataset_, h5::dtype_of<T>(), dims, opts);
+      out.set_attr("kind", kind_);
+      out.set_attr("seed", seed_);
+      out.set_attr("generator", "Philox4x32-10");
     }
-    if (file.exists(dataset_))
-      throw std::runtime_error("datagen: " + dataset_ + " exists in the output file");
-    auto out = file.create_dataset(dataset_, h5::dtype_of<T>(), dims, opts);
+    run.out().start();
     std::vector<hsize_t> offset(dims.size(), 0);
     std::vector<hsize_t> count = dims;
-    run.start_progress("datagen", rows);
     const std::uint32_t kind = kind_ == "normal"    ? normal
                                : kind_ == "uniform" ? uniform
                                : kind_ == "integer" ? integer
                                                     : image;
-    const bool ok = run_chunks<std::vector<T>>(
-        run,
-        [&]() -> std::optional<Span> {
-          auto c = chunker.next();
-          if (!c) return std::nullopt;
-          return Span{c->begin * chunk_rows_, std::min(rows, c->end * chunk_rows_)};
-        },
-        [&](Span s) { return run.pool().submit(task, kind, seed_, shape_, s.begin, s.end); },
-        [&](Span s, const std::vector<T>& block) {
-          if (block.size() != s.size() * row) throw std::runtime_error("datagen: short block");
-          offset[0] = s.begin;
-          count[0] = s.size();
+    // Rows, in runs of whole HDF5 chunks (the guided schedule may cut an HDF5 chunk in two; it
+    // is then written in two parts).
+    auto opt = run.span_options("rows", cs * chunk_rows_, cs * chunk_rows_);
+    if (opt.chunksize != 0) opt.chunksize = cs * chunk_rows_;
+    auto chunks = run.pool().map_spans(task, libpool::Span{0, rows}, opt, kind, seed_, shape_);
+    run.start_progress("datagen", chunks.items_total());
+    const bool ok = run.drive<std::vector<T>>(
+        "rows", chunks, [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
+          const auto& block = c.value();
+          if (block.size() != c.span.size() * row) throw std::runtime_error("datagen: short block");
+          offset[0] = c.span.begin;
+          count[0] = c.span.size();
           out.write_slab(offset, count, std::span<const T>(block));
         });
-    out.set_attr("kind", kind_);
-    out.set_attr("seed", seed_);
-    out.set_attr("generator", "Philox4x32-10");
+    out = h5::Dataset();
     if (ok) {
       auto& result = run.out().result();
       result.set_attr("dataset", dataset_);

@@ -1,7 +1,13 @@
-// poolrun factor: the smallest prime factor of each number (0 means prime), one task each,
-// results taken as they complete and stored in input order.
+// poolrun factor: the smallest prime factor of each number (0 means prime).
+//
+// The numbers form an index space cut into chunks (--chunksize; auto: ~64K numbers). A task reads
+// its own slab of --input through the file its rank opened once (the pool initializer), or takes
+// its numbers from --numbers (every rank parsed the same list), and returns the numbers with
+// their factors. The master writes them at their place in /result as chunks complete, in
+// coalesced runs, so no rank ever holds the whole input.
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -15,8 +21,69 @@ std::uint64_t smallest_factor_task(std::uint64_t n) {
   return kernels::smallest_factor(n);
 }
 
+namespace {
+
+// --numbers, on every rank (configure() sets it from that rank's own parse).
+std::vector<std::uint64_t> g_numbers;
+
+// A worker reads the input in blocks and serves the chunks inside a block from memory: chunks
+// come in order, so --chunksize 1 costs one HDF5 read per block, not one per number.
+constexpr std::uint64_t kReadBlock = 1 << 16;
+struct BlockCache {
+  std::uint64_t begin = 0;
+  std::vector<std::uint64_t> values;
+  bool holds(std::uint64_t b, std::uint64_t e) const {
+    return b >= begin && e <= begin + values.size();
+  }
+};
+thread_local BlockCache t_cache;
+
+}  // namespace
+
+// The numbers [begin, end) and their smallest factors: numbers first, then factors.
+std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint64_t begin,
+                                            std::uint64_t end) {
+  std::vector<std::uint64_t> out(2 * (end - begin));
+  if (from_input != 0) {
+    const h5::Dataset& d = input_dataset();
+    const std::uint64_t rows = d.num_elements();
+    if (end > rows) throw std::out_of_range("factor: chunk past the end of the input");
+    if (!t_cache.holds(begin, end)) {
+      // Signed inputs were checked for negatives before the run; read as int64 to check again.
+      const std::uint64_t b = begin;
+      const std::uint64_t e = std::min(rows, std::max(end, begin + kReadBlock));
+      std::vector<std::int64_t> raw(e - b);
+      d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(raw));
+      const bool is_signed = d.dtype() == h5::Dtype::int8 || d.dtype() == h5::Dtype::int16 ||
+                             d.dtype() == h5::Dtype::int32 || d.dtype() == h5::Dtype::int64;
+      t_cache.values.resize(e - b);
+      if (is_signed) {
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+          if (raw[i] < 0)
+            throw std::domain_error("negative number " + std::to_string(raw[i]) + " at " +
+                                    std::to_string(b + i));
+          t_cache.values[i] = static_cast<std::uint64_t>(raw[i]);
+        }
+      } else {
+        d.read_slab<std::uint64_t>({b}, {e - b}, std::span<std::uint64_t>(t_cache.values));
+      }
+      t_cache.begin = b;
+    }
+    std::copy_n(t_cache.values.begin() + static_cast<std::ptrdiff_t>(begin - t_cache.begin),
+                end - begin, out.begin());
+  } else {
+    if (end > g_numbers.size()) throw std::out_of_range("factor: chunk past the end of --numbers");
+    std::copy(g_numbers.begin() + static_cast<std::ptrdiff_t>(begin),
+              g_numbers.begin() + static_cast<std::ptrdiff_t>(end), out.begin());
+  }
+  const std::size_t n = end - begin;
+  for (std::size_t i = 0; i < n; ++i) out[n + i] = kernels::smallest_factor(out[i]);
+  return out;
+}
+
 void register_factor(libpool::Registry& registry) {
   registry.add("poolrun.smallest_factor", smallest_factor_task);
+  registry.add("poolrun.factor_span", factor_span_task);
 }
 
 namespace {
@@ -35,60 +102,118 @@ class Factor final : public Workload {
     input_opt_ = input;
   }
   void validate(const CommonOptions&) const override {
-    if (input_opt_->count() > 0) {
-      load_input();
+    if (from_input()) {
+      count_ = check_input_numbers();
       return;
     }
     if (numbers_.empty())
       throw common::UsageError("give --numbers N1,N2,... or --input FILE.h5:/DSET");
+    count_ = numbers_.size();
+  }
+  void configure(libpool::Options& options) const override {
+    if (from_input()) {
+      options.initializer(init_input, input_.file, input_.dataset);
+    } else {
+      g_numbers = numbers_;
+    }
+  }
+  common::Identity identity() const override {
+    if (from_input())
+      return {{"input", input_.str()}, {"input_file", common::file_identity(input_.file)}};
+    std::string ns;
+    for (auto n : numbers_) ns += (ns.empty() ? "" : ",") + std::to_string(n);
+    return {{"numbers", ns}};
   }
 
   int run(Run& run) override {
-    if (input_opt_->count() > 0) numbers_ = load_input();
-    const std::size_t n = numbers_.size();
-    std::vector<std::uint64_t> factors(n, 0);
-    std::vector<std::uint64_t> order;  // input positions in completion order
-    std::uint64_t next_index = 0;
-    const bool show = !run.quiet() && n <= 20;
-    run.start_progress("factor", n);
-    const bool ok = run_chunks<std::uint64_t>(
-        run,
-        [&]() -> std::optional<Span> {
-          if (next_index >= n) return std::nullopt;
-          ++next_index;
-          return Span{next_index - 1, next_index};
-        },
-        [&](Span s) { return run.pool().submit(smallest_factor_task, numbers_[s.begin]); },
-        [&](Span s, const std::uint64_t& f) {
-          factors[s.begin] = f;
-          order.push_back(s.begin);
-          if (show)
-            std::cout << "  " << numbers_[s.begin] << ": "
-                      << (f == 0 ? std::string("prime") : std::to_string(f)) << '\n'
-                      << std::flush;
-        });
-    if (ok) {
-      auto& result = run.out().result();
-      result.write_dataset("number", numbers_);
-      result.write_dataset("smallest_factor", factors);
-      result.write_dataset("completion_order", order);
+    const std::uint64_t n = count_;
+    auto& result = run.out().result();
+    h5::Dataset numbers_ds, factors_ds;
+    if (run.out().resumed() && result.exists("smallest_factor")) {
+      numbers_ds = result.open_dataset("number");
+      factors_ds = result.open_dataset("smallest_factor");
+    } else {
+      h5::DatasetOptions o;
+      o.chunk = {std::min<hsize_t>(n, hsize_t{1} << 16)};
+      numbers_ds = result.create_dataset("number", h5::Dtype::uint64, {n}, o);
+      factors_ds = result.create_dataset("smallest_factor", h5::Dtype::uint64, {n}, o);
     }
+    std::uint64_t primes = 0;
+    for (const auto& r : run.previous("numbers")) primes += r.partial;
+    run.out().start();
+
+    // Completed chunks wait here until a flush (or 1M numbers) and go out as contiguous runs.
+    std::map<std::uint64_t, std::vector<std::uint64_t>> pending;
+    std::uint64_t pending_numbers = 0;
+    auto write_pending = [&] {
+      auto it = pending.begin();
+      while (it != pending.end()) {
+        std::uint64_t begin = it->first;
+        std::vector<std::uint64_t> nums, facs;
+        std::uint64_t at = begin;
+        while (it != pending.end() && it->first == at) {
+          const auto& v = it->second;
+          const std::size_t k = v.size() / 2;
+          nums.insert(nums.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k));
+          facs.insert(facs.end(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+          at += k;
+          it = pending.erase(it);
+        }
+        numbers_ds.write_slab<std::uint64_t>({begin}, {nums.size()},
+                                             std::span<const std::uint64_t>(nums));
+        factors_ds.write_slab<std::uint64_t>({begin}, {facs.size()},
+                                             std::span<const std::uint64_t>(facs));
+      }
+      pending_numbers = 0;
+    };
+    run.before_flush(write_pending);
+
+    const bool show = !run.quiet() && n <= 20;
+    auto chunks = run.pool().map_spans(factor_span_task, libpool::Span{0, n},
+                                       run.span_options("numbers", 1, 1 << 16),
+                                       std::uint64_t{from_input() ? 1u : 0u});
+    run.start_progress("factor", chunks.items_total());
+    run.drive<std::vector<std::uint64_t>>(
+        "numbers", chunks,
+        [&](libpool::SpanChunk<std::vector<std::uint64_t>>& c, common::ChunkRow& row) {
+          auto& v = c.value();
+          const std::size_t k = c.span.size();
+          if (v.size() != 2 * k) throw std::runtime_error("factor: wrong result size");
+          std::uint64_t p = 0;
+          for (std::size_t i = 0; i < k; ++i) {
+            p += v[k + i] == 0;
+            if (show)
+              std::cout << "  " << v[i] << ": "
+                        << (v[k + i] == 0 ? std::string("prime") : std::to_string(v[k + i])) << '\n'
+                        << std::flush;
+          }
+          primes += p;
+          row.partial = p;  // primes in the chunk: the summary's count survives a resume
+          pending_numbers += k;
+          pending.emplace(c.span.begin, std::move(v));
+          if (pending_numbers >= (1u << 20)) write_pending();
+        });
+    write_pending();
+    run.before_flush(nullptr);
+    numbers_ds = h5::Dataset();
+    factors_ds = h5::Dataset();
     const double wall = run.elapsed();
     const int code = run.finish();
     if (!run.quiet() && code == exit_complete) {
-      const auto primes = std::count(factors.begin(), factors.end(), std::uint64_t{0});
       std::cout << "factor: " << n << " numbers, " << primes << " prime (smallest_factor 0)\n  on "
                 << run.pool().size() << " rank(s) in " << human_seconds(wall) << ", "
-                << human_rate(static_cast<double>(n) / wall, "numbers/s") << " -> "
-                << run.options().output << '\n';
+                << human_rate(static_cast<double>(chunks.items_total()) / wall, "numbers/s")
+                << " -> " << run.options().output << '\n';
     }
     return code;
   }
 
  private:
-  // The --input dataset's values; UsageError when it is missing, not 1-D, not integers, negative
-  // or empty (checked on every rank before any work, read again by the master to run).
-  std::vector<std::uint64_t> load_input() const {
+  bool from_input() const { return input_opt_->count() > 0; }
+
+  // Checks the --input dataset (1-D, integers, non-empty, no negative value) reading bounded
+  // slabs only; returns its length. UsageError otherwise (every rank, before any work).
+  std::uint64_t check_input_numbers() const {
     const std::string what = "--input " + input_.str();
     if (!std::filesystem::exists(input_.file)) throw common::UsageError(what + ": no such file");
     try {
@@ -105,12 +230,19 @@ class Factor final : public Workload {
       if (!is_unsigned && !is_signed)
         throw common::UsageError(what + ": expected integers, found " +
                                  std::string(h5::to_string(t)));
-      if (d.num_elements() == 0) throw common::UsageError(what + ": the dataset is empty");
+      const std::uint64_t n = d.num_elements();
+      if (n == 0) throw common::UsageError(what + ": the dataset is empty");
       if (is_signed) {
-        for (auto v : d.read<std::int64_t>())
-          if (v < 0) throw common::UsageError(what + ": negative value " + std::to_string(v));
+        std::vector<std::int64_t> buf;
+        for (std::uint64_t b = 0; b < n; b += kReadBlock * 16) {
+          const std::uint64_t e = std::min(n, b + kReadBlock * 16);
+          buf.resize(e - b);
+          d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(buf));
+          for (auto v : buf)
+            if (v < 0) throw common::UsageError(what + ": negative value " + std::to_string(v));
+        }
       }
-      return d.read<std::uint64_t>();
+      return n;
     } catch (const h5::Error& e) {
       throw common::UsageError(what + ": cannot read it (" + e.call() + ")");
     }
@@ -119,6 +251,7 @@ class Factor final : public Workload {
   std::vector<std::uint64_t> numbers_;
   common::cli::DatasetSpec input_;
   CLI::Option* input_opt_ = nullptr;
+  mutable std::uint64_t count_ = 0;
 };
 
 }  // namespace

@@ -11,8 +11,8 @@
 
 namespace poolrun {
 
-std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t first, std::uint64_t count) {
-  return kernels::count_inside(seed, first, count);
+std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end) {
+  return kernels::count_inside(seed, begin, end - begin);
 }
 
 void register_pi(libpool::Registry& registry) {
@@ -35,17 +35,25 @@ class Pi final : public Workload {
     if (samples_ == 0) throw common::UsageError("--samples: must be positive");
   }
 
+  common::Identity identity() const override {
+    return {{"samples", std::to_string(samples_)}, {"seed", std::to_string(seed_)}};
+  }
+
   int run(Run& run) override {
-    std::uint64_t cs = run.options().chunksize_value();
-    // ~1 ns a sample: 2^20..2^28 samples a chunk keep dispatch negligible and progress alive.
-    if (cs == 0) cs = std::clamp<std::uint64_t>(samples_ / (16 * run.workers()), 1 << 20, 1 << 28);
-    Chunker chunker(Span{0, samples_}, cs, run.options().guided(), run.workers());
+    // Hits are integers: the chunks of earlier attempts add up in any order.
     std::uint64_t inside = 0;
-    run.start_progress("pi", samples_);
-    const bool ok = run_chunks<std::uint64_t>(
-        run, [&] { return chunker.next(); },
-        [&](Span s) { return run.pool().submit(pi_inside_task, seed_, s.begin, s.size()); },
-        [&](Span, const std::uint64_t& c) { inside += c; });
+    for (const auto& r : run.previous("samples")) inside += r.partial;
+    run.out().start();
+    // ~0.5 ns a sample per rank: 2^20..2^28 samples a chunk keep dispatch negligible and the
+    // ledger fresh.
+    auto chunks = run.pool().map_spans(pi_inside_task, libpool::Span{0, samples_},
+                                       run.span_options("samples", 1 << 20, 1 << 28), seed_);
+    run.start_progress("pi", chunks.items_total());
+    const bool ok = run.drive<std::uint64_t>(
+        "samples", chunks, [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
+          inside += c.value();
+          row.partial = c.value();
+        });
     kernels::PiEstimate est;
     if (ok) {
       est = kernels::estimate_pi(inside, samples_);
@@ -57,7 +65,7 @@ class Pi final : public Workload {
       // The inputs that fix the bits of pi, beside it (PRODUCT.md §4).
       for (h5::Object* o : {static_cast<h5::Object*>(&result), static_cast<h5::Object*>(&pi)}) {
         o->set_attr("seed", seed_);
-        o->set_attr("chunksize", chunker.size());
+        o->set_attr("chunksize", chunks.chunk_size());
         o->set_attr("schedule", run.options().schedule);
         o->set_attr("generator", "Philox4x32-10");
       }

@@ -20,6 +20,7 @@
 
 #include "common/cli.hpp"
 #include "common/h5.hpp"
+#include "common/lock.hpp"
 #include "common/output.hpp"
 
 namespace poolrun {
@@ -42,6 +43,9 @@ struct CommonOptions {
   std::string schedule = "dynamic";
   std::string progress = "auto";
   bool quiet = false;
+  bool resume = false;
+  double flush_interval = 5.0;  // seconds; how old the newest chunk on disk may be
+  double task_timeout = 0;      // seconds; 0: none
 
   // 0 for "auto".
   std::uint64_t chunksize_value() const;
@@ -49,38 +53,16 @@ struct CommonOptions {
   ProgressMode progress_mode() const;
 };
 
-// A half-open span of a workload's index space: numbers, samples, n values, list positions.
-struct Span {
-  std::uint64_t begin = 0;
-  std::uint64_t end = 0;
-  std::uint64_t size() const { return end - begin; }
-};
-
-// Cuts [begin, end) into chunks: fixed size (dynamic) or remaining / (2 * workers), never below
-// `min_size` (guided), the schedules of libpool::MapOptions.
-class Chunker {
- public:
-  Chunker(Span whole, std::uint64_t size, bool guided, std::uint64_t workers);
-  std::optional<Span> next();
-  std::uint64_t size() const { return size_; }
-
- private:
-  Span whole_;
-  std::uint64_t next_;
-  std::uint64_t size_;
-  bool guided_;
-  std::uint64_t workers_;
-};
-
 // Set by SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit).
 extern volatile std::sig_atomic_t g_interrupt_signal;
 void install_signal_handlers();
 
-// The master's view of a run: pool, output file, progress, per-rank statistics.
+// The master's view of a run: pool, output file and its ledger, progress, per-rank statistics.
 class Run {
  public:
-  Run(libpool::Executor& pool, common::OutputFile& out, const CommonOptions& options,
-      std::vector<std::string> hosts, std::chrono::steady_clock::time_point t0);
+  Run(libpool::Executor& pool, common::OutputFile& out, common::OutputLock& lock,
+      const CommonOptions& options, std::vector<std::string> hosts,
+      std::chrono::steady_clock::time_point t0);
 
   libpool::Executor& pool() { return pool_; }
   common::OutputFile& out() { return out_; }
@@ -94,28 +76,65 @@ class Run {
   void add_progress(std::uint64_t items);
   void end_progress();
 
+  // The rows of `pass` that earlier attempts completed (--resume), with their partials.
+  std::vector<common::ChunkRow> previous(std::string_view pass) const;
+  // Chunking from the common options (--chunksize, --schedule), the spans of `pass` that earlier
+  // attempts completed to skip, and the workload's bounds for an automatic chunk size.
+  libpool::SpanOptions span_options(std::string_view pass, std::uint64_t auto_min = 1,
+                                    std::uint64_t auto_max = UINT64_MAX) const;
+
+  // Consumes the chunks of one pass: on_done(chunk, row) merges a completed chunk's result (and
+  // may fill the row's partial columns); its row then goes to the ledger. Flushes the ledger
+  // every --flush-interval seconds and at once on a signal; stops at the first failure or
+  // signal (queued chunks cancelled, running ones drained within a grace period). Returns true
+  // if every chunk of the pass completed.
+  template <class R>
+  bool drive(std::string_view pass, libpool::SpanMap<R>& chunks,
+             const std::function<void(libpool::SpanChunk<R>&, common::ChunkRow&)>& on_done);
+
   // Records a finished (or failed) chunk in /chunks and in the rank statistics.
-  void record_chunk(Span span, const libpool::TaskInfo& info, std::string_view status);
+  void record_chunk(common::ChunkRow row);
   // Records the error that fails the run (the first one wins).
-  void record_error(const libpool::RemoteError& e, Span span);
-  void record_error(const std::string& message, Span span);
+  void record_error(const libpool::RemoteError& e, libpool::Span span);
+  void record_error(const std::string& message, libpool::Span span);
   bool failed() const { return failed_; }
+  // A rank was lost (dead, stopped answering, or over --task-timeout): the job must be aborted
+  // once the file is written, since that rank cannot be told to stop.
+  bool lost_rank() const { return lost_rank_; }
   bool interrupted() const { return g_interrupt_signal != 0; }
   const std::string& error_message() const { return error_message_; }
+
+  // Writes the buffered rows to disk now (data first); also refreshes the output lock.
+  void flush_ledger();
+  // Called before every flush (and at finish): a workload that buffers data writes it here, so
+  // that it reaches the disk before the rows that claim it.
+  void before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }
 
   // Writes /workers, wall_seconds and the status (last); returns the exit code.
   int finish();
 
  private:
+  // Between chunks: flush when due or on a signal, progress, the signal's grace period.
+  // Returns false once the drain after a signal has run out of time.
+  bool tick(const std::function<void()>& stop);
+
   libpool::Executor& pool_;
   common::OutputFile& out_;
+  common::OutputLock& lock_;
   const CommonOptions& options_;
   std::vector<std::string> hosts_;
   std::chrono::steady_clock::time_point t0_;
   std::vector<std::uint64_t> rank_chunks_;
   std::vector<double> rank_busy_;
   bool failed_ = false;
+  bool lost_rank_ = false;
   std::string error_message_;
+  std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)
+  std::function<void()> before_flush_;
+  double last_flush_ = 0;
+  double last_touch_ = 0;
+  bool stopping_ = false;  // a signal came: no new chunks, flushed
+  double drain_until_ = 0;
   // progress
   std::string label_;
   std::uint64_t total_ = 0;
@@ -124,78 +143,45 @@ class Run {
   bool periodic_ = false;  // a status line every few seconds (logs)
   double last_print_ = 0;
   void print_progress(bool final_line);
+  void handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span);
 };
 
-// Runs chunks through the pool with a bounded number in flight: submit(span) schedules one,
-// on_done(span, result) consumes it. Stops submitting at the first failure or on a signal,
-// cancels what is queued and drains what runs. Returns true if every chunk completed.
 template <class R>
-bool run_chunks(Run& run, const std::function<std::optional<Span>()>& next,
-                const std::function<libpool::Future<R>(Span)>& submit,
-                const std::function<void(Span, const R&)>& on_done) {
-  struct Pending {
-    libpool::Future<R> future;
-    Span span;
-  };
-  const std::size_t window = std::max<std::size_t>(4, 4 * run.workers());
-  std::vector<Pending> pending;
-  bool stop = false;
-  bool exhausted = false;
-  auto settle = [&](const Pending& p) {
-    if (p.future.cancelled()) return;
-    try {
-      const R& r = p.future.get();
-      on_done(p.span, r);
-      run.record_chunk(p.span, p.future.info(), common::chunk_done);
-      run.add_progress(p.span.size());
-    } catch (const libpool::RemoteError& e) {
-      run.record_chunk(p.span, p.future.info(), common::chunk_failed);
-      run.record_error(e, p.span);
-      stop = true;
-    } catch (const std::exception& e) {  // a failure on the master (e.g. overflow of a total)
-      run.record_chunk(p.span, p.future.info(), common::chunk_failed);
-      run.record_error(e.what(), p.span);
-      stop = true;
-    }
-  };
-  while (true) {
-    stop = stop || run.interrupted();
-    while (!stop && !exhausted && pending.size() < window) {
-      auto span = next();
-      if (!span) {
-        exhausted = true;
-        break;
-      }
-      pending.push_back({submit(*span), *span});
-    }
-    if (pending.empty()) break;
-    if (stop) {
-      // Queued work is cancelled; what a worker already has is waited for and kept.
-      for (auto& p : pending) p.future.cancel();
-      for (auto& p : pending) {
-        p.future.wait();
-        settle(p);
-      }
-      pending.clear();
-      break;
-    }
-    std::vector<libpool::Future<R>> fs;
-    fs.reserve(pending.size());
-    for (auto& p : pending) fs.push_back(p.future);
-    // A timeout keeps progress lines and signals responsive while chunks run.
-    libpool::wait(fs, libpool::ReturnWhen::FirstCompleted, std::chrono::milliseconds(200));
-    std::vector<Pending> still;
-    for (auto& p : pending) {
-      if (p.future.done()) {
-        settle(p);
+bool Run::drive(std::string_view pass, libpool::SpanMap<R>& chunks,
+                const std::function<void(libpool::SpanChunk<R>&, common::ChunkRow&)>& on_done) {
+  const auto stop = [&] { chunks.stop(); };
+  if (failed_ || interrupted()) stop();
+  while (!chunks.finished()) {
+    // A short wait keeps flushes, progress lines and signals responsive while chunks run.
+    libpool::SpanChunk<R>* c = chunks.next(std::chrono::milliseconds(100));
+    if (c) {
+      common::ChunkRow row;
+      row.begin = c->span.begin;
+      row.end = c->span.end;
+      row.rank = c->info.rank;
+      row.start_s = c->info.start_s;
+      row.end_s = c->info.end_s;
+      row.attempt = out_.attempt();
+      row.pass = std::string(pass);
+      if (c->error) {
+        handle_error(c->error, row, c->span);
+        stop();
       } else {
-        still.push_back(std::move(p));
+        try {
+          on_done(*c, row);
+          record_chunk(row);
+          add_progress(c->span.size());
+        } catch (const std::exception& e) {  // a failure on the master (e.g. an overflow)
+          row.status = std::string(common::chunk_failed);
+          record_chunk(row);
+          record_error(e.what(), c->span);
+          stop();
+        }
       }
     }
-    pending = std::move(still);
-    run.add_progress(0);
+    if (!tick(stop)) break;
   }
-  return !run.failed() && !run.interrupted();
+  return !failed_ && !interrupted() && chunks.finished();
 }
 
 // One workload: its options, its tasks, its run on the master.
@@ -212,6 +198,9 @@ class Workload {
   virtual void adjust_options(CommonOptions& /*options*/) {}
   // The pool's initializer, if the workload needs one.
   virtual void configure(libpool::Options& /*options*/) const {}
+  // What a --resume must agree on besides the workload: its own options, seed, input files'
+  // identity (common::file_identity), in a fixed order. Called after validate().
+  virtual common::Identity identity() const = 0;
   // Computes, writes /result, returns the exit code (master only).
   virtual int run(Run& run) = 0;
 };
@@ -257,7 +246,7 @@ const h5::Dataset& input_dataset();
 u128 power_sum_task(unsigned k, std::uint64_t begin, std::uint64_t end);
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
 void init_base_primes(std::uint64_t upper_bound);
-std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t first, std::uint64_t count);
+std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
 std::uint64_t smallest_factor_task(std::uint64_t n);
 
 // Formatting for summaries.

@@ -19,8 +19,25 @@ u128 power_sum_task(unsigned k, std::uint64_t begin, std::uint64_t end) {
   return kernels::power_sum(k, begin, end);
 }
 
+namespace {
+// Where each n's terms start in the joined index space (one more entry: the end). Set on every
+// rank from its own parse of the command line (configure()), before the pool starts.
+std::vector<std::uint64_t> g_offsets;
+}  // namespace
+
+// A chunk [begin, end) of the joined index space, inside one n (chunks never cross a break).
+u128 power_sum_span(std::uint64_t k, std::uint64_t begin, std::uint64_t end) {
+  if (g_offsets.size() < 2 || begin >= g_offsets.back())
+    throw std::out_of_range("powersum: chunk outside the index space");
+  const auto j = static_cast<std::size_t>(
+      std::upper_bound(g_offsets.begin(), g_offsets.end(), begin) - g_offsets.begin() - 1);
+  if (end > g_offsets[j + 1]) throw std::out_of_range("powersum: chunk crosses two n");
+  return kernels::power_sum(static_cast<unsigned>(k), begin - g_offsets[j], end - g_offsets[j]);
+}
+
 void register_powersum(libpool::Registry& registry) {
   registry.add("poolrun.power_sum", power_sum_task);
+  registry.add("poolrun.power_sum_span", power_sum_span);
 }
 
 namespace {
@@ -74,53 +91,50 @@ class PowerSum final : public Workload {
     if (terms_overflow) throw common::UsageError("too many terms in total (more than 2^64 - 1)");
   }
 
+  void configure(libpool::Options&) const override {
+    g_offsets.assign(1, 0);
+    for_each_n([&](std::uint64_t n) { g_offsets.push_back(g_offsets.back() + n); });
+  }
+  common::Identity identity() const override {
+    std::string ns;
+    if (!n_.empty()) {
+      for (auto n : n_) ns += (ns.empty() ? "" : ",") + std::to_string(n);
+    } else {
+      ns = std::to_string(range_.begin) + ":" + std::to_string(range_.end);
+    }
+    return {{"exponent", std::to_string(exponent_)}, {"n", ns}};
+  }
+
   int run(Run& run) override {
     const auto k = static_cast<unsigned>(exponent_);
     std::vector<std::uint64_t> ns;
     for_each_n([&](std::uint64_t n) { ns.push_back(n); });
-    // offsets[j]: where n_j's terms start in the joined index space.
-    std::vector<std::uint64_t> offsets(ns.size() + 1, 0);
-    for (std::size_t j = 0; j < ns.size(); ++j) offsets[j + 1] = offsets[j] + ns[j];
+    const std::vector<std::uint64_t>& offsets = g_offsets;
     const std::uint64_t total_terms = offsets.back();
-    const std::uint64_t workers = run.workers();
-    std::uint64_t cs = run.options().chunksize_value();
-    if (cs == 0)  // ~1 ns a term: chunks of 1M+ terms keep dispatch negligible
-      cs = std::clamp<std::uint64_t>(total_terms / (16 * workers), 1 << 20, 1 << 28);
-    const bool guided = run.options().guided();
-
-    // Pieces never straddle two n: cut within n_j, then move on.
-    std::size_t j = 0;
-    std::uint64_t at = 0;  // next term of n_j
-    std::uint64_t left = total_terms;
-    auto next = [&]() -> std::optional<Span> {
-      while (j < ns.size() && at >= ns[j]) {
-        ++j;
-        at = 0;
-      }
-      if (j >= ns.size()) return std::nullopt;
-      std::uint64_t size = cs;
-      if (guided) size = std::max(size, (left + 2 * workers - 1) / (2 * workers));
-      size = std::min(size, ns[j] - at);
-      const Span s{offsets[j] + at, offsets[j] + at + size};
-      at += size;
-      left -= size;
-      return s;
-    };
-    auto which = [&](const Span& s) {
-      return static_cast<std::size_t>(std::upper_bound(offsets.begin(), offsets.end(), s.begin) -
+    auto which = [&](std::uint64_t begin) {
+      return static_cast<std::size_t>(std::upper_bound(offsets.begin(), offsets.end(), begin) -
                                       offsets.begin() - 1);
     };
-    auto submit = [&](Span s) {
-      const std::size_t i = which(s);
-      return run.pool().submit(power_sum_task, k, s.begin - offsets[i], s.end - offsets[i]);
-    };
     std::vector<u128> sums(ns.size(), 0);
-    auto on_done = [&](Span s, const u128& r) {
-      auto& sum = sums[which(s)];
-      sum = kernels::checked_add(sum, r);
-    };
-    run.start_progress("powersum", total_terms);
-    const bool ok = run_chunks<u128>(run, next, submit, on_done);
+    // Partial sums are exact integers: the chunks of earlier attempts add up in any order.
+    for (const auto& r : run.previous("terms")) {
+      auto& sum = sums[which(r.begin)];
+      sum = kernels::checked_add(sum, (static_cast<u128>(r.partial_hi) << 64) | r.partial);
+    }
+    run.out().start();
+    // Pieces never straddle two n; ~1 ns a term: chunks of 1M+ terms keep dispatch negligible.
+    auto opt = run.span_options("terms", 1 << 20, 1 << 28);
+    opt.breaks.assign(offsets.begin() + 1, offsets.end());
+    auto chunks =
+        run.pool().map_spans(power_sum_span, libpool::Span{0, total_terms}, opt, std::uint64_t{k});
+    run.start_progress("powersum", chunks.items_total());
+    const bool ok =
+        run.drive<u128>("terms", chunks, [&](libpool::SpanChunk<u128>& c, common::ChunkRow& row) {
+          auto& sum = sums[which(c.span.begin)];
+          sum = kernels::checked_add(sum, c.value());
+          row.partial = static_cast<std::uint64_t>(c.value());
+          row.partial_hi = static_cast<std::uint64_t>(c.value() >> 64);
+        });
     std::string total_text;
     if (ok) {
       u128 total = 0;
@@ -129,7 +143,7 @@ class PowerSum final : public Workload {
         total_text = kernels::to_decimal(total);
       } catch (const std::overflow_error& e) {
         run.record_error(std::string("std::overflow_error: ") + e.what() + " (the total)",
-                         Span{0, total_terms});
+                         libpool::Span{0, total_terms});
       }
     }
     if (ok && !run.failed()) {

@@ -51,22 +51,31 @@ class Primes final : public Workload {
     options.initializer(init_base_primes, to_);
   }
 
+  common::Identity identity() const override {
+    return {{"from", std::to_string(from_)}, {"to", std::to_string(to_)}};
+  }
+
   int run(Run& run) override {
-    std::uint64_t cs = run.options().chunksize_value();
-    if (cs == 0 && to_ > from_) cs = kernels::suggested_chunk_size(from_, to_, run.workers());
-    Chunker chunker(Span{from_, to_}, cs, run.options().guided(), run.workers());
     std::uint64_t count = 0;
-    run.start_progress("primes", to_ - from_);
-    const bool ok = run_chunks<std::uint64_t>(
-        run, [&] { return chunker.next(); },
-        [&](Span s) { return run.pool().submit(count_primes_task, s.begin, s.end); },
-        [&](Span, const std::uint64_t& c) { count += c; });
+    for (const auto& r : run.previous("count")) count += r.partial;
+    run.out().start();
+    // The sieve's own chunk size (at least ~sqrt(B), a few chunks a worker) when auto.
+    const std::uint64_t suggested =
+        to_ > from_ ? kernels::suggested_chunk_size(from_, to_, run.workers()) : 1;
+    auto chunks = run.pool().map_spans(count_primes_task, libpool::Span{from_, to_},
+                                       run.span_options("count", suggested, suggested));
+    run.start_progress("primes", chunks.items_total());
+    const bool ok = run.drive<std::uint64_t>(
+        "count", chunks, [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
+          count += c.value();
+          row.partial = c.value();
+        });
     if (ok) {
       auto& result = run.out().result();
       result.write_scalar("count", count);
       result.set_attr("from", from_);
       result.set_attr("to", to_);
-      result.set_attr("chunksize", chunker.size());
+      result.set_attr("chunksize", chunks.chunk_size());
       result.set_attr("schedule", run.options().schedule);
     }
     const double wall = run.elapsed();

@@ -1,4 +1,5 @@
 // The master's bookkeeping for a run: chunk rows, rank statistics, progress, the final status.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,28 +43,12 @@ ProgressMode CommonOptions::progress_mode() const {
   return ProgressMode::automatic;
 }
 
-Chunker::Chunker(Span whole, std::uint64_t size, bool guided, std::uint64_t workers)
-    : whole_(whole),
-      next_(whole.begin),
-      size_(std::max<std::uint64_t>(size, 1)),
-      guided_(guided),
-      workers_(std::max<std::uint64_t>(workers, 1)) {}
-
-std::optional<Span> Chunker::next() {
-  if (next_ >= whole_.end) return std::nullopt;
-  const std::uint64_t left = whole_.end - next_;
-  std::uint64_t n = size_;
-  if (guided_) n = std::max(n, (left + 2 * workers_ - 1) / (2 * workers_));
-  n = std::min(n, left);
-  const Span s{next_, next_ + n};
-  next_ += n;
-  return s;
-}
-
-Run::Run(libpool::Executor& pool, common::OutputFile& out, const CommonOptions& options,
-         std::vector<std::string> hosts, std::chrono::steady_clock::time_point t0)
+Run::Run(libpool::Executor& pool, common::OutputFile& out, common::OutputLock& lock,
+         const CommonOptions& options, std::vector<std::string> hosts,
+         std::chrono::steady_clock::time_point t0)
     : pool_(pool),
       out_(out),
+      lock_(lock),
       options_(options),
       hosts_(std::move(hosts)),
       t0_(t0),
@@ -74,38 +59,103 @@ double Run::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 }
 
-void Run::record_chunk(Span span, const libpool::TaskInfo& info, std::string_view status) {
-  common::ChunkRow row;
-  row.begin = span.begin;
-  row.end = span.end;
-  row.rank = info.rank;
-  row.start_s = info.start_s;
-  row.end_s = info.end_s;
-  row.attempt = 1;
-  row.status = std::string(status);
+std::vector<common::ChunkRow> Run::previous(std::string_view pass) const {
+  std::vector<common::ChunkRow> rows;
+  for (const auto& r : out_.previous_chunks()) {
+    if (r.pass == pass && r.status == common::chunk_done) rows.push_back(r);
+  }
+  return rows;
+}
+
+libpool::SpanOptions Run::span_options(std::string_view pass, std::uint64_t auto_min,
+                                       std::uint64_t auto_max) const {
+  libpool::SpanOptions opt;
+  opt.chunksize = options_.chunksize_value();
+  opt.min_chunk = auto_min;
+  opt.max_chunk = auto_max;
+  opt.schedule = options_.guided() ? libpool::Schedule::Guided : libpool::Schedule::Dynamic;
+  for (const auto& r : previous(pass)) opt.skip.push_back({r.begin, r.end});
+  return opt;
+}
+
+void Run::record_chunk(common::ChunkRow row) {
   out_.append_chunk(row);
-  if (info.rank >= 0 && static_cast<std::size_t>(info.rank) < rank_chunks_.size()) {
-    const auto r = static_cast<std::size_t>(info.rank);
+  if (row.rank >= 0 && static_cast<std::size_t>(row.rank) < rank_chunks_.size()) {
+    const auto r = static_cast<std::size_t>(row.rank);
     ++rank_chunks_[r];
-    rank_busy_[r] += std::max(0.0, info.end_s - info.start_s);
+    rank_busy_[r] += std::max(0.0, row.end_s - row.start_s);
   }
 }
 
-void Run::record_error(const libpool::RemoteError& e, Span span) {
+void Run::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const libpool::RemoteError& e) {
+    row.status = std::string(common::chunk_failed);
+    record_chunk(row);
+    record_error(e, span);
+  } catch (const libpool::BrokenPool& e) {
+    // A rank is gone (or the pool broke): the chunk was not computed, nothing to record but why.
+    if (!lost_rank_ && !failed_) {
+      lost_rank_ = true;
+      record_error(e.what(), span);
+    }
+  } catch (const std::exception& e) {
+    row.status = std::string(common::chunk_failed);
+    record_chunk(row);
+    record_error(e.what(), span);
+  }
+}
+
+void Run::flush_ledger() {
+  if (before_flush_) before_flush_();
+  out_.flush();
+  last_flush_ = elapsed();
+  lock_.touch();
+  last_touch_ = last_flush_;
+}
+
+bool Run::tick(const std::function<void()>& stop) {
+  const double now = elapsed();
+  if (interrupted() && !stopping_) {
+    // The flush comes first: mpirun SIGKILLs its ranks about a second after forwarding
+    // SIGTERM/SIGINT, so whatever draining follows is a bonus.
+    stopping_ = true;
+    stop();
+    flush_ledger();
+    // Slurm's warning (SIGUSR1) leaves time to finish what runs; TERM and INT do not.
+    drain_until_ = elapsed() + (g_interrupt_signal == SIGUSR1 ? 30.0 : 0.5);
+    return true;
+  }
+  if (stopping_ && now > drain_until_) return false;
+  if (now - last_flush_ >= options_.flush_interval) {
+    flush_ledger();
+  } else if (now - last_touch_ >= 5.0) {
+    lock_.touch();
+    last_touch_ = now;
+  }
+  add_progress(0);
+  return true;
+}
+
+void Run::record_error(const libpool::RemoteError& e, libpool::Span span) {
   if (failed_) return;
   failed_ = true;
   error_message_ = "rank " + std::to_string(e.rank()) + " on " + e.host() + ", task " + e.task() +
                    ", chunk [" + std::to_string(span.begin) + ", " + std::to_string(span.end) +
                    "): " + e.type() + ": " + e.message();
-  out_.set_error({e.rank(), e.host(), span.begin, span.end, e.type() + ": " + e.message()});
+  pending_error_ =
+      common::ErrorInfo{e.rank(), e.host(), span.begin, span.end, e.type() + ": " + e.message()};
 }
 
-void Run::record_error(const std::string& message, Span span) {
+void Run::record_error(const std::string& message, libpool::Span span) {
   if (failed_) return;
   failed_ = true;
-  error_message_ =
-      "chunk [" + std::to_string(span.begin) + ", " + std::to_string(span.end) + "): " + message;
-  out_.set_error({0, hosts_.empty() ? std::string() : hosts_[0], span.begin, span.end, message});
+  error_message_ = lost_rank_ ? message
+                              : "chunk [" + std::to_string(span.begin) + ", " +
+                                    std::to_string(span.end) + "): " + message;
+  pending_error_ = common::ErrorInfo{0, hosts_.empty() ? std::string() : hosts_[0], span.begin,
+                                     span.end, message};
 }
 
 void Run::start_progress(const std::string& label, std::uint64_t total) {
@@ -159,6 +209,7 @@ void Run::print_progress(bool final_line) {
 
 int Run::finish() {
   end_progress();
+  if (before_flush_) before_flush_();
   const double wall = elapsed();
   std::vector<common::WorkerRow> rows;
   for (std::size_t r = 0; r < rank_chunks_.size(); ++r) {
@@ -171,6 +222,7 @@ int Run::finish() {
     rows.push_back(w);
   }
   out_.set_workers(rows);
+  if (pending_error_) out_.set_error(*pending_error_);
   common::RunStatus status = common::RunStatus::complete;
   int code = exit_complete;
   if (failed_) {
@@ -182,7 +234,11 @@ int Run::finish() {
   }
   out_.result().set_attr("complete", std::int64_t{status == common::RunStatus::complete});
   out_.finish(status, wall);
-  if (failed_) {
+  lock_.release();  // the file is final: another run may take it from here
+  if (failed_ && lost_rank_) {
+    std::cerr << "poolrun: error: " << error_message_ << "; " << options_.output
+              << " has status failed, resume it with --resume\n";
+  } else if (failed_) {
     std::cerr << "poolrun: error: task failed: " << error_message_ << " (" << options_.output
               << ", status failed)\n";
   } else if (interrupted()) {

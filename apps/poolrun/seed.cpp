@@ -1,9 +1,11 @@
 // poolrun seed: the tutorial's five programs with the tutorial's inputs, one group each under
 // /result (sum_squares, count_primes, monte_carlo, sum_cubes, smallest_factor).
+#include <array>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
+#include "kernels/factor.hpp"
 #include "kernels/montecarlo.hpp"
 #include "kernels/powersum.hpp"
 #include "poolrun.hpp"
@@ -22,6 +24,31 @@ u128 sum_cubes_task(std::uint64_t begin, std::uint64_t end) {
 
 constexpr std::uint64_t kPrimesBound = 1'000'000;
 constexpr std::uint64_t kMonteCarloSeed = 0;
+// sum_squares: the pieces of every n in one index space, n_j's terms from kStride * j on.
+constexpr std::uint64_t kStride = 100'000'000;
+constexpr std::array<std::uint64_t, 4> kSquaresN{10'000'000, 20'000'000, 30'000'000, 40'000'000};
+constexpr std::array<std::uint64_t, 10> kFactorNumbers{
+    104729,   1000003,  999983,   7919ull * 7919, 1299827,
+    15485863, 49979687, 67867979, 104395303,      982451653};
+
+u128 sum_squares_task(std::uint64_t begin, std::uint64_t end) {
+  const std::uint64_t base = begin / kStride * kStride;
+  return kernels::power_sum(2, begin - base, end - base);
+}
+
+std::uint64_t seed_factor_task(std::uint64_t begin, std::uint64_t end) {
+  if (end != begin + 1 || begin >= kFactorNumbers.size())
+    throw std::out_of_range("seed smallest_factor: one number a chunk");
+  return kernels::smallest_factor(kFactorNumbers[begin]);
+}
+
+u128 from_row(const common::ChunkRow& r) {
+  return (static_cast<u128>(r.partial_hi) << 64) | r.partial;
+}
+void to_row(common::ChunkRow& row, u128 v) {
+  row.partial = static_cast<std::uint64_t>(v);
+  row.partial_hi = static_cast<std::uint64_t>(v >> 64);
+}
 
 class Seed final : public Workload {
  public:
@@ -34,12 +61,16 @@ class Seed final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_base_primes, kPrimesBound);
   }
+  common::Identity identity() const override { return {{"programs", "tutorial-5"}}; }
 
   int run(Run& run) override {
+    run.out().start();
+    // The tutorial's own chunking, one pass (the /chunks "pass" column) per program. Results
+    // are written at the end: no new object while the ledger runs.
     std::ostringstream report;
-    bool ok = sum_squares(run, report) && count_primes(run, report) && monte_carlo(run, report) &&
-              sum_cubes(run, report) && smallest_factor(run, report);
-    (void)ok;  // a failure or signal is in run's state; finish() turns it into the exit code
+    const bool ok = sum_squares(run) && count_primes(run) && monte_carlo(run) && sum_cubes(run) &&
+                    smallest_factor(run);
+    if (ok) write(run, report);
     const double wall = run.elapsed();
     const int code = run.finish();
     if (!run.quiet() && code == exit_complete)
@@ -49,170 +80,170 @@ class Seed final : public Workload {
   }
 
  private:
-  static bool sum_squares(Run& run, std::ostream& report) {
-    const std::vector<std::uint64_t> ns{10'000'000, 20'000'000, 30'000'000, 40'000'000};
-    const std::uint64_t piece = 5'000'000;
-    // Pieces of every n in one index space: n_j's terms start at offset 100M * j.
-    const std::uint64_t stride = 100'000'000;
-    std::size_t j = 0;
-    std::uint64_t at = 0;
-    std::vector<u128> sums(ns.size(), 0);
-    run.start_progress("seed sum_squares", 100'000'000);
-    const bool ok = run_chunks<u128>(
-        run,
-        [&]() -> std::optional<Span> {
-          if (j < ns.size() && at >= ns[j]) {
-            ++j;
-            at = 0;
-          }
-          if (j >= ns.size()) return std::nullopt;
-          const std::uint64_t e = std::min(ns[j], at + piece);
-          const Span s{stride * j + at, stride * j + e};
-          at = e;
-          return s;
-        },
-        [&](Span s) {
-          return run.pool().submit(power_sum_task, 2u, s.begin % stride,
-                                   s.end % stride == 0 ? stride : s.end % stride);
-        },
-        [&](Span s, const u128& r) {
-          auto& sum = sums[s.begin / stride];
-          sum = kernels::checked_add(sum, r);
-        });
+  // The pass's chunks with the tutorial's chunk size, minus what earlier attempts did.
+  template <class R, class... A, class... Fixed>
+  static bool pass(Run& run, const char* name, libpool::Span whole, std::uint64_t chunksize,
+                   std::vector<libpool::Span> gaps, std::vector<std::uint64_t> breaks,
+                   const std::function<void(const common::ChunkRow&)>& restore,
+                   const std::function<void(libpool::SpanChunk<R>&, common::ChunkRow&)>& on_done,
+                   R (*fn)(A...), Fixed... fixed) {
+    auto opt = run.span_options(name);
+    for (const auto& r : run.previous(name)) restore(r);
+    opt.chunksize = chunksize;
+    opt.schedule = libpool::Schedule::Dynamic;
+    opt.skip.insert(opt.skip.end(), gaps.begin(), gaps.end());
+    opt.breaks = std::move(breaks);
+    auto chunks = run.pool().map_spans(fn, whole, opt, fixed...);
+    run.start_progress(std::string("seed ") + name, chunks.items_total());
+    const bool ok = run.drive<R>(name, chunks, on_done);
     run.end_progress();
-    if (!ok) return false;
-    auto g = run.out().result().create_group("sum_squares");
-    std::vector<std::string> texts;
-    for (u128 s : sums) texts.push_back(kernels::to_decimal(s));
-    g.write_dataset("n", ns);
-    g.write_strings("sums", texts);
-    report << "sum_squares [10M,20M,30M,40M] -> [";
-    for (std::size_t i = 0; i < texts.size(); ++i) report << (i ? ", " : "") << texts[i];
-    report << "]\n";
-    return true;
+    return ok;
   }
 
-  static bool count_primes(Run& run, std::ostream& report) {
-    const std::vector<std::uint64_t> from{0, 250'000, 500'000, 750'000};
-    const std::vector<std::uint64_t> to{250'000, 500'000, 750'000, 1'000'000};
-    std::vector<std::uint64_t> counts(from.size(), 0);
-    std::size_t i = 0;
-    run.start_progress("seed count_primes", kPrimesBound);
-    const bool ok = run_chunks<std::uint64_t>(
-        run,
-        [&]() -> std::optional<Span> {
-          if (i >= from.size()) return std::nullopt;
-          ++i;
-          return Span{from[i - 1], to[i - 1]};
+  bool sum_squares(Run& run) {
+    std::vector<libpool::Span> gaps;
+    std::vector<std::uint64_t> breaks;
+    for (std::size_t j = 0; j < kSquaresN.size(); ++j) {
+      gaps.push_back({kStride * j + kSquaresN[j], kStride * (j + 1)});
+      breaks.push_back(kStride * (j + 1));
+    }
+    auto add = [&](std::uint64_t begin, u128 v) {
+      auto& s = squares_[begin / kStride];
+      s = kernels::checked_add(s, v);
+    };
+    return pass<u128>(
+        run, "sum_squares", {0, kStride * kSquaresN.size()}, 5'000'000, gaps, breaks,
+        [&](const common::ChunkRow& r) { add(r.begin, from_row(r)); },
+        [&](libpool::SpanChunk<u128>& c, common::ChunkRow& row) {
+          add(c.span.begin, c.value());
+          to_row(row, c.value());
         },
-        [&](Span s) { return run.pool().submit(count_primes_task, s.begin, s.end); },
-        [&](Span s, const std::uint64_t& c) { counts[s.begin / 250'000] = c; });
-    run.end_progress();
-    if (!ok) return false;
-    std::uint64_t total = 0;
-    for (auto c : counts) total += c;
-    auto g = run.out().result().create_group("count_primes");
-    g.write_dataset("from", from);
-    g.write_dataset("to", to);
-    g.write_dataset("counts", counts);
-    g.write_scalar("count", total);
-    report << "count_primes <1e6 (4 ranges) -> " << total << '\n';
-    return true;
+        sum_squares_task);
   }
 
-  static bool monte_carlo(Run& run, std::ostream& report) {
-    const std::uint64_t per_task = 1'000'000;
-    const std::uint64_t tasks = 8;
-    std::uint64_t inside = 0;
-    std::uint64_t t = 0;
-    run.start_progress("seed monte_carlo", per_task * tasks);
-    const bool ok = run_chunks<std::uint64_t>(
-        run,
-        [&]() -> std::optional<Span> {
-          if (t >= tasks) return std::nullopt;
-          ++t;
-          return Span{(t - 1) * per_task, t * per_task};
+  bool count_primes(Run& run) {
+    return pass<std::uint64_t>(
+        run, "count_primes", {0, kPrimesBound}, kPrimesBound / 4, {},
+        {kPrimesBound / 4, kPrimesBound / 2, 3 * kPrimesBound / 4},
+        [&](const common::ChunkRow& r) { counts_[r.begin / (kPrimesBound / 4)] += r.partial; },
+        [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
+          counts_[c.span.begin / (kPrimesBound / 4)] += c.value();
+          row.partial = c.value();
         },
-        [&](Span s) {
-          return run.pool().submit(pi_inside_task, kMonteCarloSeed, s.begin, s.size());
-        },
-        [&](Span, const std::uint64_t& c) { inside += c; });
-    run.end_progress();
-    if (!ok) return false;
-    const auto est = kernels::estimate_pi(inside, per_task * tasks);
-    auto g = run.out().result().create_group("monte_carlo");
-    g.write_scalar("pi", est.pi);
-    g.write_scalar("inside", inside);
-    g.write_scalar("samples", per_task * tasks);
-    g.write_scalar("stderr", est.standard_error);
-    g.set_attr("seed", kMonteCarloSeed);
-    g.set_attr("chunksize", per_task);
-    g.set_attr("generator", "Philox4x32-10");
-    char line[96];
-    std::snprintf(line, sizeof line, "monte_carlo 8x1M -> %.7g (Philox, seed %llu)\n", est.pi,
-                  static_cast<unsigned long long>(kMonteCarloSeed));
-    report << line;
-    return true;
+        count_primes_task);
   }
 
-  static bool sum_cubes(Run& run, std::ostream& report) {
-    const std::uint64_t n_end = 10'000;
-    const std::uint64_t chunksize = 100;
-    Chunker chunker(Span{0, n_end}, chunksize, false, run.workers());
-    u128 total = 0;
-    run.start_progress("seed sum_cubes", n_end);
-    const bool ok = run_chunks<u128>(
-        run, [&] { return chunker.next(); },
-        [&](Span s) { return run.pool().submit(sum_cubes_task, s.begin, s.end); },
-        [&](Span, const u128& r) { total = kernels::checked_add(total, r); });
-    run.end_progress();
-    if (!ok) return false;
-    auto g = run.out().result().create_group("sum_cubes");
-    g.write_string("total", kernels::to_decimal(total));
-    g.set_attr("n_end", n_end);
-    g.set_attr("chunksize", chunksize);
-    report << "sum_cubes range(10000) cs=100 -> " << kernels::to_decimal(total) << '\n';
-    return true;
+  bool monte_carlo(Run& run) {
+    return pass<std::uint64_t>(
+        run, "monte_carlo", {0, kMonteCarloSamples}, 1'000'000, {}, {},
+        [&](const common::ChunkRow& r) { inside_ += r.partial; },
+        [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
+          inside_ += c.value();
+          row.partial = c.value();
+        },
+        pi_inside_task, kMonteCarloSeed);
   }
 
-  static bool smallest_factor(Run& run, std::ostream& report) {
-    const std::vector<std::uint64_t> nums{104729,   1000003,  999983,   7919ull * 7919, 1299827,
-                                          15485863, 49979687, 67867979, 104395303,      982451653};
-    std::vector<std::uint64_t> factors(nums.size(), 0);
-    std::vector<std::uint64_t> order;
-    std::uint64_t i = 0;
-    run.start_progress("seed smallest_factor", nums.size());
-    const bool ok = run_chunks<std::uint64_t>(
-        run,
-        [&]() -> std::optional<Span> {
-          if (i >= nums.size()) return std::nullopt;
-          ++i;
-          return Span{i - 1, i};
+  bool sum_cubes(Run& run) {
+    return pass<u128>(
+        run, "sum_cubes", {0, kCubesEnd}, 100, {}, {},
+        [&](const common::ChunkRow& r) { cubes_ = kernels::checked_add(cubes_, from_row(r)); },
+        [&](libpool::SpanChunk<u128>& c, common::ChunkRow& row) {
+          cubes_ = kernels::checked_add(cubes_, c.value());
+          to_row(row, c.value());
         },
-        [&](Span s) { return run.pool().submit(smallest_factor_task, nums[s.begin]); },
-        [&](Span s, const std::uint64_t& f) {
-          factors[s.begin] = f;
-          order.push_back(s.begin);
-        });
-    run.end_progress();
-    if (!ok) return false;
-    auto g = run.out().result().create_group("smallest_factor");
-    g.write_dataset("number", nums);
-    g.write_dataset("smallest_factor", factors);
-    g.write_dataset("completion_order", order);
-    report << "smallest_factor 10 numbers -> [";
-    for (std::size_t k = 0; k < nums.size(); ++k)
-      report << (k ? ", " : "") << "(" << nums[k] << ", "
-             << (factors[k] ? std::to_string(factors[k]) : std::string("None")) << ")";
-    report << "]\n";
-    return true;
+        sum_cubes_task);
   }
+
+  bool smallest_factor(Run& run) {
+    return pass<std::uint64_t>(
+        run, "smallest_factor", {0, kFactorNumbers.size()}, 1, {}, {},
+        [&](const common::ChunkRow& r) { factors_[r.begin] = r.partial; },
+        [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
+          factors_[c.span.begin] = c.value();
+          row.partial = c.value();
+        },
+        seed_factor_task);
+  }
+
+  void write(Run& run, std::ostream& report) {
+    auto& result = run.out().result();
+    {
+      auto g = result.create_group("sum_squares");
+      std::vector<std::string> texts;
+      for (u128 s : squares_) texts.push_back(kernels::to_decimal(s));
+      g.write_dataset("n", std::vector<std::uint64_t>(kSquaresN.begin(), kSquaresN.end()));
+      g.write_strings("sums", texts);
+      report << "sum_squares [10M,20M,30M,40M] -> [";
+      for (std::size_t i = 0; i < texts.size(); ++i) report << (i ? ", " : "") << texts[i];
+      report << "]\n";
+    }
+    {
+      std::vector<std::uint64_t> from, to, counts(counts_.begin(), counts_.end());
+      std::uint64_t total = 0;
+      for (std::uint64_t i = 0; i < 4; ++i) {
+        from.push_back(i * kPrimesBound / 4);
+        to.push_back((i + 1) * kPrimesBound / 4);
+        total += counts_[i];
+      }
+      auto g = result.create_group("count_primes");
+      g.write_dataset("from", from);
+      g.write_dataset("to", to);
+      g.write_dataset("counts", counts);
+      g.write_scalar("count", total);
+      report << "count_primes <1e6 (4 ranges) -> " << total << '\n';
+    }
+    {
+      const auto est = kernels::estimate_pi(inside_, kMonteCarloSamples);
+      auto g = result.create_group("monte_carlo");
+      g.write_scalar("pi", est.pi);
+      g.write_scalar("inside", inside_);
+      g.write_scalar("samples", kMonteCarloSamples);
+      g.write_scalar("stderr", est.standard_error);
+      g.set_attr("seed", kMonteCarloSeed);
+      g.set_attr("chunksize", std::uint64_t{1'000'000});
+      g.set_attr("generator", "Philox4x32-10");
+      char line[96];
+      std::snprintf(line, sizeof line, "monte_carlo 8x1M -> %.7g (Philox, seed %llu)\n", est.pi,
+                    static_cast<unsigned long long>(kMonteCarloSeed));
+      report << line;
+    }
+    {
+      auto g = result.create_group("sum_cubes");
+      g.write_string("total", kernels::to_decimal(cubes_));
+      g.set_attr("n_end", kCubesEnd);
+      g.set_attr("chunksize", std::uint64_t{100});
+      report << "sum_cubes range(10000) cs=100 -> " << kernels::to_decimal(cubes_) << '\n';
+    }
+    {
+      auto g = result.create_group("smallest_factor");
+      g.write_dataset("number",
+                      std::vector<std::uint64_t>(kFactorNumbers.begin(), kFactorNumbers.end()));
+      g.write_dataset("smallest_factor",
+                      std::vector<std::uint64_t>(factors_.begin(), factors_.end()));
+      report << "smallest_factor 10 numbers -> [";
+      for (std::size_t k = 0; k < kFactorNumbers.size(); ++k)
+        report << (k ? ", " : "") << "(" << kFactorNumbers[k] << ", "
+               << (factors_[k] ? std::to_string(factors_[k]) : std::string("None")) << ")";
+      report << "]\n";
+    }
+  }
+
+  static constexpr std::uint64_t kMonteCarloSamples = 8'000'000;
+  static constexpr std::uint64_t kCubesEnd = 10'000;
+  std::array<u128, 4> squares_{};
+  std::array<std::uint64_t, 4> counts_{};
+  std::uint64_t inside_ = 0;
+  u128 cubes_ = 0;
+  std::array<std::uint64_t, 10> factors_{};
 };
 
 }  // namespace
 
 void register_seed(libpool::Registry& registry) {
   registry.add("poolrun.sum_cubes", sum_cubes_task);
+  registry.add("poolrun.sum_squares", sum_squares_task);
+  registry.add("poolrun.seed_factor", seed_factor_task);
 }
 
 std::unique_ptr<Workload> make_seed() {

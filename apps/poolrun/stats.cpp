@@ -161,9 +161,13 @@ struct StatsPart {
   LIBPOOL_FIELDS(blocks, counts)
 };
 
-StatsPart stats_task(std::uint64_t begin, std::uint64_t end, std::uint64_t block_rows, bool moments,
-                     std::uint64_t bins, double lo, double hi) {
+// Blocks [bbegin, bend) of block_rows rows each (the last one may be shorter).
+StatsPart stats_task(std::uint64_t block_rows, bool moments, std::uint64_t bins, double lo,
+                     double hi, std::uint64_t bbegin, std::uint64_t bend) {
   const h5::Dataset& d = input_dataset();
+  const std::uint64_t nrows = g_input->shape.empty() ? 1 : g_input->shape[0];
+  const std::uint64_t begin = bbegin * block_rows;
+  const std::uint64_t end = std::min(nrows, bend * block_rows);
   const std::vector<hsize_t>& shape = g_input->shape;
   const std::uint64_t row = product(shape, 1);
   StatsPart part;
@@ -231,6 +235,12 @@ class Stats final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  common::Identity identity() const override {
+    return {{"input", input_.str()},
+            {"input_file", common::file_identity(input_.file)},
+            {"bins", std::to_string(bins_)},
+            {"range", range_}};
+  }
 
   int run(Run& run) override {
     const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
@@ -245,40 +255,116 @@ class Stats final : public Workload {
     // 4 chunks a worker when the dataset is small.
     const std::uint64_t block_elems = block_rows * product(info_.shape, 1);
     std::uint64_t cs = run.options().chunksize_value();
+    std::uint64_t cs_min = 1, cs_max = UINT64_MAX;
     if (cs != 0) {
       cs = std::max<std::uint64_t>(1, (cs + block_elems - 1) / block_elems);
+      cs_min = cs_max = cs;  // --chunksize elements, rounded up to whole blocks
     } else {
       const std::uint64_t block_bytes = block_elems * info_.element_size;
-      cs = std::clamp<std::uint64_t>(nblocks / (4 * run.workers()), 1,
-                                     std::max<std::uint64_t>(1, kChunkBytes / block_bytes));
+      cs_max = std::max<std::uint64_t>(1, kChunkBytes / block_bytes);
+      // A histogram row per chunk in the ledger: keep it small beside the chunk's data.
+      if (bins_ > 0)
+        cs_min = std::min(nblocks, std::max<std::uint64_t>(1, bins_ * 8 * 16 / block_bytes));
+      cs_max = std::max(cs_max, cs_min);
+      cs = std::clamp<std::uint64_t>(nblocks / (4 * run.workers()), cs_min, cs_max);
     }
     const bool two_pass = bins_ > 0 && range_.empty();
     std::vector<kernels::Moments> blocks(nblocks);
     std::vector<std::uint64_t> counts(bins_, 0);
-    run.start_progress("stats", rows * (two_pass ? 2 : 1));
 
-    auto pass = [&](bool moments, std::uint64_t bins, double lo, double hi) {
-      Chunker chunker(Span{0, nblocks}, cs, run.options().guided(), run.workers());
-      return run_chunks<StatsPart>(
-          run,
-          [&]() -> std::optional<Span> {
-            auto b = chunker.next();
-            if (!b) return std::nullopt;
-            return Span{b->begin * block_rows, std::min(rows, b->end * block_rows)};
-          },
-          [&](Span s) {
-            return run.pool().submit(stats_task, s.begin, s.end, block_rows, moments, bins, lo, hi);
-          },
-          [&](Span s, const StatsPart& p) {
+    // The ledger: each block's moments at its index, each chunk's histogram in a row of its own
+    // (the /chunks row's "partial" says which).
+    h5::File& f = run.out().file();
+    static const char* const fields[] = {"count", "nan_count", "sum", "mean", "m2", "min", "max"};
+    std::vector<h5::Dataset> mds;
+    h5::Dataset hist_ds;
+    if (run.out().resumed() && f.exists("ledger/moments")) {
+      for (const char* name : fields)
+        mds.push_back(f.open_dataset(std::string("ledger/moments/") + name));
+      if (bins_ > 0) hist_ds = f.open_dataset("ledger/histogram");
+      // What earlier attempts finished: their blocks' moments and their chunks' counts.
+      auto read_u64 = [&](std::size_t k, std::uint64_t b, std::uint64_t n) {
+        std::vector<std::uint64_t> v(n);
+        mds[k].read_slab<std::uint64_t>({b}, {n}, std::span<std::uint64_t>(v));
+        return v;
+      };
+      auto read_f64 = [&](std::size_t k, std::uint64_t b, std::uint64_t n) {
+        std::vector<double> v(n);
+        mds[k].read_slab<double>({b}, {n}, std::span<double>(v));
+        return v;
+      };
+      for (const auto& r : run.previous("moments")) {
+        const std::uint64_t n = r.end - r.begin;
+        const auto c = read_u64(0, r.begin, n), nan = read_u64(1, r.begin, n);
+        const auto sum = read_f64(2, r.begin, n), mean = read_f64(3, r.begin, n),
+                   m2 = read_f64(4, r.begin, n), mn = read_f64(5, r.begin, n),
+                   mx = read_f64(6, r.begin, n);
+        for (std::uint64_t i = 0; i < n; ++i)
+          blocks[r.begin + i] = {c[i], nan[i], sum[i], mean[i], m2[i], mn[i], mx[i]};
+      }
+      if (bins_ > 0) {
+        for (const auto& r : run.previous(two_pass ? "histogram" : "moments")) {
+          std::vector<std::uint64_t> row(bins_);
+          hist_ds.read_slab<std::uint64_t>({r.partial, 0}, {1, bins_},
+                                           std::span<std::uint64_t>(row));
+          for (std::size_t i = 0; i < bins_; ++i) counts[i] += row[i];
+        }
+      }
+    } else {
+      for (std::size_t k = 0; k < 7; ++k) {
+        mds.push_back(f.create_dataset(std::string("ledger/moments/") + fields[k],
+                                       k < 2 ? h5::Dtype::uint64 : h5::Dtype::float64, {nblocks}));
+      }
+      if (bins_ > 0) {
+        h5::DatasetOptions o;
+        o.max_dims = {h5::unlimited, bins_};
+        o.chunk = {1, bins_};
+        hist_ds = f.create_dataset("ledger/histogram", h5::Dtype::uint64, {0, bins_}, o);
+      }
+    }
+    std::uint64_t hist_rows = hist_ds.valid() ? hist_ds.shape()[0] : 0;
+    run.out().start();
+
+    auto pass = [&](const char* name, bool moments, std::uint64_t bins, double lo, double hi) {
+      auto opt = run.span_options(name, cs_min, cs_max);
+      opt.chunksize = run.options().chunksize_value() != 0 ? cs : 0;  // in blocks
+      auto chunks = run.pool().map_spans(stats_task, libpool::Span{0, nblocks}, opt, block_rows,
+                                         moments, bins, lo, hi);
+      run.start_progress(std::string("stats ") + name, chunks.items_total());
+      return run.drive<StatsPart>(
+          name, chunks, [&](libpool::SpanChunk<StatsPart>& c, common::ChunkRow& row) {
+            const StatsPart& p = c.value();
+            const std::uint64_t first = c.span.begin;
+            const std::uint64_t n = c.span.size();
             if (moments) {
-              const std::uint64_t first = s.begin / block_rows;
-              const std::uint64_t n = (s.end - s.begin + block_rows - 1) / block_rows;
               if (p.blocks.size() != n) throw std::runtime_error("stats: wrong number of blocks");
-              std::copy(p.blocks.begin(), p.blocks.end(), blocks.begin() + first);
+              std::copy(p.blocks.begin(), p.blocks.end(),
+                        blocks.begin() + static_cast<std::ptrdiff_t>(first));
+              std::vector<std::uint64_t> u(n);
+              std::vector<double> d(n);
+              auto put_u = [&](std::size_t k, auto get) {
+                for (std::uint64_t i = 0; i < n; ++i) u[i] = get(p.blocks[i]);
+                mds[k].write_slab<std::uint64_t>({first}, {n}, std::span<const std::uint64_t>(u));
+              };
+              auto put_d = [&](std::size_t k, auto get) {
+                for (std::uint64_t i = 0; i < n; ++i) d[i] = get(p.blocks[i]);
+                mds[k].write_slab<double>({first}, {n}, std::span<const double>(d));
+              };
+              put_u(0, [](const kernels::Moments& m) { return m.count; });
+              put_u(1, [](const kernels::Moments& m) { return m.nan_count; });
+              put_d(2, [](const kernels::Moments& m) { return m.sum; });
+              put_d(3, [](const kernels::Moments& m) { return m.mean; });
+              put_d(4, [](const kernels::Moments& m) { return m.m2; });
+              put_d(5, [](const kernels::Moments& m) { return m.min; });
+              put_d(6, [](const kernels::Moments& m) { return m.max; });
             }
             if (bins > 0) {
               if (p.counts.size() != bins) throw std::runtime_error("stats: wrong histogram size");
               for (std::size_t i = 0; i < bins; ++i) counts[i] += p.counts[i];
+              hist_ds.resize({hist_rows + 1, bins});
+              hist_ds.write_slab<std::uint64_t>({hist_rows, 0}, {1, bins},
+                                                std::span<const std::uint64_t>(p.counts));
+              row.partial = hist_rows++;
             }
           });
     };
@@ -286,7 +372,7 @@ class Stats final : public Workload {
     kernels::Moments m;
     double lo = lo_;
     double hi = hi_;
-    bool ok = pass(true, two_pass ? 0 : bins_, lo, hi);
+    bool ok = pass("moments", true, two_pass ? 0 : bins_, lo, hi);
     if (ok) {
       for (const auto& b : blocks) m = kernels::merge(m, b);  // block order: same bits always
       if (two_pass) {
@@ -300,9 +386,11 @@ class Stats final : public Workload {
           lo = m.min;
           hi = m.max;
         }
-        ok = pass(false, bins_, lo, hi);
+        ok = pass("histogram", false, bins_, lo, hi);
       }
     }
+    mds.clear();
+    hist_ds = h5::Dataset();
     if (ok) {
       auto& result = run.out().result();
       result.write_scalar("count", m.count);

@@ -38,14 +38,14 @@ std::vector<T> thumbnails_block(std::uint64_t first, std::uint64_t count, std::u
 
 }  // namespace
 
-std::vector<std::uint8_t> thumbnails_u8_task(std::uint64_t first, std::uint64_t count,
-                                             std::uint64_t oh, std::uint64_t ow) {
-  return thumbnails_block<std::uint8_t>(first, count, oh, ow);
+std::vector<std::uint8_t> thumbnails_u8_task(std::uint64_t oh, std::uint64_t ow,
+                                             std::uint64_t begin, std::uint64_t end) {
+  return thumbnails_block<std::uint8_t>(begin, end - begin, oh, ow);
 }
 
-std::vector<float> thumbnails_f32_task(std::uint64_t first, std::uint64_t count, std::uint64_t oh,
-                                       std::uint64_t ow) {
-  return thumbnails_block<float>(first, count, oh, ow);
+std::vector<float> thumbnails_f32_task(std::uint64_t oh, std::uint64_t ow, std::uint64_t begin,
+                                       std::uint64_t end) {
+  return thumbnails_block<float>(begin, end - begin, oh, ow);
 }
 
 void register_thumbnails(libpool::Registry& registry) {
@@ -85,6 +85,11 @@ class Thumbnails final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  common::Identity identity() const override {
+    return {{"input", input_.str()},
+            {"input_file", common::file_identity(input_.file)},
+            {"size", std::to_string(size_.width) + "x" + std::to_string(size_.height)}};
+  }
 
   int run(Run& run) override {
     if (info_.dtype == h5::Dtype::uint8) return run_typed<std::uint8_t>(run, thumbnails_u8_task);
@@ -95,6 +100,8 @@ class Thumbnails final : public Workload {
   template <class T>
   int run_typed(Run& run, std::vector<T> (*task)(std::uint64_t, std::uint64_t, std::uint64_t,
                                                  std::uint64_t)) {
+    // An incomplete stack stays in place (status and /chunks say which images are done), so
+    // that --resume only computes the rest.
     const std::uint64_t n = info_.shape[0];
     const std::uint64_t oh = size_.height;
     const std::uint64_t ow = size_.width;
@@ -106,38 +113,38 @@ class Thumbnails final : public Workload {
     // Images per chunk: --chunksize, or ~4 MiB of input and at least 4 chunks a worker.
     const std::uint64_t image_bytes = info_.shape[1] * info_.shape[2] *
                                       (info_.shape.size() == 4 ? info_.shape[3] : 1) * sizeof(T);
-    std::uint64_t cs = run.options().chunksize_value();
-    if (cs == 0)
-      cs = std::clamp<std::uint64_t>(n / (4 * run.workers()), 1,
-                                     std::max<std::uint64_t>(1, (4u << 20) / image_bytes));
-    Chunker chunker(Span{0, n}, cs, run.options().guided(), run.workers());
-    h5::DatasetOptions opts;
-    opts.chunk = chunk;
-    auto out = run.out().result().create_dataset("thumbnails", h5::dtype_of<T>(), out_shape, opts);
-    out.set_attr("input", input_.str());
-    out.set_attr("filter", "area average (INTER_AREA)");
+    const std::uint64_t max_auto = std::max<std::uint64_t>(1, (4u << 20) / image_bytes);
+    // The thumbnails are written at their place as blocks complete: /chunks says which are.
+    h5::Dataset out;
+    if (run.out().resumed() && run.out().result().exists("thumbnails")) {
+      out = run.out().result().open_dataset("thumbnails");
+    } else {
+      h5::DatasetOptions opts;
+      opts.chunk = chunk;
+      out = run.out().result().create_dataset("thumbnails", h5::dtype_of<T>(), out_shape, opts);
+      out.set_attr("input", input_.str());
+      out.set_attr("filter", "area average (INTER_AREA)");
+    }
+    run.out().start();
     std::vector<hsize_t> offset(out_shape.size(), 0);
     std::vector<hsize_t> count = out_shape;
-    run.start_progress("thumbnails", n);
-    const bool ok = run_chunks<std::vector<T>>(
-        run, [&] { return chunker.next(); },
-        [&](Span s) { return run.pool().submit(task, s.begin, s.size(), oh, ow); },
-        [&](Span s, const std::vector<T>& block) {
-          offset[0] = s.begin;
-          count[0] = s.size();
-          out.write_slab(offset, count, std::span<const T>(block));
+    auto chunks = run.pool().map_spans(task, libpool::Span{0, n},
+                                       run.span_options("images", 1, max_auto), oh, ow);
+    run.start_progress("thumbnails", chunks.items_total());
+    const bool ok = run.drive<std::vector<T>>(
+        "images", chunks, [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
+          offset[0] = c.span.begin;
+          count[0] = c.span.size();
+          out.write_slab(offset, count, std::span<const T>(c.value()));
         });
+    out = h5::Dataset();
     if (ok) {
       auto& result = run.out().result();
       result.set_attr("input", input_.str());
       result.set_attr("width", ow);
       result.set_attr("height", oh);
-      result.set_attr("chunksize", chunker.size());
+      result.set_attr("chunksize", chunks.chunk_size());
       result.set_attr("schedule", run.options().schedule);
-    } else {
-      // An incomplete stack is not a result: only /chunks says what was done.
-      out = h5::Dataset();
-      run.out().result().unlink("thumbnails");
     }
     const double wall = run.elapsed();
     const int code = run.finish();

@@ -1,5 +1,7 @@
 // The output writer (PRODUCT.md §4): layout, refusal of existing files, crash safety, resume.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "common/errors.hpp"
+#include "common/lock.hpp"
 #include "common/output.hpp"
 #include "common/run_info.hpp"
 #include "test_common_util.hpp"
@@ -27,15 +30,32 @@ common::RunMeta meta() {
   m.command_line = "poolrun primes --to 1e10";
   m.ranks = 3;
   m.hosts = {"node1"};
+  m.identity = {{"workload", "primes"}, {"to", "10000000000"}};
   return m;
+}
+
+common::ChunkRow row(std::uint64_t begin, std::uint64_t end, std::int64_t rank, double t0,
+                     double t1, std::int64_t attempt, const char* status,
+                     std::uint64_t partial = 0) {
+  common::ChunkRow r;
+  r.begin = begin;
+  r.end = end;
+  r.rank = rank;
+  r.start_s = t0;
+  r.end_s = t1;
+  r.attempt = attempt;
+  r.status = status;
+  r.pass = "count";
+  r.partial = partial;
+  return r;
 }
 
 void write_run(OutputFile& out) {
   out.result().write_scalar("count", std::uint64_t{455052511});
-  out.append_chunk({0, 100, 1, 0.1, 0.2, 1, "done"});
-  out.append_chunk({100, 200, 2, 0.15, 0.3, 1, "done"});
+  out.append_chunk(row(0, 100, 1, 0.1, 0.2, 1, "done"));
+  out.append_chunk(row(100, 200, 2, 0.15, 0.3, 1, "done"));
   out.flush();
-  out.append_chunk({200, 300, 1, 0.2, 0.4, 2, "done"});
+  out.append_chunk(row(200, 300, 1, 0.2, 0.4, 2, "done"));
   const std::vector<common::WorkerRow> workers{{1, "node1", 2, 0.3, 0.01},
                                                {2, "node1", 1, 0.15, 0.2}};
   out.set_workers(workers);
@@ -155,9 +175,9 @@ TEST(CommonOutput, InterruptedWriterNeverClaimsComplete) {
   {
     OutputFile out = OutputFile::create(path, false, meta());
     out.result().write_scalar("count", std::uint64_t{1});
-    out.append_chunk({0, 10, 1, 0, 1, 1, "done"});
+    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
     out.flush();
-    out.append_chunk({10, 20, 1, 1, 2, 1, "done"});  // buffered: the destructor keeps it
+    out.append_chunk(row(10, 20, 1, 1, 2, 1, "done"));  // buffered: the destructor keeps it
   }  // destroyed without finish(), as when an exception unwinds the master
   EXPECT_FALSE(std::filesystem::exists(path));
   const auto partial = dir / "crash.h5.partial";
@@ -170,7 +190,7 @@ TEST(CommonOutput, InterruptedWriterNeverClaimsComplete) {
   H5Fclose(f);
 }
 
-TEST(CommonOutput, KilledProcessLeavesOnlyRunningPartial) {
+TEST(CommonOutput, KilledSwmrWriterLeavesARunningFileEveryFlushedRowReadable) {
   TempDir dir;
   const auto path = dir / "killed.h5";
   const pid_t pid = ::fork();
@@ -178,24 +198,52 @@ TEST(CommonOutput, KilledProcessLeavesOnlyRunningPartial) {
   if (pid == 0) {
     try {
       OutputFile out = OutputFile::create(path, false, meta());
-      out.append_chunk({0, 10, 1, 0, 1, 1, "done"});
+      out.start();
+      out.append_chunk(row(0, 10, 1, 0, 1, 1, "done", 4));
       out.flush();
+      out.append_chunk(row(10, 20, 1, 1, 2, 1, "done", 5));  // not flushed: lost with the process
+      ::_exit(0);  // no destructors, no finish: like a SIGKILL right after a flush
     } catch (...) {
       ::_exit(3);
     }
-    ::_exit(0);  // no destructors, no finish: like a crash right after a flush
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   ASSERT_EQ(WEXITSTATUS(status), 0);
   EXPECT_FALSE(std::filesystem::exists(path));
-  const hid_t f = raw_open(dir / "killed.h5.partial");
+  const auto partial = dir / "killed.h5.partial";
+  // A SWMR reader opens what the dead writer left (a plain reader is told to run h5clear).
+  const hid_t f = H5Fopen(partial.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
   ASSERT_GE(f, 0);
   EXPECT_EQ(raw_attr_string(f, ".", "status"), "running");
   EXPECT_EQ(raw_dataset<std::uint64_t>(f, "chunks/end", H5T_NATIVE_UINT64),
             std::vector<std::uint64_t>{10});
+  EXPECT_EQ(raw_dataset<std::uint64_t>(f, "chunks/partial", H5T_NATIVE_UINT64),
+            std::vector<std::uint64_t>{4});
   H5Fclose(f);
+  // --resume continues it: the row is kept, this is attempt 2.
+  const auto rs = OutputFile::check_resume(path, meta());
+  EXPECT_EQ(rs.file, partial);
+  EXPECT_EQ(rs.status, "running");
+  EXPECT_EQ(rs.chunks, 1u);
+  OutputFile out = OutputFile::resume(path, meta());
+  ASSERT_EQ(out.previous_chunks().size(), 1u);
+  EXPECT_EQ(out.previous_chunks()[0].partial, 4u);
+  EXPECT_EQ(out.previous_chunks()[0].pass, "count");
+  EXPECT_EQ(out.attempt(), 2);
+  out.start();
+  out.append_chunk(row(10, 20, 1, 0, 1, 2, "done", 5));
+  out.result().write_scalar("count", std::uint64_t{9});
+  out.finish(RunStatus::complete, 1.0);
+  const hid_t g = raw_open(path);
+  ASSERT_GE(g, 0);
+  EXPECT_EQ(raw_attr_string(g, ".", "status"), "complete");
+  EXPECT_EQ(raw_dataset<std::int64_t>(g, "chunks/attempt", H5T_NATIVE_INT64),
+            (std::vector<std::int64_t>{1, 2}));
+  EXPECT_EQ(raw_dataset<std::uint64_t>(g, "resumes/chunks_kept", H5T_NATIVE_UINT64),
+            std::vector<std::uint64_t>{1});
+  H5Fclose(g);
 }
 
 TEST(CommonOutput, FailedRunRecordsError) {
@@ -203,8 +251,8 @@ TEST(CommonOutput, FailedRunRecordsError) {
   const auto path = dir / "failed.h5";
   {
     OutputFile out = OutputFile::create(path, false, meta());
-    out.append_chunk({0, 10, 1, 0, 1, 1, "done"});
-    out.append_chunk({10, 20, 2, 0, 1, 1, "failed"});
+    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
+    out.append_chunk(row(10, 20, 2, 0, 1, 1, "failed"));
     out.set_error({2, "node7", 10, 20, "ValueError: boom"});
     out.finish(RunStatus::failed, 2.0);
   }
@@ -227,27 +275,96 @@ TEST(CommonOutput, ResumeContinuesAPartialRun) {
   const auto path = dir / "resume.h5";
   {
     OutputFile out = OutputFile::create(path, false, meta());
-    out.append_chunk({0, 10, 1, 0, 1, 1, "done"});
-    out.finish(RunStatus::partial, 1.0);
+    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
+    out.append_chunk(row(10, 20, 1, 0, 1, 1, "failed"));
+    out.set_error({1, "node1", 10, 20, "ValueError: boom"});
+    out.finish(RunStatus::failed, 1.0);
   }
   {
-    OutputFile out = OutputFile::resume(path);
-    EXPECT_EQ(out.file().attr_string("config"), "to = 10000000000\n");
-    const auto rows = out.chunks();
-    ASSERT_EQ(rows.size(), 1u);
+    OutputFile out = OutputFile::resume(path, meta());
+    EXPECT_FALSE(std::filesystem::exists(path)) << "continues under the .partial name";
+    EXPECT_EQ(out.file().attr_string("status"), "running");
+    EXPECT_FALSE(out.file().exists("error")) << "the old error moves to /resumes";
+    const auto& rows = out.previous_chunks();
+    ASSERT_EQ(rows.size(), 2u);
     EXPECT_EQ(rows[0].end, 10u);
     EXPECT_EQ(rows[0].status, "done");
-    out.append_chunk({10, 20, 2, 1.5, 2, 1, "done"});
+    EXPECT_EQ(rows[1].status, "failed");
+    out.append_chunk(row(10, 20, 2, 1.5, 2, 2, "done"));
     out.result().write_scalar("count", std::uint64_t{4});
     out.finish(RunStatus::complete, 3.0);
   }
   const hid_t f = raw_open(path);
   EXPECT_EQ(raw_attr_string(f, ".", "status"), "complete");
   EXPECT_EQ(raw_dataset<std::uint64_t>(f, "chunks/begin", H5T_NATIVE_UINT64),
-            (std::vector<std::uint64_t>{0, 10}));
+            (std::vector<std::uint64_t>{0, 10, 10}));
+  EXPECT_EQ(raw_dataset_strings(f, "resumes/previous_status"), std::vector<std::string>{"failed"});
+  EXPECT_EQ(raw_dataset_strings(f, "resumes/previous_error"),
+            std::vector<std::string>{"ValueError: boom"});
   H5Fclose(f);
-  EXPECT_THROW(OutputFile::resume(path), common::UsageError);  // complete: nothing to resume
-  EXPECT_THROW(OutputFile::resume(dir / "none.h5"), common::UsageError);
+  EXPECT_TRUE(OutputFile::check_resume(path, meta()).complete);
+  EXPECT_THROW(OutputFile::resume(path, meta()), common::UsageError);  // nothing to resume
+  EXPECT_THROW(OutputFile::check_resume(dir / "none.h5", meta()), common::UsageError);
+}
+
+TEST(CommonOutput, ResumeRefusesAnotherIdentityNamingWhatDiffers) {
+  TempDir dir;
+  const auto path = dir / "id.h5";
+  {
+    OutputFile out = OutputFile::create(path, false, meta());
+    out.finish(RunStatus::partial, 1.0);
+  }
+  auto other = meta();
+  other.identity[1].second = "20000000000";
+  try {
+    OutputFile::check_resume(path, other);
+    FAIL() << "accepted another --to";
+  } catch (const common::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("to differs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("recorded 10000000000, now 20000000000"),
+              std::string::npos)
+        << e.what();
+  }
+  auto more = meta();
+  more.identity.emplace_back("seed", "7");
+  EXPECT_THROW(OutputFile::check_resume(path, more), common::UsageError);
+  auto fewer = meta();
+  fewer.identity.pop_back();
+  EXPECT_THROW(OutputFile::check_resume(path, fewer), common::UsageError);
+  EXPECT_NO_THROW(OutputFile::check_resume(path, meta()));
+  // Not an HDF5 file (a run that died before its first flush): refused with a hint.
+  { std::ofstream(dir / "junk.h5.partial") << "junk"; }
+  EXPECT_THROW(OutputFile::check_resume(dir / "junk.h5", meta()), common::UsageError);
+}
+
+TEST(CommonOutputLock, OneWriterPerOutputAndStaleLocksAreTakenOver) {
+  TempDir dir;
+  const auto out = dir / "x.h5";
+  const auto lock_file = common::OutputLock::lock_path(out);
+  {
+    auto lock = common::OutputLock::acquire(out);
+    EXPECT_TRUE(std::filesystem::exists(lock_file));
+    try {
+      common::OutputLock::acquire(out);  // the same pid is alive: refused
+      FAIL() << "a second writer got the lock";
+    } catch (const common::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(::getpid())), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(lock_file)) << "released";
+  // A holder on this host that is gone: stale, taken over.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  { std::ofstream(lock_file) << common::hostname() << " " << child << " 1\n"; }
+  EXPECT_NO_THROW(common::OutputLock::acquire(out));
+  // Another node's lock: alive while fresh, stale once it has not been touched for a while.
+  { std::ofstream(lock_file) << "othernode 12345 1\n"; }
+  EXPECT_THROW(common::OutputLock::acquire(out, 60.0), common::UsageError);
+  struct timespec old[2] = {{0, UTIME_OMIT}, {::time(nullptr) - 120, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, lock_file.c_str(), old, 0), 0);
+  EXPECT_NO_THROW(common::OutputLock::acquire(out, 60.0));
 }
 
 TEST(CommonOutput, H5pyReadsTheFile) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -43,9 +44,21 @@ inline std::vector<std::string> raw_strings_read(hid_t obj, bool is_attr) {
   const hid_t space = is_attr ? H5Aget_space(obj) : H5Dget_space(obj);
   const hid_t ftype = is_attr ? H5Aget_type(obj) : H5Dget_type(obj);
   EXPECT_EQ(H5Tget_class(ftype), H5T_STRING);
-  EXPECT_GT(H5Tis_variable_str(ftype), 0) << "expected a variable-length string";
   EXPECT_EQ(H5Tget_cset(ftype), H5T_CSET_UTF8);
   const auto n = static_cast<std::size_t>(H5Sget_simple_extent_npoints(space));
+  if (H5Tis_variable_str(ftype) == 0) {  // fixed-length, NUL-padded (tables written under SWMR)
+    const std::size_t size = H5Tget_size(ftype);
+    std::vector<char> buf(n * size + 1, '\0');
+    const herr_t rc = is_attr ? H5Aread(obj, ftype, buf.data())
+                              : H5Dread(obj, ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
+    EXPECT_GE(rc, 0);
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n; ++i)
+      out.emplace_back(buf.data() + i * size, strnlen(buf.data() + i * size, size));
+    H5Tclose(ftype);
+    H5Sclose(space);
+    return out;
+  }
   const hid_t mtype = H5Tcopy(H5T_C_S1);
   H5Tset_size(mtype, H5T_VARIABLE);
   H5Tset_cset(mtype, H5T_CSET_UTF8);

@@ -1,0 +1,144 @@
+#include "common/lock.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "common/errors.hpp"
+#include "common/run_info.hpp"
+
+namespace common {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A process's start time (clock ticks since boot, /proc/PID/stat field 22), or "" if unknown.
+std::string process_start(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(in, stat)) return {};
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return {};
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return {};
+}
+
+struct Holder {
+  std::string host;
+  long pid = 0;
+  std::string start;
+};
+
+Holder parse(const std::string& content) {
+  Holder h;
+  std::istringstream in(content);
+  in >> h.host >> h.pid >> h.start;
+  return h;
+}
+
+bool alive_here(const Holder& h) {
+  if (h.pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(h.pid), 0) != 0 && errno == ESRCH) return false;
+  const std::string now = process_start(h.pid);
+  return now.empty() || h.start.empty() || now == h.start;  // a reused pid is another program
+}
+
+double age_seconds(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const double t =
+      static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9;
+  return std::chrono::duration<double>(now).count() - t;
+}
+
+}  // namespace
+
+fs::path OutputLock::lock_path(const fs::path& output) {
+  fs::path p = output;
+  p += ".lock";
+  return p;
+}
+
+OutputLock OutputLock::acquire(const fs::path& output, double stale_after) {
+  const fs::path path = lock_path(output);
+  const std::string me =
+      hostname() + " " + std::to_string(::getpid()) + " " + process_start(::getpid()) + "\n";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      const bool ok = ::write(fd, me.data(), me.size()) == static_cast<ssize_t>(me.size());
+      ::fsync(fd);
+      ::close(fd);
+      if (!ok) {
+        ::unlink(path.c_str());
+        throw UsageError("cannot write the lock " + path.string());
+      }
+      return OutputLock(path, me);
+    }
+    if (errno != EEXIST)
+      throw UsageError("cannot create the lock " + path.string() + ": " + std::strerror(errno));
+    std::ifstream in(path);
+    std::stringstream content;
+    content << in.rdbuf();
+    const Holder h = parse(content.str());
+    const bool same_host = h.host == hostname();
+    const bool stale = same_host ? !alive_here(h) : age_seconds(path) > stale_after;
+    if (!stale) {
+      throw UsageError("output '" + output.string() + "' is being written by another run (" +
+                       (h.host.empty() ? std::string("unknown host") : h.host) + ", pid " +
+                       std::to_string(h.pid) + "); if that run is gone, remove '" + path.string() +
+                       "'");
+    }
+    ::unlink(path.c_str());  // stale: its holder is gone; take it over
+  }
+  throw UsageError("cannot take the lock " + path.string() + " (another run keeps taking it)");
+}
+
+OutputLock::OutputLock(OutputLock&& other) noexcept
+    : path_(std::move(other.path_)), content_(std::move(other.content_)) {
+  other.path_.clear();
+}
+
+OutputLock& OutputLock::operator=(OutputLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    path_ = std::move(other.path_);
+    content_ = std::move(other.content_);
+    other.path_.clear();
+  }
+  return *this;
+}
+
+OutputLock::~OutputLock() {
+  release();
+}
+
+void OutputLock::touch() noexcept {
+  if (!path_.empty()) ::utimensat(AT_FDCWD, path_.c_str(), nullptr, 0);
+}
+
+void OutputLock::release() noexcept {
+  if (path_.empty()) return;
+  // Only our own lock: a run that took over a lock it judged stale must keep it.
+  std::ifstream in(path_);
+  std::stringstream content;
+  content << in.rdbuf();
+  if (content.str() == content_) ::unlink(path_.c_str());
+  path_.clear();
+}
+
+}  // namespace common
