@@ -148,6 +148,7 @@ template <class T>
 std::vector<T> datagen_block(std::uint32_t kind, std::uint64_t seed,
                              std::vector<std::uint64_t> shape, std::uint64_t begin,
                              std::uint64_t end) {
+  test_delay();
   const std::uint64_t row = product(shape, 1);
   std::vector<T> out((end - begin) * row);
   generate<T>(static_cast<Kind>(kind), seed, shape, begin * row, out.size(), out.data());

@@ -17,10 +17,6 @@
 
 namespace poolrun {
 
-std::uint64_t smallest_factor_task(std::uint64_t n) {
-  return kernels::smallest_factor(n);
-}
-
 namespace {
 
 // --numbers, on every rank (configure() sets it from that rank's own parse).
@@ -43,6 +39,7 @@ thread_local BlockCache t_cache;
 // The numbers [begin, end) and their smallest factors: numbers first, then factors.
 std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint64_t begin,
                                             std::uint64_t end) {
+  test_delay();
   std::vector<std::uint64_t> out(2 * (end - begin));
   if (from_input != 0) {
     const h5::Dataset& d = input_dataset();
@@ -82,7 +79,6 @@ std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint6
 }
 
 void register_factor(libpool::Registry& registry) {
-  registry.add("poolrun.smallest_factor", smallest_factor_task);
   registry.add("poolrun.factor_span", factor_span_task);
 }
 
@@ -218,6 +214,7 @@ class Factor final : public Workload {
     if (!std::filesystem::exists(input_.file)) throw common::UsageError(what + ": no such file");
     try {
       auto file = h5::File::open(input_.file);
+      check_finished(file, what);
       if (!file.exists(input_.dataset) || !file.is_dataset(input_.dataset))
         throw common::UsageError(what + ": no such dataset");
       auto d = file.open_dataset(input_.dataset);

@@ -12,6 +12,7 @@
 namespace poolrun {
 
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   return kernels::count_inside(seed, begin, end - begin);
 }
 

@@ -237,17 +237,22 @@ struct InputInfo {
 // Opens FILE.h5:/DSET and checks it is a non-empty numeric dataset whose first and last
 // elements can be read; throws common::UsageError ("FILE.h5:/DSET: <reason>") otherwise.
 InputInfo check_input(const common::cli::DatasetSpec& spec);
+// UsageError when `file` is a poolrun output whose status is not "complete".
+void check_finished(const h5::File& file, const std::string& what);
 // The pool initializer of stats and thumbnails: every rank that runs tasks opens the input once
 // and keeps it open for its tasks (input_dataset()).
 void init_input(std::string file, std::string dataset);
 const h5::Dataset& input_dataset();
 
 // Tasks shared by several workloads (seed reuses the others').
-u128 power_sum_task(unsigned k, std::uint64_t begin, std::uint64_t end);
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
 void init_base_primes(std::uint64_t upper_bound);
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
-std::uint64_t smallest_factor_task(std::uint64_t n);
+
+// A testing aid: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS milliseconds (read once
+// per rank), so that fault tests can kill or signal a run while its chunks are in flight. Unset
+// in normal use.
+void test_delay();
 
 // Formatting for summaries.
 std::string human_seconds(double s);

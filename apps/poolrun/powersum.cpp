@@ -15,10 +15,6 @@
 
 namespace poolrun {
 
-u128 power_sum_task(unsigned k, std::uint64_t begin, std::uint64_t end) {
-  return kernels::power_sum(k, begin, end);
-}
-
 namespace {
 // Where each n's terms start in the joined index space (one more entry: the end). Set on every
 // rank from its own parse of the command line (configure()), before the pool starts.
@@ -27,6 +23,7 @@ std::vector<std::uint64_t> g_offsets;
 
 // A chunk [begin, end) of the joined index space, inside one n (chunks never cross a break).
 u128 power_sum_span(std::uint64_t k, std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   if (g_offsets.size() < 2 || begin >= g_offsets.back())
     throw std::out_of_range("powersum: chunk outside the index space");
   const auto j = static_cast<std::size_t>(
@@ -36,7 +33,6 @@ u128 power_sum_span(std::uint64_t k, std::uint64_t begin, std::uint64_t end) {
 }
 
 void register_powersum(libpool::Registry& registry) {
-  registry.add("poolrun.power_sum", power_sum_task);
   registry.add("poolrun.power_sum_span", power_sum_span);
 }
 

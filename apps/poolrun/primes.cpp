@@ -19,6 +19,7 @@ void init_base_primes(std::uint64_t upper_bound) {
 }
 
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   if (!g_base_primes) throw std::logic_error("count_primes: the pool initializer did not run");
   return kernels::count_primes(*g_base_primes, begin, end);
 }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <thread>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -246,6 +248,14 @@ int Run::finish() {
               << " has status partial\n";
   }
   return code;
+}
+
+void test_delay() {
+  static const long ms = [] {
+    const char* v = std::getenv("POOLRUN_TASK_DELAY_MS");
+    return v ? std::strtol(v, nullptr, 10) : 0L;
+  }();
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
 std::string human_seconds(double s) {

@@ -17,6 +17,7 @@ namespace {
 // sum over n in [begin, end) of sum(i**3 for i in range(n)): the tutorial's sum_cubes, one
 // chunk of its map(chunksize=100) per call.
 u128 sum_cubes_task(std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   u128 s = 0;
   for (std::uint64_t n = begin; n < end; ++n) s = kernels::checked_add(s, kernels::power_sum(3, n));
   return s;
@@ -32,11 +33,13 @@ constexpr std::array<std::uint64_t, 10> kFactorNumbers{
     15485863, 49979687, 67867979, 104395303,      982451653};
 
 u128 sum_squares_task(std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   const std::uint64_t base = begin / kStride * kStride;
   return kernels::power_sum(2, begin - base, end - base);
 }
 
 std::uint64_t seed_factor_task(std::uint64_t begin, std::uint64_t end) {
+  test_delay();
   if (end != begin + 1 || begin >= kFactorNumbers.size())
     throw std::out_of_range("seed smallest_factor: one number a chunk");
   return kernels::smallest_factor(kFactorNumbers[begin]);

@@ -17,6 +17,7 @@ namespace {
 template <class T>
 std::vector<T> thumbnails_block(std::uint64_t first, std::uint64_t count, std::uint64_t oh,
                                 std::uint64_t ow) {
+  test_delay();
   const h5::Dataset& d = input_dataset();
   const std::vector<hsize_t> shape = d.shape();
   const std::uint64_t h = shape[1];

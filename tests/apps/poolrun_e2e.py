@@ -532,6 +532,266 @@ def case_data_errors_2(d):
     case_data_errors(d, part=1)
 
 
+# ---------------------------------------------------------------------------------------------
+# Faults: nothing computed is lost. A run is killed (SIGKILL of a worker or of rank 0) once its
+# ledger holds a few chunks; --resume at another rank count must then give the bits of a clean
+# run. POOLRUN_TASK_DELAY_MS slows every task so that the kill lands mid-run on any machine.
+
+def rank_pids(mpirun_pid):
+    """{MPI rank: pid} of the ranks mpirun started."""
+    ranks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as e:
+                env = dict(kv.split(b"=", 1) for kv in e.read().split(b"\0") if b"=" in kv)
+            with open(f"/proc/{pid}/stat") as st:
+                ppid = int(st.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if b"OMPI_COMM_WORLD_RANK" in env and os.path.realpath(f"/proc/{pid}/exe") == \
+                os.path.realpath(POOLRUN):
+            # Children of mpirun itself (single node: no orted in between).
+            if ppid == mpirun_pid:
+                ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+    return ranks
+
+
+def ledger_rows(path):
+    """Rows in /chunks of a file that may be written right now (a SWMR reader), or -1."""
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            return len(f["chunks/begin"])
+    except (OSError, KeyError):
+        return -1
+
+
+def start(args, d, ranks=3, delay_ms=0, extra_env=None):
+    env = dict(ENV)
+    if delay_ms:
+        env["POOLRUN_TASK_DELAY_MS"] = str(delay_ms)
+    env.update(extra_env or {})
+    cmd = [MPIEXEC, "-q", "-n", str(ranks), "--oversubscribe", POOLRUN] + args
+    return subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_rows(d, out, rows, proc, timeout=60):
+    partial = os.path.join(d, out + ".partial")
+    t0 = time.time()
+    while ledger_rows(partial) < rows:
+        assert proc.poll() is None, f"the run ended before {rows} rows: {proc.communicate()}"
+        assert time.time() - t0 < timeout, "no ledger rows"
+        time.sleep(0.05)
+
+
+def crash_and_resume(d, args, out, victim, delay_ms, compare, rows=3):
+    """Runs args cleanly (-n 2), then at -n 3 with a SIGKILL of `victim` ("worker" or "master")
+    once the ledger holds `rows` rows, then --resume at -n 2; compare(clean, resumed) checks
+    the results are the same bits."""
+    ok(args + ["-o", "clean_" + out, "-q"], cwd=d)
+    proc = start(args + ["-o", out, "-q", "--flush-interval", "0.2"], d, delay_ms=delay_ms)
+    wait_rows(d, out, rows, proc)
+    pids = rank_pids(proc.pid)
+    assert len(pids) == 3, pids
+    os.kill(pids[0] if victim == "master" else pids[2], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    final, partial = os.path.join(d, out), os.path.join(d, out + ".partial")
+    # Whatever is left never claims complete, and holds the rows flushed before the kill.
+    left = partial if os.path.exists(partial) else final
+    with h5py.File(left, "r", swmr=True) as f:
+        assert attr(f, "status") in ("running", "partial"), attr(f, "status")
+        kept = len(f["chunks/begin"])
+        assert kept >= rows, kept
+    if victim == "master":
+        assert left == partial, "a killed master cannot rename its file"
+    p = ok(args + ["-o", out, "--resume", "-q"], ranks=2, cwd=d)
+    with h5py.File(final) as f, h5py.File(os.path.join(d, "clean_" + out)) as c:
+        assert attr(f, "status") == "complete"
+        assert not os.path.exists(partial)
+        attempts = set(int(a) for a in f["chunks/attempt"][:])
+        assert attempts <= {1, 2} and 1 in attempts, attempts
+        assert list(f["resumes/chunks_kept"][:]) == [kept]
+        assert int(f["resumes/ranks"][0]) == 2
+        compare(c, f)
+    # A second --resume of the complete file: says so, does nothing.
+    mtime = os.path.getmtime(final)
+    p = ok(args + ["-o", out, "--resume"], ranks=2, cwd=d)
+    assert "already complete" in p.stdout, p.stdout
+    assert os.path.getmtime(final) == mtime
+
+
+def same(*paths):
+    def check(c, f):
+        for p in paths:
+            a, b = c[p][()], f[p][()]
+            assert (a == b).all() if hasattr(a, "all") else a == b, (p, a, b)
+    return check
+
+
+def fault_inputs(d):
+    import numpy as np
+    rng = np.random.default_rng(1)
+    with h5py.File(os.path.join(d, "nums.h5"), "w") as f:
+        f["n"] = rng.integers(2, 2 ** 62, 30_000, dtype=np.uint64)
+    ok(["datagen", "--kind", "normal", "--shape", "8e6", "--chunk", "65536", "--seed", "3",
+        "-o", "data.h5:/x", "-q"], cwd=d)
+    ok(["datagen", "--kind", "image", "--shape", "600x32x32x3", "--seed", "4",
+        "-o", "img.h5:/images", "-q"], cwd=d)
+
+
+FAULT_WORKLOADS = {
+    "pi": (["pi", "--samples", "3e8", "--chunksize", "1e7", "--seed", "5"], 150,
+           same("result/pi", "result/inside")),
+    "primes": (["primes", "--to", "3e8", "--chunksize", "1e7"], 150, same("result/count")),
+    "powersum": (["powersum", "--exponent", "3", "--n", "1e8,2e8,5e7", "--chunksize", "1e7"],
+                 150, same("result/sums", "result/total")),
+    "factor": (["factor", "--input", "nums.h5:/n", "--chunksize", "1000"], 150,
+               same("result/number", "result/smallest_factor")),
+    "seed": (["seed"], 40, same("result/sum_squares/sums", "result/count_primes/counts",
+                                "result/monte_carlo/pi", "result/sum_cubes/total",
+                                "result/smallest_factor/smallest_factor")),
+    "stats": (["stats", "data.h5:/x", "--chunksize", "524288"], 250,
+              same("result/mean", "result/variance", "result/sum", "result/min", "result/max")),
+    "stats_bins": (["stats", "data.h5:/x", "--chunksize", "524288", "--bins", "50"], 150,
+                   same("result/mean", "result/variance", "result/histogram",
+                        "result/bin_edges")),
+    "datagen": (["datagen", "--kind", "normal", "--shape", "4e6", "--chunk", "1e5", "--seed", "9",
+                 "--chunksize", "1e5"], 150, same("x")),
+    "thumbnails": (["thumbnails", "img.h5:/images", "--size", "8x8", "--chunksize", "20"], 150,
+                   same("result/thumbnails")),
+}
+
+
+def crash_case(workload, victim):
+    def case(d):
+        fault_inputs(d)
+        args, delay, compare = FAULT_WORKLOADS[workload]
+        if workload == "datagen":
+            out = "gen.h5"
+            # datagen names its dataset in -o; resume and clean runs use the same one.
+            ok(args + ["-o", "clean_gen.h5:/x", "-q"], cwd=d)
+            proc = start(args + ["-o", "gen.h5:/x", "-q", "--flush-interval", "0.2"], d,
+                         delay_ms=delay)
+            wait_rows(d, out, 3, proc)
+            pids = rank_pids(proc.pid)
+            os.kill(pids[0] if victim == "master" else pids[2], signal.SIGKILL)
+            proc.communicate(timeout=60)
+            ok(args + ["-o", "gen.h5:/x", "--resume", "-q"], ranks=2, cwd=d)
+            with h5py.File(os.path.join(d, out)) as f, \
+                    h5py.File(os.path.join(d, "clean_gen.h5")) as c:
+                assert attr(f, "status") == "complete"
+                assert 2 in set(int(a) for a in f["chunks/attempt"][:])
+                compare(c, f)
+            return
+        crash_and_resume(d, args, workload + ".h5", victim, delay, compare)
+    return case
+
+
+for _w in FAULT_WORKLOADS:
+    globals()[f"case_kill_worker_{_w}"] = crash_case(_w, "worker")
+    globals()[f"case_kill_master_{_w}"] = crash_case(_w, "master")
+
+
+def case_sigterm_mpirun(d):
+    # Chunks of a second each: SIGTERM to mpirun, which SIGKILLs its ranks ~1 s later. The flush
+    # comes first, so the rows completed before the signal are on disk, and the run resumes.
+    # The default flush interval (5 s) has not come yet: only the signal flushes.
+    proc = start(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", "t.h5",
+                  "-q"], d, ranks=2, delay_ms=1000)
+    time.sleep(2.6)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0  # mpirun returns 1 for a TERM it received itself
+    left = os.path.join(d, "t.h5")
+    if not os.path.exists(left):
+        left += ".partial"
+    with h5py.File(left, "r", swmr=True) as f:
+        assert attr(f, "status") in ("partial", "running"), attr(f, "status")
+        rows = len(f["chunks/begin"])
+        assert rows >= 2, rows
+    ok(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", "t.h5", "--resume",
+        "-q"], cwd=d)
+    ok(["pi", "--samples", "2e9", "--seed", "1", "-o", "c.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "t.h5")) as f, h5py.File(os.path.join(d, "c.h5")) as c:
+        assert f["result/inside"][()] == c["result/inside"][()]
+        assert list(f["resumes/chunks_kept"][:]) == [rows]
+
+
+def case_two_runs_one_output(d):
+    # A second run aimed at a file a live run writes is refused before it touches anything,
+    # with --force and with --resume too; the first run completes untouched.
+    args = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2", "-o", "one.h5", "-q"]
+    first = start(args + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=400)
+    wait_rows(d, "one.h5", 1, first)
+    for extra in ([], ["--force"], ["--resume"]):
+        p = poolrun(args + extra, cwd=d)
+        assert p.returncode == 2, (extra, p.returncode, p.stderr)
+        assert "being written by another run" in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    with h5py.File(os.path.join(d, "one.h5")) as f:
+        assert attr(f, "status") == "complete"
+        assert len(f["chunks/begin"]) == 20
+    assert not os.path.exists(os.path.join(d, "one.h5.lock"))
+
+
+def case_resume_refusals(d):
+    base = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2", "-o", "r.h5", "-q"]
+    proc = start(base + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=100)
+    wait_rows(d, "r.h5", 2, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    refusals = {
+        "seed differs": ["pi", "--samples", "4e8", "--seed", "3", "-o", "r.h5", "--resume"],
+        "samples differs": ["pi", "--samples", "5e8", "--seed", "2", "-o", "r.h5", "--resume"],
+        "workload differs": ["primes", "--to", "1e6", "-o", "r.h5", "--resume"],
+    }
+    for text, args in refusals.items():
+        p = poolrun(args, cwd=d)
+        assert p.returncode == 2 and text in p.stderr, (args, p.returncode, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = poolrun(["pi", "--samples", "1e6", "-o", "none.h5", "--resume"], cwd=d)
+    assert p.returncode == 2 and "to continue" in p.stderr, p.stderr
+    # Chunk size, schedule and rank count may change on resume.
+    ok(["pi", "--samples", "4e8", "--chunksize", "3e7", "--schedule", "guided", "--seed", "2",
+        "-o", "r.h5", "--resume", "-q"], ranks=3, cwd=d)
+    ok(["pi", "--samples", "4e8", "--seed", "2", "-o", "c.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "r.h5")) as f, h5py.File(os.path.join(d, "c.h5")) as c:
+        assert f["result/pi"][()] == c["result/pi"][()]
+    # An input that changed since the run it resumes is refused.
+    ok(["datagen", "--shape", "1e6", "-o", "in.h5:/x", "-q"], cwd=d)
+    proc = start(["stats", "in.h5:/x", "--chunksize", "65536", "-o", "s.h5", "-q",
+                  "--flush-interval", "0.2"], d, ranks=2, delay_ms=300)
+    wait_rows(d, "s.h5", 1, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    os.utime(os.path.join(d, "in.h5"))
+    p = poolrun(["stats", "in.h5:/x", "-o", "s.h5", "--resume"], cwd=d)
+    assert p.returncode == 2 and "input_file differs" in p.stderr, p.stderr
+
+
+def case_partial_input_refused(d):
+    # An interrupted datagen output is not an input of stats, thumbnails or factor.
+    proc = start(["datagen", "--shape", "4e6", "--chunk", "1e5", "--chunksize", "1e5", "-o",
+                  "g.h5:/x", "-q", "--flush-interval", "0.2"], d, ranks=2, delay_ms=200)
+    wait_rows(d, "g.h5", 2, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    p = poolrun(["stats", "g.h5:/x", "-o", "s.h5"], cwd=d)
+    assert p.returncode == 2 and "status is 'partial'" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(d, "s.h5"))
+    ok(["datagen", "--shape", "4e6", "--chunk", "1e5", "--chunksize", "1e5", "-o", "g.h5:/x",
+        "--resume", "-q"], cwd=d)
+    ok(["stats", "g.h5:/x", "-o", "s.h5", "-q"], cwd=d)
+
+
 if __name__ == "__main__":
     case = sys.argv[4]
     with tempfile.TemporaryDirectory(prefix="poolrun-e2e-") as tmp:
