@@ -310,6 +310,10 @@ void OutputFile::append_chunk(const ChunkRow& r) {
                    r.partial, r.partial_hi});
 }
 
+std::uint64_t OutputFile::buffered_rows() const {
+  return state().chunks.buffered();
+}
+
 void OutputFile::flush() {
   State& s = state();
   h5::File& f = s.pending.file();

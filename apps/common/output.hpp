@@ -134,6 +134,7 @@ class OutputFile {
 
   // Buffered; written by flush().
   void append_chunk(const ChunkRow& row);
+  std::uint64_t buffered_rows() const;
   // Makes everything written so far durable, then the buffered rows: a row reaches the disk
   // only after the data it claims.
   void flush();

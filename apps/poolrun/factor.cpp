@@ -187,7 +187,9 @@ class Factor final : public Workload {
           row.partial = p;  // primes in the chunk: the summary's count survives a resume
           pending_numbers += k;
           pending.emplace(c.span.begin, std::move(v));
-          if (pending_numbers >= (1u << 20)) write_pending();
+          // Bounded: a few thousand chunks or 1M numbers wait at most (tiny chunks complete
+          // nearly in order, so each write covers a long run).
+          if (pending.size() >= 4096 || pending_numbers >= (1u << 20)) write_pending();
         });
     write_pending();
     run.before_flush(nullptr);

@@ -106,6 +106,7 @@ class Run {
 
   // Writes the buffered rows to disk now (data first); also refreshes the output lock.
   void flush_ledger();
+  static constexpr std::uint64_t kMaxBufferedRows = 1 << 16;
   // Called before every flush (and at finish): a workload that buffers data writes it here, so
   // that it reaches the disk before the rows that claim it.
   void before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }

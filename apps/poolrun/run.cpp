@@ -82,6 +82,8 @@ libpool::SpanOptions Run::span_options(std::string_view pass, std::uint64_t auto
 
 void Run::record_chunk(common::ChunkRow row) {
   out_.append_chunk(row);
+  // Tiny chunks: rows wait in memory only up to a bound, then go out (data first) early.
+  if (out_.buffered_rows() >= kMaxBufferedRows) flush_ledger();
   if (row.rank >= 0 && static_cast<std::size_t>(row.rank) < rank_chunks_.size()) {
     const auto r = static_cast<std::size_t>(row.rank);
     ++rank_chunks_[r];
