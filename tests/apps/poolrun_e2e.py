@@ -765,9 +765,9 @@ def case_resume_refusals(d):
     with h5py.File(os.path.join(d, "r.h5")) as f, h5py.File(os.path.join(d, "c.h5")) as c:
         assert f["result/pi"][()] == c["result/pi"][()]
     # An input that changed since the run it resumes is refused.
-    ok(["datagen", "--shape", "1e6", "-o", "in.h5:/x", "-q"], cwd=d)
+    ok(["datagen", "--shape", "4e6", "-o", "in.h5:/x", "-q"], cwd=d)  # 8 blocks of 4 MiB
     proc = start(["stats", "in.h5:/x", "--chunksize", "65536", "-o", "s.h5", "-q",
-                  "--flush-interval", "0.2"], d, ranks=2, delay_ms=300)
+                  "--flush-interval", "0.2"], d, ranks=2, delay_ms=600)
     wait_rows(d, "s.h5", 1, proc)
     proc.send_signal(signal.SIGUSR1)
     proc.communicate(timeout=60)
