@@ -247,7 +247,7 @@ int Run::finish() {
               << ", status failed)\n";
   } else if (interrupted()) {
     std::cerr << "poolrun: interrupted by signal " << g_interrupt_signal << "; " << options_.output
-              << " has status partial\n";
+              << " has status partial (continue it with --resume)\n";
   }
   return code;
 }

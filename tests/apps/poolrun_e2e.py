@@ -721,6 +721,22 @@ def case_sigterm_mpirun(d):
         assert list(f["resumes/chunks_kept"][:]) == [rows]
 
 
+def case_signal_rank0(d):
+    # SIGTERM or SIGINT straight to rank 0 (a user's kill, a batch system's): exit 3, partial.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        out = f"s{int(sig)}.h5"
+        proc = start(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", out,
+                      "-q"], d, ranks=2, delay_ms=1000)
+        time.sleep(2.6)
+        os.kill(rank_pids(proc.pid)[0], sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (sig, proc.returncode, err)
+        assert "has status partial" in err, err
+        with h5py.File(os.path.join(d, out)) as f:
+            assert attr(f, "status") == "partial"
+            assert len(f["chunks/begin"]) >= 2
+
+
 def case_two_runs_one_output(d):
     # A second run aimed at a file a live run writes is refused before it touches anything,
     # with --force and with --resume too; the first run completes untouched.
