@@ -1,10 +1,13 @@
 #pragma once
-// wait() and as_completed() over futures, as in concurrent.futures.
+// wait() and as_completed() over futures, as in concurrent.futures. Both take the futures as a
+// set: a future listed several times counts, and is returned or yielded, once.
 
 #include <cstddef>
 #include <deque>
 #include <iterator>
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "libpool/future.hpp"
@@ -13,6 +16,8 @@ namespace libpool {
 
 enum class ReturnWhen { FirstCompleted, FirstException, AllCompleted };
 
+// Python returns two sets; here each holds distinct futures in the order of their first
+// appearance in the input.
 template <class T>
 struct DoneAndNotDone {
   std::vector<Future<T>> done;
@@ -29,6 +34,21 @@ struct Waiter {
 };
 
 MasterCore* master_of(const std::vector<WorkBase*>& works);
+
+// The distinct futures of fs, each at its first position (Python's set(fs), order kept).
+template <class T>
+std::vector<Future<T>> distinct(std::vector<Future<T>> fs) {
+  std::unordered_set<const WorkBase*> seen;
+  seen.reserve(fs.size());
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    if (!seen.insert(&fs[i].work()).second) continue;
+    if (kept != i) fs[kept] = std::move(fs[i]);
+    ++kept;
+  }
+  fs.resize(kept);
+  return fs;
+}
 
 // Registers a callback on every unfinished future that records it in the waiter; the returned
 // guard removes those callbacks again, so repeated waits on the same futures do not pile up.
@@ -72,10 +92,11 @@ MasterCore* master_of(const std::vector<Future<T>>& fs) {
 
 }  // namespace detail
 
-// Waits until the condition holds or the timeout runs out, then splits the futures.
+// Waits until the condition holds or the timeout runs out, then splits the distinct futures.
 template <class T>
-DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen when = ReturnWhen::AllCompleted,
-                       Seconds timeout = kForever) {
+DoneAndNotDone<T> wait(const std::vector<Future<T>>& futures,
+                       ReturnWhen when = ReturnWhen::AllCompleted, Seconds timeout = kForever) {
+  const std::vector<Future<T>> fs = detail::distinct(futures);
   detail::Watch<T> watch(fs);
   auto* w = watch.waiter.get();
   auto satisfied = [&] {
@@ -98,13 +119,14 @@ DoneAndNotDone<T> wait(const std::vector<Future<T>>& fs, ReturnWhen when = Retur
   return out;
 }
 
-// Yields the futures as they complete (those already done first). Throws TimeoutError from the
-// iterator if the timeout, counted from this call, runs out with futures still pending.
+// Yields the distinct futures as they complete (those already done first), each once. Throws
+// TimeoutError from the iterator if the timeout, counted from this call, runs out with futures
+// still pending.
 template <class T>
 class AsCompleted {
  public:
   AsCompleted(std::vector<Future<T>> fs, Seconds timeout)
-      : fs_(std::move(fs)),
+      : fs_(detail::distinct(std::move(fs))),
         watch_(std::make_unique<detail::Watch<T>>(fs_)),
         waiter_(watch_->waiter),
         deadline_(detail::deadline_after(timeout)),
