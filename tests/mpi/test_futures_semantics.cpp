@@ -77,3 +77,87 @@ TEST(FuturesSemantics, WaitReturnsEachDistinctFutureOnce) {
   EXPECT_EQ(none.done.size() + none.not_done.size(), 2u);
   EXPECT_EQ(slow.get(), 400);
 }
+
+// ---------------------------------------------------------------------------------------------
+// add_done_callback on a finished future: called at once; an exception is logged and ignored.
+
+TEST(FuturesSemantics, CallbackOnAFinishedFutureThatThrowsIsLoggedAndIgnored) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  auto f = ex.submit(square, 6);
+  EXPECT_EQ(f.get(), 36);
+  int called = 0;
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(f.add_done_callback([&](const Future<std::int64_t>&) {
+    ++called;
+    throw std::runtime_error("callback failed on a finished future");
+  }));
+  EXPECT_NO_THROW(f.add_done_callback([&](const Future<std::int64_t>& g) {
+    ++called;
+    throw g.get();  // not even a std::exception
+  }));
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(called, 2) << "both callbacks ran at once";
+  EXPECT_NE(err.find("callback failed on a finished future"), std::string::npos) << err;
+  // A cancelled future is finished too (at most two tasks per worker leave the queue at first).
+  std::vector<Future<std::int64_t>> busy;
+  for (std::size_t i = 0; i < 4 * ex.workers(); ++i) busy.push_back(ex.submit(sleep_then, 20));
+  auto queued = ex.submit(sleep_then, 20);
+  if (queued.cancel()) {
+    testing::internal::CaptureStderr();
+    EXPECT_NO_THROW(queued.add_done_callback([&](const auto& g) {
+      ++called;
+      if (g.cancelled()) throw std::logic_error("cancelled, and the callback threw");
+    }));
+    EXPECT_NE(testing::internal::GetCapturedStderr().find("cancelled, and the callback threw"),
+              std::string::npos);
+    EXPECT_EQ(called, 3);
+  }
+  for (auto& g : busy) EXPECT_EQ(g.get(), 20);
+  EXPECT_EQ(ex.submit(square, 7).get(), 49) << "the pool is unaffected";
+}
+
+TEST(FuturesSemantics, CallbacksRunInTheOrderTheyWereAdded) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  std::vector<int> order;
+  auto f = ex.submit(sleep_then, 20);
+  f.add_done_callback([&](const auto&) { order.push_back(1); });
+  f.add_done_callback([&](const auto&) { order.push_back(2); });
+  f.wait();
+  f.add_done_callback([&](const auto&) { order.push_back(3); });
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST(FuturesSemantics, ACallbackAddedDuringNotificationRunsAfterTheEarlierOnes) {
+  // Results often arrive several in one message: the master records them all, then runs their
+  // callbacks. A callback that adds one to another future of the same batch (done, its own
+  // callbacks not run yet) must see it run after those, in the order added.
+  Options opt;
+  opt.prefetch = 15;
+  Executor ex(registry(), opt);
+  if (!ex.is_master()) return;
+  constexpr int kN = 256;
+  std::vector<Future<std::int64_t>> fs;
+  for (int i = 0; i < kN; ++i) fs.push_back(ex.submit(square, i));
+  std::vector<std::vector<int>> calls(kN);  // per future: 1 = added first, 2 = added later
+  std::vector<bool> added_later(kN, false);
+  for (int i = 0; i < kN; ++i) {
+    fs[i].add_done_callback([&, i](const auto&) {
+      calls[i].push_back(1);
+      for (int j = 0; j < kN; ++j) {
+        if (j == i || added_later[j] || !fs[j].done()) continue;
+        added_later[j] = true;
+        fs[j].add_done_callback([&, j](const auto&) { calls[j].push_back(2); });
+      }
+    });
+  }
+  for (auto& f : fs) f.wait();
+  for (int j = 0; j < kN; ++j) {
+    if (added_later[j]) {
+      EXPECT_EQ(calls[j], (std::vector<int>{1, 2})) << "future " << j;
+    } else {
+      EXPECT_EQ(calls[j], (std::vector<int>{1})) << "future " << j;
+    }
+  }
+}

@@ -175,12 +175,14 @@ class Future {
   }
 
   // Calls fn(future) once the future is done (at once if it already is), on the master.
+  // Callbacks run in the order they were added. One that throws is reported on stderr and
+  // ignored, also when it runs at once here (as Python logs it).
   void add_done_callback(std::function<void(const Future&)> fn) const {
-    if (done()) {
-      fn(*this);
-      return;
-    }
+    // A future the master has just settled may still have callbacks waiting for their turn
+    // (they run once its bookkeeping is consistent): the new one goes after them.
+    const bool call_now = done() && state_->callbacks.empty();
     state_->add_callback([self = *this, fn = std::move(fn)] { fn(self); });
+    if (call_now) state_->run_callbacks();
   }
 
   // Which rank ran it and when. Meaningful once done and not cancelled.
