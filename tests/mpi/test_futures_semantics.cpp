@@ -161,3 +161,52 @@ TEST(FuturesSemantics, ACallbackAddedDuringNotificationRunsAfterTheEarlierOnes) 
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// map over an item that cannot be encoded: the items before it are yielded, the error is raised
+// when iteration reaches it (the error is stored like submit's), and map() itself does not throw.
+
+TEST(FuturesSemantics, MapYieldsTheItemsBeforeOneThatCannotBeEncoded) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  const Boom ok{}, bad{Where::Encode};
+  for (std::size_t chunksize : {1u, 2u}) {
+    // chunks of 2: [ok ok] [ok bad] [ok]: raised at the failing chunk's first item.
+    std::vector<Boom> args = {ok, ok, ok, bad, ok};
+    const std::size_t before = chunksize == 1 ? 3 : 2;
+    std::vector<Boom> seen;
+    try {
+      auto results = ex.map(echo_boom, {.chunksize = chunksize}, args);
+      for (const auto& b : results) seen.push_back(b);
+      ADD_FAILURE() << "the unencodable item raised nothing (chunksize " << chunksize << ")";
+    } catch (const libpool::RemoteError& e) {
+      ADD_FAILURE() << "the item fails on the master, not on a worker: " << e.what();
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "boom while encoding");
+    }
+    EXPECT_EQ(seen.size(), before) << "chunksize " << chunksize;
+  }
+  // The very first item: map() returns, iterating raises. The same for the unordered map.
+  std::vector<Boom> first_bad = {bad, ok};
+  auto where_it_throws = [](auto make) -> std::string {
+    try {
+      auto results = make();
+      try {
+        results.to_vector();
+      } catch (const std::runtime_error&) {
+        return "iteration";
+      }
+      return "nowhere";
+    } catch (const std::runtime_error&) {
+      return "map()";
+    }
+  };
+  EXPECT_EQ(where_it_throws([&] { return ex.map(echo_boom, {.chunksize = 1}, first_bad); }),
+            "iteration");
+  EXPECT_EQ(
+      where_it_throws([&] { return ex.map_unordered(echo_boom, {.chunksize = 1}, first_bad); }),
+      "iteration");
+  // The pool goes on.
+  std::vector<Boom> fine = {ok, ok, ok};
+  EXPECT_EQ(ex.map(echo_boom, fine).to_vector().size(), 3u);
+}

@@ -173,6 +173,22 @@ void put_as(Writer& w, X&& x) {
   }
 }
 
+// An item of a map's input that could not be converted or encoded. The chunk holding it fails
+// with `error`, as submit() stores such an error in its future; an exception thrown by the input
+// range itself (reading or advancing it) is not wrapped and leaves the map at once.
+struct ItemEncodeFailure {
+  std::exception_ptr error;
+};
+
+template <class P, class X>
+void put_item(Writer& w, X&& x) {
+  try {
+    put_as<P>(w, std::forward<X>(x));
+  } catch (...) {
+    throw ItemEncodeFailure{std::current_exception()};
+  }
+}
+
 inline void begin_chunk(Writer& w, ChunkMode mode, std::uint64_t count) {
   w.put(static_cast<std::uint8_t>(mode));
   w.put(count);
@@ -222,7 +238,7 @@ class ZipSource<std::tuple<P...>, Views...> final : public ChunkSource {
     std::uint64_t n = 0;
     for (; n < max && !at_end(); ++n) {
       [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (put_as<P>(w, *std::get<I>(its_)), ...);
+        (put_item<P>(w, *std::get<I>(its_)), ...);
         (++std::get<I>(its_), ...);
       }
       (std::index_sequence_for<Views...>{});
@@ -298,8 +314,14 @@ class MapDriver {
         spare_.pop_back();
       }
       reserve_task_header(c->message);
-      const std::uint64_t n = src_->next(c->message, chunk_size());
-      if (n == 0) {
+      std::uint64_t n = 0;
+      std::exception_ptr unencodable;
+      try {
+        n = src_->next(c->message, chunk_size());
+      } catch (ItemEncodeFailure& e) {
+        unencodable = std::move(e.error);
+      }
+      if (n == 0 && !unencodable) {
         exhausted_ = true;
         break;
       }
@@ -309,6 +331,15 @@ class MapDriver {
       c->item_count = n;
       items_made_ += n;
       on_new_chunk(c);
+      if (unencodable) {
+        // The chunk fails on the master, never sent; the map raises its error when iteration
+        // reaches it. The input stopped in the middle of an item: nothing after it is read.
+        exhausted_ = true;
+        c->message = Writer();
+        live_.push_back(c);
+        c->finish(std::move(unencodable));
+        break;
+      }
       enqueue(*ctx_.master, c, TaskKind::Chunk);
       live_.push_back(std::move(c));
     }
