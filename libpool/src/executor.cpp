@@ -206,7 +206,10 @@ Master::Master(const Registry& registry, std::unique_ptr<Comm> comm, int size,
 
 Master::~Master() {
   try {
-    shutdown(true, std::uncaught_exceptions() > 0);
+    // Python's `with` exit: shutdown(wait=True), also while an exception unwinds, so queued work
+    // completes. A broken pool has already failed its queue, so it only waits for the tasks
+    // still running on its workers.
+    shutdown(true, false);
   } catch (...) {
     // A destructor must not throw, and no worker may be left waiting: collect what is still
     // out without running anything of the user's, then release the workers.
@@ -567,8 +570,15 @@ void Master::stop_workers() noexcept {
 void Master::abandon() noexcept {
   // Receive and drop every outstanding result (so no worker blocks on a large reply and no
   // send buffer is freed early), with no decoding and no callbacks. If even that fails, MPI is
-  // unusable: abort the job rather than leave ranks waiting forever.
+  // unusable: abort the job rather than leave ranks waiting forever. Work left unfinished fails
+  // with BrokenPool (no callbacks run), so no future is left waiting on a master that is gone.
+  std::exception_ptr lost;
+  auto fail = [&](WorkBase& w) {
+    if (!w.done()) w.settle(lost);
+  };
   try {
+    lost = std::make_exception_ptr(BrokenPool("pool is broken: it failed while shutting down"));
+    for (auto& w : queue_) fail(*w);
     queue_.clear();
     Backoff backoff;
     while (in_flight_ > 0) {
@@ -589,12 +599,14 @@ void Master::abandon() noexcept {
         for (std::size_t i = 0; i < parts && !remote.in_flight.empty(); ++i) {
           auto& f = remote.in_flight.front();
           if (f.request != MPI_REQUEST_NULL) LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
+          fail(*f.work);
           remote.in_flight.pop_front();
           --in_flight_;
         }
         any = true;
       }
       while (local_ && local_->pop_result(local_result_)) {
+        fail(*local_in_flight_.front());
         local_in_flight_.pop_front();
         --in_flight_;
         any = true;

@@ -27,6 +27,23 @@ const libpool::Registry& registry() {
   return r;
 }
 
+int world_size() {
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One task per worker at a time: everything else stays queued on the master.
+Options one_task_per_worker() {
+  Options opt;
+  opt.prefetch = 0;
+  return opt;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -209,4 +226,80 @@ TEST(FuturesSemantics, MapYieldsTheItemsBeforeOneThatCannotBeEncoded) {
   // The pool goes on.
   std::vector<Boom> fine = {ok, ok, ok};
   EXPECT_EQ(ex.map(echo_boom, fine).to_vector().size(), 3u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaving the executor's scope by an exception is shutdown(wait=True): queued work completes,
+// as Python's `with` does; and no rank is left waiting.
+
+TEST(FuturesSemantics, LeavingTheScopeByAnExceptionDrainsQueuedWork) {
+  std::vector<Future<std::int64_t>> fs;
+  bool master = false;
+  try {
+    Executor ex(registry(), one_task_per_worker());
+    master = ex.is_master();
+    if (master) {
+      for (std::size_t i = 0; i < 6 * ex.workers(); ++i) fs.push_back(ex.submit(sleep_then, 20));
+      throw std::runtime_error("master gave up");
+    }
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "master gave up");
+  }
+  if (master) {
+    ASSERT_FALSE(fs.empty());
+    for (auto& f : fs) {
+      ASSERT_TRUE(f.done());
+      EXPECT_FALSE(f.cancelled()) << "queued work was cancelled instead of completed";
+      if (!f.cancelled()) {
+        EXPECT_EQ(f.get(), 20);
+      }
+    }
+  }
+  // Every rank is out of the old pool and builds the next one.
+  Executor ex(registry());
+  if (ex.is_master()) {
+    EXPECT_EQ(ex.submit(square, 11).get(), 121);
+  }
+}
+
+TEST(FuturesSemantics, LeavingTheScopeOfABrokenPoolIsPrompt) {
+  // The last rank's initializer fails when it runs again after 2 tasks: the pool breaks, the
+  // master unwinds with BrokenPool. Queued work is failed, not run: the exit takes about one
+  // task, not the whole queue (12 tasks of 100 ms per worker).
+  Options opt = one_task_per_worker();
+  opt.initializer(fail_second_time_on, world_size() - 1, 2);
+  opt.max_tasks_per_worker = 2;
+  std::vector<Future<std::int64_t>> fs;
+  double unwind_s = -1;
+  std::chrono::steady_clock::time_point t0;
+  bool master = false;
+  try {
+    Executor ex(registry(), opt);
+    master = ex.is_master();
+    if (master) {
+      for (std::size_t i = 0; i < 12 * ex.workers(); ++i) {
+        fs.push_back(ex.submit(sleep_then, 100));
+      }
+      for (auto& f : fs) {
+        try {
+          f.get();
+        } catch (const libpool::BrokenPool&) {
+          t0 = std::chrono::steady_clock::now();
+          throw;
+        }
+      }
+    }
+  } catch (const libpool::BrokenPool& e) {
+    unwind_s = seconds_since(t0);
+    EXPECT_NE(std::string(e.what()).find("disk went away"), std::string::npos) << e.what();
+  }
+  if (master) {
+    ASSERT_GE(unwind_s, 0) << "the pool did not break";
+    EXPECT_LT(unwind_s, 0.6) << "the broken pool's exit waited for queued work";
+    for (auto& f : fs) EXPECT_TRUE(f.done());
+  }
+  Executor ex(registry());
+  if (ex.is_master()) {
+    EXPECT_EQ(ex.submit(square, 12).get(), 144);
+  }
 }

@@ -563,6 +563,8 @@ class Executor {
   // Throws BrokenPool on every rank if the registries differ or an initializer fails.
   explicit Executor(const Registry& registry, const Options& options = {},
                     MPI_Comm comm = MPI_COMM_WORLD);
+  // shutdown(wait = true), as Python's `with` exit, also while an exception unwinds: queued work
+  // completes, then the workers leave their loops. Never throws.
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
