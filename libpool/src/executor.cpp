@@ -534,14 +534,17 @@ bool Master::progress_until(const std::function<bool()>& done, Clock::time_point
       static_cast<std::int64_t>(std::clamp(quarter * 1e6, 1000.0, 10000.0)));
   Backoff backoff(/*may_yield=*/local_ == nullptr, max_sleep);
   while (!done()) {
-    if (progress_once()) {
+    const bool progressed = progress_once();
+    if (done()) return true;
+    // After every round, so that the deadline also counts between inline tasks on one rank
+    // (each round runs one), and a zero timeout still lets the pool take one step.
+    if (deadline != Clock::time_point::max() && Clock::now() >= deadline) return false;
+    if (progressed) {
       backoff.reset();
       continue;
     }
-    if (done()) return true;
     // Nothing queued or running: what is awaited can no longer happen here.
     if (idle()) return false;
-    if (deadline != Clock::time_point::max() && Clock::now() >= deadline) return false;
     backoff.idle();
   }
   return true;

@@ -303,3 +303,57 @@ TEST(FuturesSemantics, LeavingTheScopeOfABrokenPoolIsPrompt) {
     EXPECT_EQ(ex.submit(square, 12).get(), 144);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts expire while tasks are still queued, at every rank count. On one rank tasks run
+// inline, so a timeout is checked between tasks (it cannot cut a running task short).
+
+TEST(FuturesSemantics, TimeoutsExpireWhileTasksAreQueued) {
+  Executor ex(registry(), one_task_per_worker());
+  if (!ex.is_master()) return;
+  const std::size_t n = 10 * ex.workers();  // 1 s of 100 ms tasks on every worker
+  auto submit_all = [&] {
+    std::vector<Future<std::int64_t>> fs;
+    for (std::size_t i = 0; i < n; ++i) fs.push_back(ex.submit(sleep_then, 100));
+    return fs;
+  };
+  auto cancel_all = [](std::vector<Future<std::int64_t>>& fs) {
+    for (auto& f : fs) f.cancel();
+    for (auto& f : fs) f.wait();
+  };
+
+  auto fs = submit_all();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(fs.back().get(100ms), libpool::TimeoutError);
+  EXPECT_LT(seconds_since(t0), 0.5) << "get(0.1 s)";
+  cancel_all(fs);
+
+  fs = submit_all();
+  t0 = std::chrono::steady_clock::now();
+  auto r = libpool::wait(fs, libpool::ReturnWhen::AllCompleted, 150ms);
+  EXPECT_LT(seconds_since(t0), 0.55) << "wait(0.15 s)";
+  EXPECT_FALSE(r.not_done.empty());
+  EXPECT_EQ(r.done.size() + r.not_done.size(), n);
+  cancel_all(fs);
+
+  fs = submit_all();
+  t0 = std::chrono::steady_clock::now();
+  std::size_t yielded = 0;
+  EXPECT_THROW(
+      {
+        for (const auto& f : libpool::as_completed(fs, 200ms)) {
+          (void)f;
+          ++yielded;
+        }
+      },
+      libpool::TimeoutError);
+  EXPECT_LT(seconds_since(t0), 0.6) << "as_completed(0.2 s)";
+  EXPECT_LT(yielded, n);
+  cancel_all(fs);
+
+  // A zero timeout still lets queued work advance: polling finishes eventually.
+  auto f = ex.submit(square, 8);
+  int polls = 0;
+  while (!f.wait(0s)) ++polls;
+  EXPECT_EQ(f.get(0s), 64);
+}

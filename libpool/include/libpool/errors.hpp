@@ -52,6 +52,7 @@ class CancelledError : public Error {
 class TimeoutError : public Error {
  public:
   TimeoutError() : Error("timed out") {}
+  explicit TimeoutError(const std::string& what) : Error(what) {}
 };
 
 // What a task threw on a worker, with where it happened. The worker itself survives.

@@ -155,10 +155,14 @@ class AsCompleted {
       }
       auto& order = owner_->waiter_->order;
       if (order.empty()) {
+        // As Python, the deadline is checked whenever nothing finished is left to yield; but
+        // the first wait always takes a step, since on one rank that is what runs a task.
+        if (owner_->waited_ && detail::Clock::now() >= owner_->deadline_) owner_->timed_out();
+        owner_->waited_ = true;
         const bool got =
             owner_->master_ != nullptr &&
             owner_->master_->progress_until([&] { return !order.empty(); }, owner_->deadline_);
-        if (!got) throw TimeoutError();
+        if (!got) owner_->timed_out();
       }
       index_ = order.front();
       order.pop_front();
@@ -172,12 +176,18 @@ class AsCompleted {
   std::default_sentinel_t end() const { return {}; }
 
  private:
+  [[noreturn]] void timed_out() const {
+    throw TimeoutError(std::to_string(fs_.size() - yielded_) + " (of " +
+                       std::to_string(fs_.size()) + ") futures unfinished");
+  }
+
   std::vector<Future<T>> fs_;
   std::unique_ptr<detail::Watch<T>> watch_;
   std::shared_ptr<detail::Waiter> waiter_;
   detail::Clock::time_point deadline_;
   detail::MasterCore* master_;
   std::size_t yielded_ = 0;
+  bool waited_ = false;
 };
 
 template <class T>
