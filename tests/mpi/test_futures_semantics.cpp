@@ -357,3 +357,33 @@ TEST(FuturesSemantics, TimeoutsExpireWhileTasksAreQueued) {
   while (!f.wait(0s)) ++polls;
   EXPECT_EQ(f.get(0s), 64);
 }
+
+TEST(FuturesSemantics, MapTimeoutCountsFromTheCall) {
+  Executor ex(registry(), one_task_per_worker());
+  if (!ex.is_master()) return;
+  std::vector<std::int64_t> ms(10 * ex.workers(), 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto results = ex.map(sleep_then, {.chunksize = 1, .timeout = 250ms}, ms);
+  std::size_t got = 0;
+  EXPECT_THROW(
+      {
+        for (auto v : results) {
+          EXPECT_EQ(v, 100);
+          ++got;
+        }
+      },
+      libpool::TimeoutError);
+  EXPECT_LT(seconds_since(t0), 0.65);
+  EXPECT_GE(got, 1u);
+  EXPECT_LT(got, ms.size());
+  // Nothing more after the timeout, as a Python generator that raised.
+  std::size_t more = 0;
+  for (auto v : results) more += static_cast<std::size_t>(v);
+  EXPECT_EQ(more, 0u);
+  // Unordered too.
+  auto unordered = ex.map_unordered(sleep_then, {.chunksize = 1, .timeout = 150ms}, ms);
+  EXPECT_THROW(unordered.to_vector(), libpool::TimeoutError);
+  // Without a timeout everything arrives.
+  std::vector<std::int64_t> quick(20, 1);
+  EXPECT_EQ(ex.map(sleep_then, {.chunksize = 1, .timeout = 10s}, quick).to_vector(), quick);
+}

@@ -50,6 +50,9 @@ struct MapOptions {
   // Chunks submitted ahead of the consumer (Python 3.14's buffersize); 0 = auto. Bounds the
   // master's memory, so a map over 10^9 items never materialises them.
   std::size_t buffersize = 0;
+  // Python's map(timeout=): iteration raises TimeoutError if a result is not there this long
+  // after the call to map(); the map then ends and its queued chunks are cancelled.
+  Seconds timeout = kForever;
 };
 
 // Whether rank 0 also runs tasks (on a thread of its own) besides dispatching.
@@ -280,7 +283,7 @@ template <class R>
 class MapDriver {
  public:
   MapDriver(MapContext ctx, std::unique_ptr<ChunkSource> src, MapOptions opt)
-      : ctx_(ctx), src_(std::move(src)), opt_(opt) {
+      : ctx_(ctx), src_(std::move(src)), opt_(opt), deadline_(deadline_after(opt.timeout)) {
     buffersize_ = opt.buffersize ? opt.buffersize : 2 * ctx.workers * ctx.in_flight + 2;
     if (opt_.chunksize == 0) {
       if (auto n = src_->remaining(); n && opt_.schedule == Schedule::Dynamic) {
@@ -299,12 +302,33 @@ class MapDriver {
   std::uint64_t items_submitted() const noexcept { return items_made_; }
   virtual ~MapDriver() {
     // Nobody will read what is still queued: cancel it (work already running just completes).
+    cancel_queued();
+  }
+
+ protected:
+  // Reads no more input and cancels the chunks no worker has started: the map has ended (a
+  // failure or a timeout), as Python's map cancels its futures when its iterator raises.
+  void cancel_queued() {
+    exhausted_ = true;
     for (auto& c : live_) {
       if (c->state == WorkState::Pending) cancel_pending(*ctx_.master, *c);
     }
   }
+  Clock::time_point deadline() const noexcept { return deadline_; }
+  // Before waiting for a result: true once the timeout has run out. The first wait always
+  // takes a step, since on one rank that is what runs a task.
+  bool out_of_time() {
+    if (!waited_) {
+      waited_ = true;
+      return false;
+    }
+    return deadline_ != Clock::time_point::max() && Clock::now() >= deadline_;
+  }
+  [[noreturn]] void timed_out() {
+    cancel_queued();
+    throw TimeoutError();
+  }
 
- protected:
   // Submits chunks until buffersize are outstanding or the inputs run out.
   void fill() {
     while (!exhausted_ && outstanding() < buffersize_) {
@@ -373,6 +397,8 @@ class MapDriver {
   MapContext ctx_;
   std::unique_ptr<ChunkSource> src_;
   MapOptions opt_;
+  Clock::time_point deadline_;
+  bool waited_ = false;
   std::size_t buffersize_ = 0;
   std::uint64_t fixed_ = 1;
   std::uint64_t chunks_made_ = 0;
@@ -456,12 +482,22 @@ class MapResult : private detail::MapDriver<R>, public detail::ResultRange<MapRe
     }
     while (!chunks_.empty()) {
       auto front = chunks_.front();
-      if (!detail::wait_done(*front, kForever)) throw Error("pool stopped before the map finished");
+      if (!front->done() && this->out_of_time()) {
+        finished_ = true;
+        this->timed_out();
+      }
+      if (!detail::wait_done_until(*front, this->deadline())) {
+        finished_ = true;
+        if (detail::Clock::now() >= this->deadline()) this->timed_out();
+        this->cancel_queued();
+        throw Error("pool stopped before the map finished");
+      }
       if (front->state == detail::WorkState::Cancelled || front->error) {
-        // Python's map ends at the failed item; the destructor cancels what is still queued.
+        // Python's map ends at the failed item and cancels what is still queued.
         finished_ = true;
         this->forget(front);
         chunks_.pop_front();
+        this->cancel_queued();
         if (front->error) std::rethrow_exception(front->error);
         throw CancelledError();
       }
@@ -525,9 +561,17 @@ class MapUnorderedResult : private detail::MapDriver<R>,
         return false;
       }
       if (ready_->empty()) {
-        this->master().progress_until([&] { return !ready_->empty(); },
-                                      detail::Clock::time_point::max());
-        if (ready_->empty()) throw Error("pool stopped before the map finished");
+        if (this->out_of_time()) {
+          finished_ = true;
+          this->timed_out();
+        }
+        this->master().progress_until([&] { return !ready_->empty(); }, this->deadline());
+        if (ready_->empty()) {
+          finished_ = true;
+          if (detail::Clock::now() >= this->deadline()) this->timed_out();
+          this->cancel_queued();
+          throw Error("pool stopped before the map finished");
+        }
       }
       current_ = ready_->front();
       ready_->pop_front();
@@ -537,6 +581,7 @@ class MapUnorderedResult : private detail::MapDriver<R>,
         finished_ = true;
         auto failed = std::move(current_);
         this->forget(failed);
+        this->cancel_queued();
         if (failed->error) std::rethrow_exception(failed->error);
         throw CancelledError();
       }

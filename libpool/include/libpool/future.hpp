@@ -118,6 +118,11 @@ struct ResultState : WorkBase {
 
 // Blocks (driving the pool) until work is done or the timeout passes; true if done.
 bool wait_done(WorkBase& work, Seconds timeout);
+// The same with a deadline.
+inline bool wait_done_until(WorkBase& work, Clock::time_point deadline) {
+  if (work.done()) return true;
+  return work.master->progress_until([&] { return work.done(); }, deadline);
+}
 
 }  // namespace detail
 
