@@ -737,11 +737,71 @@ def case_signal_rank0(d):
             assert len(f["chunks/begin"]) >= 2
 
 
+def lost_rank(d, out, fault, extra_args=(), mca=(), rows=3):
+    """A run at -n 3 whose rank 2 gets `fault(pid)` once `rows` rows are on disk; returns
+    (seconds from the fault to the end of the job, poolrun's one line on stderr)."""
+    args = ["pi", "--samples", "3e8", "--chunksize", "1e7", "--seed", "5"]
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="150")
+    cmd = [MPIEXEC, "-q", "-n", "3", "--oversubscribe", *mca, POOLRUN, *args, "-o", out, "-q",
+           "--flush-interval", "0.2", *extra_args]
+    proc = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    if rows:
+        wait_rows(d, out, rows, proc)
+    else:
+        while len(rank_pids(proc.pid)) < 3 and proc.poll() is None:
+            time.sleep(0.02)
+    victim = rank_pids(proc.pid).get(2, -1)
+    t0 = time.time()
+    fault(victim)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            if victim > 0:
+                os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    elapsed = time.time() - t0
+    assert proc.returncode != 0, err
+    lines = [line for line in err.splitlines() if line.startswith("poolrun")]
+    assert len(lines) == 1, err
+    with h5py.File(os.path.join(d, out)) as f:
+        assert attr(f, "status") == "failed", attr(f, "status")
+        assert len(f["chunks/begin"]) >= rows
+        assert "rank" in attr(f["error"], "message")
+    ok(args + ["-o", out, "--resume", "-q"], cwd=d)
+    ok(args + ["-o", "clean_" + out, "-q"], cwd=d)
+    with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean_" + out)) as c:
+        assert f["result/inside"][()] == c["result/inside"][()]
+    return elapsed, lines[0]
+
+
+def case_stopped_worker(d):
+    # A worker that stops answering (SIGSTOP), also where mpirun would not end the job itself:
+    # rank 0 notices, writes the file and ends the job within 10 s, naming rank and host.
+    for mca in ((), ("--mca", "orte_abort_on_non_zero_status", "0")):
+        elapsed, line = lost_rank(d, f"stop{len(mca)}.h5",
+                                  lambda pid: os.kill(pid, signal.SIGSTOP), mca=mca)
+        assert elapsed < 10, elapsed
+        assert "rank 2 on " in line and "stopped answering" in line, line
+
+
+def case_task_timeout(d):
+    # Tasks of 150 ms over a --task-timeout of 0.1 s end the job like a lost rank: one line
+    # naming rank and host, status failed, and the file resumes (without the limit).
+    elapsed, line = lost_rank(d, "tt.h5", lambda pid: None, extra_args=("--task-timeout", "0.1"),
+                              rows=0)
+    assert elapsed < 10, elapsed
+    assert "rank " in line and " on " in line and "0.1" in line, line
+
+
 def case_two_runs_one_output(d):
     # A second run aimed at a file a live run writes is refused before it touches anything,
     # with --force and with --resume too; the first run completes untouched.
-    args = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2", "-o", "one.h5", "-q"]
-    first = start(args + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=400)
+    # The first run takes ~10 s; each refused one ends in 1-2 s (mpirun's teardown after exit 2).
+    args = ["pi", "--samples", "4e8", "--chunksize", "1e7", "--seed", "2", "-o", "one.h5", "-q"]
+    first = start(args + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=500)
     wait_rows(d, "one.h5", 1, first)
     for extra in ([], ["--force"], ["--resume"]):
         p = poolrun(args + extra, cwd=d)
@@ -752,7 +812,7 @@ def case_two_runs_one_output(d):
     assert first.returncode == 0, err
     with h5py.File(os.path.join(d, "one.h5")) as f:
         assert attr(f, "status") == "complete"
-        assert len(f["chunks/begin"]) == 20
+        assert len(f["chunks/begin"]) == 40
     assert not os.path.exists(os.path.join(d, "one.h5.lock"))
 
 
