@@ -327,6 +327,7 @@ bool Master::send_to(Remote& remote, std::size_t room) {
 bool Master::collect_remote() {
   bool any = false;
   drained_ = false;
+  received_ = 0;
   for (int k = 0; k < 64; ++k) {
     int flag = 0;
     MPI_Message msg;
@@ -341,6 +342,7 @@ bool Master::collect_remote() {
     recv_.clear();
     recv_.grow(static_cast<std::size_t>(count));
     LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
+    ++received_;
     const int rank = status.MPI_SOURCE;
     const int tag = status.MPI_TAG;
     if (rank < 1 || rank >= size_) {
@@ -515,11 +517,24 @@ RemoteErrorInfo Master::where(const WorkBase* work, int rank) const {
   return info;
 }
 
+bool Master::drain_incoming() {
+  // Open MPI's MPI_Improbe matches against what has already been taken in and polls the
+  // transports only after a miss: after a long pause the first probe says "nothing" while
+  // messages wait in shared memory. The queue is known empty after two empty probes in a row.
+  int empty = 0;
+  for (int round = 0; round < 10000 && empty < 2; ++round) {
+    collect_remote();
+    empty = drained_ && received_ == 0 ? empty + 1 : 0;
+  }
+  return empty >= 2;
+}
+
 void Master::check_health() {
   const auto now = Clock::now();
   if (now < next_check_) return;
   next_check_ = now + std::chrono::milliseconds(1);
   const double limit = liveness_.worker_timeout_s;
+  bool suspect = false;
   for (auto& r : remotes_) {
     if (r.lost || r.said_bye) continue;
     if (r.heard) {
@@ -527,15 +542,27 @@ void Master::check_health() {
       r.last_heard = now;
       continue;
     }
-    // Judge only with the incoming queue empty: a master that was busy elsewhere for a while
-    // first takes in everything that arrived meanwhile (any message counts as heard now).
-    if (limit <= 0 || !drained_) continue;
-    const double silent = std::chrono::duration<double>(now - r.last_heard).count();
-    if (silent > limit) {
-      const auto host = where(nullptr, r.rank).host;
-      WorkerLost e(r.rank, host, silent);
-      const std::string why = e.what();
-      lose_remote(r, std::make_exception_ptr(std::move(e)), why);
+    if (limit > 0 && std::chrono::duration<double>(now - r.last_heard).count() > limit) {
+      suspect = true;
+    }
+  }
+  // Judge only with everything that has arrived taken in: a master that was busy elsewhere for
+  // a while first receives what came meanwhile (any message counts as heard now).
+  if (suspect && drain_incoming()) {
+    for (auto& r : remotes_) {
+      if (r.lost || r.said_bye) continue;
+      if (r.heard) {
+        r.heard = false;
+        r.last_heard = now;
+        continue;
+      }
+      const double silent = std::chrono::duration<double>(now - r.last_heard).count();
+      if (silent > limit) {
+        const auto host = where(nullptr, r.rank).host;
+        WorkerLost e(r.rank, host, silent);
+        const std::string why = e.what();
+        lose_remote(r, std::make_exception_ptr(std::move(e)), why);
+      }
     }
   }
   // Rank 0's task thread: its running task against the task timeout.

@@ -91,6 +91,8 @@ class Master final : public MasterCore {
   // Liveness: folds what was heard into last_heard, gives up on silent workers and on rank 0's
   // task thread when its task overran. Only judges after a full drain of the incoming messages.
   void check_health();
+  // Receives until the incoming queue is known empty; false if it never was (a flood).
+  bool drain_incoming();
   void lose_remote(Remote& remote, std::exception_ptr error, const std::string& why);
   void on_task_timeout(Remote& remote, const std::byte* msg, std::size_t n);
   RemoteErrorInfo where(const WorkBase* work, int rank) const;
@@ -127,7 +129,8 @@ class Master final : public MasterCore {
   bool lost_ = false;        // a rank was lost or a task overran: wait for nobody from now on
   bool local_lost_ = false;  // rank 0's task thread overran its task timeout
   bool discarding_ = false;  // abandon(): results are dropped, not decoded
-  bool drained_ = true;      // the last collect_remote() emptied the incoming queue
+  bool drained_ = true;      // the last collect_remote() ended on an empty probe
+  int received_ = 0;         // messages the last collect_remote() received
   bool watching_ = false;    // any liveness or timeout check to make
   std::uint32_t polls_ = 0;
   Clock::time_point next_check_{};
