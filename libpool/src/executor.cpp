@@ -888,7 +888,7 @@ Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry
   if (head[0] == 1) {
     auto spec = std::make_shared<InitializerSpec>();
     spec->args.grow(head[3]);
-    if (rank == 0) std::memcpy(spec->args.data(), init->args.data(), head[3]);
+    if (rank == 0 && head[3] > 0) std::memcpy(spec->args.data(), init->args.data(), head[3]);
     LIBPOOL_MPI(MPI_Bcast(spec->args.data(), static_cast<int>(head[3]), MPI_BYTE, 0, comm));
     spec->fn = registry.find(head[1])->fn;
     setup.init = std::move(spec);
