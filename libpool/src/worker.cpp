@@ -130,28 +130,37 @@ class WorkerLoop {
   bool receive() {
     bool any = false;
     for (int k = 0; k < 16; ++k) {
-      int flag = 0;
-      MPI_Message msg;
-      MPI_Status status;
-      LIBPOOL_MPI(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status));
-      if (!flag) break;
-      any = true;
-      int count = 0;
-      LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
-      in_.clear();
-      in_.grow(static_cast<std::size_t>(count));
-      LIBPOOL_MPI(MPI_Mrecv(in_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
-      switch (status.MPI_TAG) {
+      if (receiving_ == MPI_REQUEST_NULL) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status status;
+        LIBPOOL_MPI(MPI_Improbe(0, MPI_ANY_TAG, comm_, &flag, &msg, &status));
+        if (!flag) break;
+        int count = 0;
+        LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+        in_.clear();
+        in_.grow(static_cast<std::size_t>(count));
+        // Not MPI_Mrecv: a large message may need the master's own progress to arrive, and
+        // this rank must keep answering meanwhile (a master busy in its code would otherwise
+        // find it silent when it comes back).
+        LIBPOOL_MPI(MPI_Imrecv(in_.data(), count, MPI_BYTE, &msg, &receiving_));
+        receiving_tag_ = status.MPI_TAG;
+      }
+      int done = 0;
+      LIBPOOL_MPI(MPI_Test(&receiving_, &done, MPI_STATUS_IGNORE));
+      any = true;  // a message is arriving: poll again at once, as a blocking receive would
+      if (!done) break;
+      switch (receiving_tag_) {
         case kTagStop:
           stop_ = true;
-          abandon_ = count > 0 && in_.data()[0] == static_cast<std::byte>(StopMode::Abandon);
+          abandon_ = in_.size() > 0 && in_.data()[0] == static_cast<std::byte>(StopMode::Abandon);
           return true;
         case kTagTask:
         case kTagTaskBatch:
-          take(status.MPI_TAG == kTagTaskBatch);
+          take(receiving_tag_ == kTagTaskBatch);
           break;
         default:
-          throw Error("protocol error: unexpected message (tag " + std::to_string(status.MPI_TAG) +
+          throw Error("protocol error: unexpected message (tag " + std::to_string(receiving_tag_) +
                       ") from the master");
       }
     }
@@ -436,6 +445,8 @@ class WorkerLoop {
   double long_run_s_;
 
   Writer in_;
+  MPI_Request receiving_ = MPI_REQUEST_NULL;  // in_ is being received
+  int receiving_tag_ = 0;
   std::vector<Part> parts_;
   std::deque<Inbound> inbox_;         // messages on the thread, oldest first
   std::deque<std::uint64_t> hashes_;  // the kind of each of their tasks, oldest first

@@ -246,6 +246,22 @@ TEST(Liveness, LongTasksAndABusyMasterDoNotBreakThePool) {
   EXPECT_EQ(ex.submit(square, 12).get(), 144);
 }
 
+TEST(Liveness, LargeMessagesInFlightWhileTheMasterIsBusy) {
+  // A task message too large to be sent eagerly may need the master's own MPI progress to
+  // arrive; the worker keeps answering meanwhile, so a master busy in its own code for longer
+  // than worker_timeout finds it alive when it comes back.
+  Options opt = quick();
+  opt.master_works = libpool::MasterWorks::No;
+  Executor ex(registry(), opt);
+  if (!ex.is_master()) return;
+  const std::vector<double> big(std::size_t{1} << 21, 1.0);  // 16 MiB
+  std::vector<libpool::Future<double>> fs;
+  for (int i = 0; i < 2 * ex.size(); ++i) fs.push_back(ex.submit(sum_vector, big));
+  std::this_thread::sleep_for(1500ms);
+  for (auto& f : fs) EXPECT_EQ(f.get(), static_cast<double>(big.size()));
+  EXPECT_FALSE(ex.broken().has_value()) << *ex.broken();
+}
+
 TEST(Liveness, WithAnInitializerLongTasksStillKeepTheRankAlive) {
   // With an initializer every task runs on the task thread: the same liveness.
   Options opt = quick();
