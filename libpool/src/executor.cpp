@@ -329,22 +329,36 @@ bool Master::collect_remote() {
   drained_ = false;
   received_ = 0;
   for (int k = 0; k < 64; ++k) {
-    int flag = 0;
-    MPI_Message msg;
-    MPI_Status status;
-    LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
-    if (!flag) {
-      drained_ = true;
+    if (receiving_.request == MPI_REQUEST_NULL) {
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status status;
+      LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
+      if (!flag) {
+        drained_ = true;
+        break;
+      }
+      int count = 0;
+      LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+      recv_.clear();
+      recv_.grow(static_cast<std::size_t>(count));
+      // Not MPI_Mrecv: a large message needs its sender's progress to arrive, and a sender
+      // stopped half-way must not hang the master (see receive_stalled).
+      LIBPOOL_MPI(MPI_Imrecv(recv_.data(), count, MPI_BYTE, &msg, &receiving_.request));
+      receiving_.rank = status.MPI_SOURCE;
+      receiving_.tag = status.MPI_TAG;
+      receiving_.since = Clock::time_point{};
+    }
+    int done = 0;
+    LIBPOOL_MPI(MPI_Test(&receiving_.request, &done, MPI_STATUS_IGNORE));
+    if (!done) {
+      any = true;  // a message is arriving: poll again at once, as a blocking receive would
+      receive_stalled();
       break;
     }
-    int count = 0;
-    LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
-    recv_.clear();
-    recv_.grow(static_cast<std::size_t>(count));
-    LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
     ++received_;
-    const int rank = status.MPI_SOURCE;
-    const int tag = status.MPI_TAG;
+    const int rank = receiving_.rank;
+    const int tag = receiving_.tag;
     if (rank < 1 || rank >= size_) {
       throw Error("protocol error: message (tag " + std::to_string(tag) + ") from rank " +
                   std::to_string(rank));
@@ -384,6 +398,31 @@ bool Master::collect_remote() {
     any = true;
   }
   return any;
+}
+
+void Master::receive_stalled() {
+  const auto now = Clock::now();
+  if (receiving_.since == Clock::time_point{}) {
+    receiving_.since = now;
+    return;
+  }
+  // A live sender keeps pushing its message: give it worker_timeout plus 10 s per GB (a slow
+  // network) before the rank counts as lost. Its buffer may still be written into: kept.
+  const double limit = liveness_.worker_timeout_s;
+  const double allowed = limit + static_cast<double>(recv_.size()) * 1e-8;
+  if (limit <= 0 || std::chrono::duration<double>(now - receiving_.since).count() <= allowed) {
+    return;
+  }
+  auto& remote = remotes_[static_cast<std::size_t>(receiving_.rank - 1)];
+  MPI_Request_free(&receiving_.request);
+  receiving_.request = MPI_REQUEST_NULL;
+  keep_forever(std::move(recv_));
+  recv_ = Writer();
+  if (remote.lost) return;
+  const double silent = std::chrono::duration<double>(now - receiving_.since).count();
+  WorkerLost e(remote.rank, where(nullptr, remote.rank).host, silent);
+  const std::string why = e.what();
+  lose_remote(remote, std::make_exception_ptr(std::move(e)), why);
 }
 
 void Master::complete_next(Remote& remote, const std::byte* msg, std::size_t n) {
@@ -715,6 +754,10 @@ void Master::stop_workers() noexcept {
     }
   }
   for (auto& r : remotes_) drop_in_flight(r);
+  if (receiving_.request != MPI_REQUEST_NULL) {  // a message half-way in: MPI may still write it
+    MPI_Request_free(&receiving_.request);
+    keep_forever(std::move(recv_));
+  }
   // Rank 0's task thread may be in a task that will not end soon: leave it behind, with the
   // messages it may still read.
   if (local_) {

@@ -79,6 +79,8 @@ class Master final : public MasterCore {
   bool dispatch();
   bool send_to(Remote& remote, std::size_t room);
   bool collect_remote();
+  // The message being received has not arrived yet: gives up on its sender after long enough.
+  void receive_stalled();
   void complete_next(Remote& remote, const std::byte* msg, std::size_t n);
   bool collect_local();
   bool run_inline();
@@ -137,6 +139,12 @@ class Master final : public MasterCore {
   std::optional<std::string> broken_;
   std::exception_ptr broken_error_;
   Writer recv_;
+  struct Receiving {
+    MPI_Request request = MPI_REQUEST_NULL;  // recv_ is being received
+    int rank = 0;
+    int tag = 0;
+    Clock::time_point since{};  // when it was first found not complete
+  } receiving_;
   Writer local_result_;
   std::vector<std::shared_ptr<WorkBase>> completed_;  // settled, callbacks not yet run
   std::thread::id thread_;                            // the one thread that drives the pool
