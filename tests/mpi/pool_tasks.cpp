@@ -65,11 +65,11 @@ int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms) {
   return me;
 }
 
-int stop_on_rank(int rank) {
-  // Once per process: after SIGCONT the rank must be able to leave, whatever it still holds.
-  static std::atomic<bool> stopped{false};
+int stop_on_rank(int rank, int token) {
+  // Once per token: after SIGCONT the rank must be able to leave, whatever it still holds.
+  static std::atomic<int> last_token{-1};
   const int me = world_rank();
-  if (me == rank && !stopped.exchange(true)) std::raise(SIGSTOP);  // until someone sends SIGCONT
+  if (me == rank && last_token.exchange(token) != token) std::raise(SIGSTOP);  // until SIGCONT
   return me;
 }
 

@@ -18,8 +18,8 @@ std::int64_t sleep_then(std::int64_t ms);             // sleeps ms milliseconds,
 std::int64_t spin_for(std::int64_t ms);               // busy for ms milliseconds, returns ms
 // Sleeps ms milliseconds on `rank` and other_ms elsewhere; returns the rank it ran on.
 int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms);
-// raise(SIGSTOP) on `rank`, once per process; returns the rank it ran on.
-int stop_on_rank(int rank);
+// raise(SIGSTOP) on `rank`, once per token; returns the rank it ran on.
+int stop_on_rank(int rank, int token);
 std::int64_t process_id(int);  // getpid()
 int my_rank(int);
 std::string greet(const std::string& name, int times);

@@ -59,6 +59,20 @@ struct Continue {
   }
 };
 
+// The process id of `rank` (every rank is on this host), learnt from tasks; 0 if none ran there.
+std::int64_t pid_of(Executor& ex, int rank) {
+  std::map<int, std::int64_t> pids;
+  for (int round = 0; round < 50 && !pids.count(rank); ++round) {
+    std::vector<libpool::Future<std::int64_t>> fs;
+    for (int i = 0; i < 4 * ex.size(); ++i) fs.push_back(ex.submit(process_id, i));
+    for (auto& f : fs) {
+      const std::int64_t pid = f.get();
+      pids[f.info().rank] = pid;
+    }
+  }
+  return pids.count(rank) ? pids[rank] : 0;
+}
+
 }  // namespace
 
 TEST(Liveness, StoppedWorkerIsReportedAsLost) {
@@ -69,22 +83,13 @@ TEST(Liveness, StoppedWorkerIsReportedAsLost) {
   if (!ex.is_master()) return;
   const int target = ex.size() - 1;
 
-  // Every rank is on this host: learn the target's process id, to continue it afterwards.
-  std::map<int, std::int64_t> pids;
-  for (int round = 0; round < 50 && !pids.count(target); ++round) {
-    std::vector<libpool::Future<std::int64_t>> fs;
-    for (int i = 0; i < 4 * ex.size(); ++i) fs.push_back(ex.submit(process_id, i));
-    for (auto& f : fs) {
-      const std::int64_t pid = f.get();
-      pids[f.info().rank] = pid;
-    }
-  }
-  ASSERT_TRUE(pids.count(target)) << "no task ran on rank " << target;
-  Continue resume{pids[target]};
+  // Learn the target's process id, to continue it afterwards.
+  Continue resume{pid_of(ex, target)};
+  ASSERT_GT(resume.pid, 0) << "no task ran on rank " << target;
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<libpool::Future<int>> fs;
-  for (int i = 0; i < 2 * ex.size(); ++i) fs.push_back(ex.submit(stop_on_rank, target));
+  for (int i = 0; i < 2 * ex.size(); ++i) fs.push_back(ex.submit(stop_on_rank, target, 1));
   std::optional<libpool::WorkerLost> lost;
   int failed = 0;
   for (auto& f : fs) {
@@ -112,6 +117,41 @@ TEST(Liveness, StoppedWorkerIsReportedAsLost) {
   EXPECT_EQ(*ex.broken(), what);
   EXPECT_THROW(ex.submit(square, 2), libpool::WorkerLost);
   // Nothing waits for the lost rank.
+  const auto t1 = std::chrono::steady_clock::now();
+  ex.shutdown();
+  EXPECT_LT(seconds_since(t1), 0.5);
+}
+
+TEST(Liveness, WorkerStoppedWhileSendingALargeResult) {
+  // The stopped rank may be half-way through sending a 32 MiB result: the master must not wait
+  // for the rest of it forever.
+  if (world_size() == 1) GTEST_SKIP() << "needs a remote worker";
+  Options opt = quick();
+  opt.master_works = libpool::MasterWorks::No;
+  Executor ex(registry(), opt);
+  if (!ex.is_master()) return;
+  const int target = 1;
+  Continue resume{pid_of(ex, target)};
+  ASSERT_GT(resume.pid, 0) << "no task ran on rank " << target;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<libpool::Future<std::vector<double>>> big;
+  std::vector<libpool::Future<int>> stops;
+  for (int i = 0; i < 2 * ex.size(); ++i) {
+    big.push_back(ex.submit(make_vector, std::uint64_t{1} << 22));
+    stops.push_back(ex.submit(stop_on_rank, target, 2));
+  }
+  int lost = 0;
+  for (auto& f : stops) {
+    try {
+      f.get();
+    } catch (const libpool::WorkerLost& e) {
+      EXPECT_EQ(e.rank(), target) << e.what();
+      ++lost;
+    }
+  }
+  const double took = seconds_since(t0);
+  EXPECT_GE(lost, 1);
+  EXPECT_LT(took, 1.0 + 0.4 + 2.5) << "worker_timeout, the time for 32 MiB, and margin";
   const auto t1 = std::chrono::steady_clock::now();
   ex.shutdown();
   EXPECT_LT(seconds_since(t1), 0.5);
