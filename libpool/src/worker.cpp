@@ -32,9 +32,9 @@ constexpr std::size_t kFramingBytes = sizeof(BatchCount) + sizeof(std::uint64_t)
 // it polls, and between polls
 //   - with no task on the task thread, it backs off as the master does (spin, yield, sleep up to
 //     1 ms: an idle rank costs well under 1% of a core);
-//   - with tasks on the thread, it only sleeps (50 us doubling up to 10 ms), and the thread
-//     wakes it as soon as a reply is ready: spinning or yielding here would take the core from
-//     the task when ranks share cores.
+//   - with tasks on the thread, it only sleeps (50 us doubling up to 50 ms, 1 ms while a send
+//     is under way), and the thread wakes it as soon as a reply is ready: spinning or yielding
+//     here would take the core from the task when ranks share cores.
 // It sends a heartbeat whenever it has sent nothing for heartbeat_interval, and reports a task
 // that runs past task_timeout (kTagTaskTimeout, before that task's result, if ever).
 //
@@ -91,14 +91,17 @@ class WorkerLoop {
       const auto wake = std::min(next_heartbeat_, task_deadline_);
       const Clock::duration wait = std::min(nap, wake - now);
       if (wait > Clock::duration::zero()) thread_->wait_for_result(wait);
-      nap = std::min<Clock::duration>(2 * nap, kMaxNap);
+      // Each reply wakes this thread, so the naps may grow long; a send still under way (a large
+      // one moves only as this thread polls) keeps them short.
+      nap = std::min<Clock::duration>(2 * nap, sends_.empty() ? kMaxNap : kMaxNapSending);
     }
     leave();
   }
 
  private:
   static constexpr auto kFirstNap = std::chrono::microseconds(50);
-  static constexpr auto kMaxNap = std::chrono::milliseconds(10);
+  static constexpr auto kMaxNap = std::chrono::milliseconds(50);
+  static constexpr auto kMaxNapSending = std::chrono::milliseconds(1);
   static constexpr double kRecentFactor =
       10;  // inline only while recent runs < 10 x the mean's limit
   static constexpr double kRecentDecay = 0.9;  // per run
