@@ -89,8 +89,9 @@ struct Options {
   // On one rank tasks run inline and cannot be interrupted: the limit is checked when one returns.
   Seconds task_timeout{0.0};
   // A worker runs a task on its MPI thread (saving the hand-off to its task thread, which bounds
-  // the rate of tiny tasks) while tasks of that kind have averaged below this and none took ten
-  // times as long; tasks that may run long always go to the task thread, so that the rank keeps
+  // the rate of tiny tasks) while tasks of that kind (task function) have averaged below this,
+  // none took ten times as long lately and none ever a quarter of heartbeat_interval; a kind
+  // never seen, and any that may run long, go to the task thread, so that the rank keeps
   // answering. 0 = always on the task thread. With an initializer every task runs on the task
   // thread (where the initializer ran), so thread-local set-up reaches all of them.
   Seconds inline_below{100e-6};
