@@ -32,9 +32,12 @@ constexpr std::size_t kFramingBytes = sizeof(BatchCount) + sizeof(std::uint64_t)
 // it polls, and between polls
 //   - with no task on the task thread, it backs off as the master does (spin, yield, sleep up to
 //     1 ms: an idle rank costs well under 1% of a core);
-//   - with tasks on the thread, it only sleeps (50 us doubling up to 50 ms, 1 ms while a send
-//     is under way), and the thread wakes it as soon as a reply is ready: spinning or yielding
-//     here would take the core from the task when ranks share cores.
+//   - with tasks on the thread, it only sleeps, and the thread wakes it as soon as a reply is
+//     ready; it then takes in what the master sent meanwhile (the thread holds the next task
+//     already when the master prefetches). Spinning, yielding or waking often here would take
+//     the core from the task when ranks share cores: it wakes on its own only for a heartbeat,
+//     the running task's deadline, every 50 ms, or every 1 ms while a send is under way (a
+//     large one moves only as this thread polls).
 // It sends a heartbeat whenever it has sent nothing for heartbeat_interval, and reports a task
 // that runs past task_timeout (kTagTaskTimeout, before that task's result, if ever).
 //
@@ -67,7 +70,6 @@ class WorkerLoop {
 
   void run() {
     Backoff backoff;
-    Clock::duration nap = kFirstNap;
     next_heartbeat_ = Clock::now() + heartbeat_every_;
     while (true) {
       bool any = receive();
@@ -79,7 +81,6 @@ class WorkerLoop {
       reap(false);
       if (any) {
         backoff.reset();
-        nap = kFirstNap;
         continue;
       }
       if (inbox_.empty()) {
@@ -89,17 +90,14 @@ class WorkerLoop {
       // Tasks run on the thread: sleep until a reply, the next heartbeat, the running task's
       // deadline, or the next look at the incoming messages, whichever comes first.
       const auto wake = std::min(next_heartbeat_, task_deadline_);
+      const Clock::duration nap = sends_.empty() ? kMaxNap : kMaxNapSending;
       const Clock::duration wait = std::min(nap, wake - now);
       if (wait > Clock::duration::zero()) thread_->wait_for_result(wait);
-      // Each reply wakes this thread, so the naps may grow long; a send still under way (a large
-      // one moves only as this thread polls) keeps them short.
-      nap = std::min<Clock::duration>(2 * nap, sends_.empty() ? kMaxNap : kMaxNapSending);
     }
     leave();
   }
 
  private:
-  static constexpr auto kFirstNap = std::chrono::microseconds(50);
   static constexpr auto kMaxNap = std::chrono::milliseconds(50);
   static constexpr auto kMaxNapSending = std::chrono::milliseconds(1);
   static constexpr double kRecentFactor =
