@@ -222,6 +222,7 @@ int main(int argc, char** argv) {
   register_tasks(registry);
   libpool::Options options;
   chosen->configure(options);
+  options.task_timeout = libpool::Seconds(common_options.task_timeout);
 
   const auto t0 = std::chrono::steady_clock::now();
   try {
@@ -250,7 +251,7 @@ int main(int argc, char** argv) {
       // only the launcher can end the job now.
       std::cerr << std::flush;
       lock.release();
-      MPI_Abort(MPI_COMM_WORLD, code);
+      libpool::abort_job(code);
     }
     return code;
   } catch (const libpool::BrokenPool& e) {

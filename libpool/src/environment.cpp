@@ -1,5 +1,6 @@
 #include "libpool/environment.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -62,6 +63,13 @@ std::string processor_name() {
   int len = 0;
   LIBPOOL_MPI(MPI_Get_processor_name(name, &len));
   return std::string(name, len);
+}
+
+void abort_job(int code) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; if it ever did, the job must still end
 }
 
 }  // namespace libpool

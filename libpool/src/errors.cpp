@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <cstdio>
 #include <utility>
 
 namespace libpool {
@@ -15,16 +16,37 @@ std::string mpi_message(const std::string& call, int code) {
          " failed: " + (len > 0 ? std::string(text, len) : "MPI error " + std::to_string(code));
 }
 
-std::string remote_message(const RemoteErrorInfo& i) {
-  std::string where = "worker " + std::to_string(i.rank) + " of " + std::to_string(i.ranks) +
-                      " on " + i.host + ", task " + i.task;
+// ", chunk 412 (items 41200..41299)" for a map's chunk, ", work 7" for a submit.
+std::string which_work(const RemoteErrorInfo& i) {
   if (i.item_count > 0) {
-    where += ", chunk " + std::to_string(i.chunk) + " (items " + std::to_string(i.item_begin) +
-             ".." + std::to_string(i.item_begin + i.item_count - 1) + ")";
-  } else {
-    where += ", work " + std::to_string(i.chunk);
+    return ", chunk " + std::to_string(i.chunk) + " (items " + std::to_string(i.item_begin) + ".." +
+           std::to_string(i.item_begin + i.item_count - 1) + ")";
   }
+  return ", work " + std::to_string(i.chunk);
+}
+
+std::string remote_message(const RemoteErrorInfo& i) {
+  const std::string where = "worker " + std::to_string(i.rank) + " of " + std::to_string(i.ranks) +
+                            " on " + i.host + ", task " + i.task + which_work(i);
   return where + ": " + i.type + ": " + i.message;
+}
+
+std::string seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f s", s);
+  return text;
+}
+
+std::string lost_message(int rank, const std::string& host, double silent_s) {
+  return "rank " + std::to_string(rank) + " on " + host +
+         " stopped answering (nothing received for " + seconds(silent_s) + ")";
+}
+
+std::string timeout_message(const RemoteErrorInfo& i, double limit_s, double elapsed_s) {
+  return "rank " + std::to_string(i.rank) + " on " + i.host + ": task " +
+         (i.task.empty() ? std::string("?") : i.task) + which_work(i) +
+         " exceeded the task timeout of " + seconds(limit_s) + " (running for " +
+         seconds(elapsed_s) + ")";
 }
 }  // namespace
 
@@ -33,5 +55,17 @@ MpiError::MpiError(const std::string& call, int code)
 
 RemoteError::RemoteError(RemoteErrorInfo info)
     : Error(remote_message(info)), info_(std::move(info)) {}
+
+WorkerLost::WorkerLost(int rank, std::string host, double silent_s)
+    : BrokenPool(lost_message(rank, host, silent_s)),
+      rank_(rank),
+      host_(std::move(host)),
+      silent_s_(silent_s) {}
+
+TaskTimeout::TaskTimeout(RemoteErrorInfo where, double limit_s, double elapsed_s)
+    : BrokenPool(timeout_message(where, limit_s, elapsed_s)),
+      info_(std::move(where)),
+      limit_s_(limit_s),
+      elapsed_s_(elapsed_s) {}
 
 }  // namespace libpool

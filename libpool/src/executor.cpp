@@ -1,27 +1,48 @@
-// The pool's master loop, worker loop and start-up handshake.
+// The pool's master loop and start-up handshake (the worker loop is in worker.cpp).
 //
 // Protocol (all traffic on a private MPI_Comm_dup of the user's communicator):
 //
-//   every rank             Allgather(registry fingerprint)     mismatch -> BrokenPool everywhere
-//   rank 0 --------------- Bcast{initializer hash, args, max_tasks_per_worker} ------> workers
-//   every rank that works  run initializer; Allreduce(MIN, first failing rank)
-//                          failure -> Bcast(message) from that rank, BrokenPool everywhere
+//   every rank             Allgather(registry fingerprint, has threads)   mismatch -> BrokenPool
+//   every rank ----------- Gather(processor name) ------------------------------> rank 0
+//   rank 0 --------------- Bcast{initializer hash, args, max_tasks_per_worker,
+//                                heartbeat_interval, task_timeout, inline_below} --> workers
+//   every rank that works  run initializer (on its task thread); Allreduce(MIN, first failing
+//                          rank); failure -> Bcast(message) from that rank, BrokenPool everywhere
 //
-//   master (rank 0)                                          worker w (rank >= 1)
-//   ---------------                                          ----------------
+//   master (rank 0)                                   worker w (rank >= 1): MPI (main) thread
+//   ---------------                                   and a task thread that never calls MPI
 //   submit()/map() -> queue_ (encoded: TaskHeader+payload)
 //   dispatch: each worker with < cap in flight
-//     MPI_Isend --------- TASK {hash, work id, kind, args} --> Improbe/Mrecv (backoff when idle)
-//                                                            decode, run, encode (TaskRunner)
-//     Improbe/Mrecv <---- RESULT {work id, t0, t1, ok|error|broken, payload} -- MPI_Isend
+//     MPI_Isend ---- TASK {hash, work id, kind, args} -> Improbe/Mrecv (backoff when idle)
+//                    (or TASK_BATCH of small ones)       tiny known kinds: run inline here;
+//                                                        else hand the message to the task
+//                                                        thread and sleep until its reply
+//     Improbe/Mrecv <- RESULT {work id, t0, t1, ok|error|broken, payload} -- MPI_Isend
+//                      (or RESULT_BATCH)
 //     in_flight[w] is FIFO: a worker answers in the order it was sent
 //     decode into the future, run its callbacks
-//   rank 0's own share: a thread (LocalWorker) fed through a mutex-guarded queue, no MPI;
-//   on one rank: tasks run inline, inside the progress loop
+//                   <- HEARTBEAT {} ------------------ when nothing was sent for
+//                                                      heartbeat_interval (0.5 s)
+//                   <- TASK_TIMEOUT {work id, s, host}  the task thread's task ran past
+//                                                      task_timeout; nothing more after it
+//   liveness: any message marks w heard; with the incoming queue drained, w silent for
+//     worker_timeout (5 s) -> WorkerLost; TASK_TIMEOUT, or rank 0's own task past the limit
+//     -> TaskTimeout. Either breaks the pool: every pending future gets the error, the lost
+//     rank's in-flight entries are dropped (sends not waited for: their buffers are kept).
+//   rank 0's own share: a task thread fed through a mutex-guarded queue, no MPI;
+//   on one rank: tasks run inline, inside the progress loop (task_timeout checked after)
 //   idle: Backoff (spin, yield, sleep up to 1 ms) - Open MPI's blocking calls would spin a core
 //
 //   shutdown: cancel queued (cancel_futures), drain in flight,
-//     MPI_Send ---------- STOP ---------------------------> leave the loop, flush result sends
+//     MPI_Send ---------- STOP {Normal} ----------------> leave the loop, flush result sends
+//     Improbe/Mrecv <---- STOP {} ----------------------- the worker's last message: the
+//                                                        communicator is then freed clean
+//   after a loss (WorkerLost, TaskTimeout): wait for nobody
+//     MPI_Isend --------- STOP {Abandon} ---------------> drop queued tasks, send nothing more,
+//                                                        leave once the running task returns
+//     the communicator is never freed (a lost rank may still send on it; a freed context id
+//     would be reused); rank 0's task thread, if stuck, is detached. The application should
+//     save its state and call abort_job(): a stopped or stuck rank cannot be made to leave.
 //
 // Progress on the master is driven by the caller: get(), wait(), as_completed(), map iteration,
 // submit() (a non-blocking poke) and shutdown(). Nothing runs behind the caller's back.
@@ -40,6 +61,7 @@
 #include "libpool/wait.hpp"
 #include "master.hpp"
 #include "mpi_check.hpp"
+#include "worker.hpp"
 
 namespace libpool {
 
@@ -113,95 +135,33 @@ Comm::~Comm() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rank 0's task thread
-
-LocalWorker::LocalWorker(TaskRunner runner)
-    : runner_(std::move(runner)), init_result_(init_promise_.get_future()) {
-  thread_ = std::thread([this] {
-    init_promise_.set_value(runner_.initialize());
-    loop();
-  });
-}
-
-std::optional<std::string> LocalWorker::initialized() {
-  return init_result_.get();
-}
-
-void LocalWorker::set_epoch(std::chrono::steady_clock::time_point t) {
-  std::lock_guard lock(mutex_);
-  runner_.set_epoch(t);
-}
-
-LocalWorker::~LocalWorker() {
-  stop_.store(true, std::memory_order_release);
-  thread_.join();
-}
-
-void LocalWorker::push(const std::byte* data, std::size_t size) {
-  std::lock_guard lock(mutex_);
-  jobs_.push_back({data, size});
-  jobs_waiting_.fetch_add(1, std::memory_order_release);
-}
-
-bool LocalWorker::pop_result(Writer& out) {
-  if (results_waiting_.load(std::memory_order_acquire) == 0) return false;
-  std::lock_guard lock(mutex_);
-  spare_.push_back(std::move(out));
-  out = std::move(results_.front());
-  results_.pop_front();
-  results_waiting_.fetch_sub(1, std::memory_order_release);
-  return true;
-}
-
-void LocalWorker::loop() {
-  Backoff backoff;
-  Writer out;
-  while (true) {
-    Job job{};
-    bool have = false;
-    if (jobs_waiting_.load(std::memory_order_acquire) != 0) {
-      std::lock_guard lock(mutex_);
-      job = jobs_.front();
-      jobs_.pop_front();
-      jobs_waiting_.fetch_sub(1, std::memory_order_release);
-      have = true;
-      if (!spare_.empty()) {
-        out = std::move(spare_.back());
-        spare_.pop_back();
-      }
-    }
-    if (!have) {
-      if (stop_.load(std::memory_order_acquire)) return;
-      backoff.idle();
-      continue;
-    }
-    backoff.reset();
-    out.clear();
-    runner_.run(job.data, job.size, out);
-    std::lock_guard lock(mutex_);
-    results_.push_back(std::move(out));
-    results_waiting_.fetch_add(1, std::memory_order_release);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Master
 
 Master::Master(const Registry& registry, std::unique_ptr<Comm> comm, int size,
-               const Options& options, std::optional<TaskRunner> inline_runner,
-               std::unique_ptr<LocalWorker> local)
+               const Options& options, Liveness liveness, std::optional<TaskRunner> inline_runner,
+               std::unique_ptr<TaskThread> local)
     : registry_(registry),
       comm_(std::move(comm)),
       size_(size),
       prefetch_(options.prefetch),
+      liveness_(std::move(liveness)),
       local_(std::move(local)),
       inline_(std::move(inline_runner)),
       thread_(std::this_thread::get_id()) {
   // Sized once: a Remote cannot be copied, and std::deque's move may throw, so the vector must
   // never reallocate.
   remotes_ = std::vector<Remote>(static_cast<std::size_t>(size - 1));
-  for (int r = 1; r < size; ++r) remotes_[static_cast<std::size_t>(r - 1)].rank = r;
+  // The workers started serving at the collective that ended just before: every one counts as
+  // heard from now.
+  const auto now = Clock::now();
+  for (int r = 1; r < size; ++r) {
+    auto& remote = remotes_[static_cast<std::size_t>(r - 1)];
+    remote.rank = r;
+    remote.last_heard = now;
+  }
   cap_ = prefetch_ >= 0 ? 1 + static_cast<std::size_t>(prefetch_) : 2;
+  watching_ = (liveness_.worker_timeout_s > 0 && !remotes_.empty()) ||
+              (liveness_.task_timeout_s > 0 && local_);
 }
 
 Master::~Master() {
@@ -244,9 +204,9 @@ void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
   if (kind == TaskKind::Call) work->chunk = work->id;
   if (broken_ || shutdown_) {
     // A lazy map that goes on after shutdown() lands here, as in Python 3.14.
-    work->finish(std::make_exception_ptr(
-        broken_ ? static_cast<const Error&>(BrokenPool("pool is broken: " + *broken_))
-                : Error("cannot schedule new work after shutdown")));
+    work->finish(broken_
+                     ? broken_error_
+                     : std::make_exception_ptr(Error("cannot schedule new work after shutdown")));
     return;
   }
   TaskHeader h{};
@@ -369,41 +329,103 @@ bool Master::send_to(Remote& remote, std::size_t room) {
 
 bool Master::collect_remote() {
   bool any = false;
+  drained_ = false;
+  received_ = 0;
   for (int k = 0; k < 64; ++k) {
-    int flag = 0;
-    MPI_Message msg;
-    MPI_Status status;
-    LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
-    if (!flag) break;
-    int count = 0;
-    LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
-    recv_.clear();
-    recv_.grow(static_cast<std::size_t>(count));
-    LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
-    const int rank = status.MPI_SOURCE;
-    if (rank < 1 || rank >= size_ ||
-        (status.MPI_TAG != kTagResult && status.MPI_TAG != kTagResultBatch)) {
-      throw Error("protocol error: unexpected message (tag " + std::to_string(status.MPI_TAG) +
-                  ") from rank " + std::to_string(rank));
+    if (receiving_.request == MPI_REQUEST_NULL) {
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status status;
+      LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
+      if (!flag) {
+        drained_ = true;
+        break;
+      }
+      int count = 0;
+      LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
+      recv_.clear();
+      recv_.grow(static_cast<std::size_t>(count));
+      // Not MPI_Mrecv: a large message needs its sender's progress to arrive, and a sender
+      // stopped half-way must not hang the master (see receive_stalled).
+      LIBPOOL_MPI(MPI_Imrecv(recv_.data(), count, MPI_BYTE, &msg, &receiving_.request));
+      receiving_.rank = status.MPI_SOURCE;
+      receiving_.tag = status.MPI_TAG;
+      receiving_.since = Clock::time_point{};
+    }
+    int done = 0;
+    LIBPOOL_MPI(MPI_Test(&receiving_.request, &done, MPI_STATUS_IGNORE));
+    if (!done) {
+      any = true;  // a message is arriving: poll again at once, as a blocking receive would
+      receive_stalled();
+      break;
+    }
+    ++received_;
+    const int rank = receiving_.rank;
+    const int tag = receiving_.tag;
+    if (rank < 1 || rank >= size_) {
+      throw Error("protocol error: message (tag " + std::to_string(tag) + ") from rank " +
+                  std::to_string(rank));
     }
     auto& remote = remotes_[static_cast<std::size_t>(rank - 1)];
-    // A batch's parts are decoded into local buffers' views before any future completes: a
-    // done-callback may drive the pool again and reuse recv_.
-    if (status.MPI_TAG == kTagResult) {
-      complete_next(remote, recv_.data(), recv_.size());
-    } else {
-      Writer batch = std::move(recv_);
-      Reader r(batch.data(), batch.size());
-      const auto parts = r.get<BatchCount>();
-      for (BatchCount i = 0; i < parts; ++i) {
-        const auto len = r.get<std::uint64_t>();
-        complete_next(remote, r.take(len), len);
+    remote.heard = true;        // any message counts
+    if (remote.lost) continue;  // given up on: whatever it still sends is dropped
+    switch (tag) {
+      case kTagResult:
+        complete_next(remote, recv_.data(), recv_.size());
+        break;
+      case kTagResultBatch: {
+        // A batch's parts are decoded into local buffers' views before any future completes: a
+        // done-callback may drive the pool again and reuse recv_.
+        Writer batch = std::move(recv_);
+        Reader r(batch.data(), batch.size());
+        const auto parts = r.get<BatchCount>();
+        for (BatchCount i = 0; i < parts; ++i) {
+          const auto len = r.get<std::uint64_t>();
+          complete_next(remote, r.take(len), len);
+        }
+        recv_ = std::move(batch);
+        break;
       }
-      recv_ = std::move(batch);
+      case kTagHeartbeat:
+        continue;  // heard, and nothing else: not progress
+      case kTagTaskTimeout:
+        on_task_timeout(remote, recv_.data(), recv_.size());
+        break;
+      case kTagStop:
+        remote.said_bye = true;
+        break;
+      default:
+        throw Error("protocol error: unexpected message (tag " + std::to_string(tag) +
+                    ") from rank " + std::to_string(rank));
     }
     any = true;
   }
   return any;
+}
+
+void Master::receive_stalled() {
+  const auto now = Clock::now();
+  if (receiving_.since == Clock::time_point{}) {
+    receiving_.since = now;
+    return;
+  }
+  // A live sender keeps pushing its message: give it worker_timeout plus 10 s per GB (a slow
+  // network) before the rank counts as lost. Its buffer may still be written into: kept.
+  const double limit = liveness_.worker_timeout_s;
+  const double allowed = limit + static_cast<double>(recv_.size()) * 1e-8;
+  if (limit <= 0 || std::chrono::duration<double>(now - receiving_.since).count() <= allowed) {
+    return;
+  }
+  auto& remote = remotes_[static_cast<std::size_t>(receiving_.rank - 1)];
+  MPI_Request_free(&receiving_.request);
+  receiving_.request = MPI_REQUEST_NULL;
+  keep_forever(std::move(recv_));
+  recv_ = Writer();
+  if (remote.lost) return;
+  const double silent = std::chrono::duration<double>(now - receiving_.since).count();
+  WorkerLost e(remote.rank, where(nullptr, remote.rank).host, silent);
+  const std::string why = e.what();
+  lose_remote(remote, std::make_exception_ptr(std::move(e)), why);
 }
 
 void Master::complete_next(Remote& remote, const std::byte* msg, std::size_t n) {
@@ -414,6 +436,10 @@ void Master::complete_next(Remote& remote, const std::byte* msg, std::size_t n) 
   remote.in_flight.pop_front();
   --in_flight_;
   if (f.request != MPI_REQUEST_NULL) LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
+  if (discarding_) {
+    if (!f.work->done()) f.work->settle(abandoned_);
+    return;
+  }
   handle_result(f.work, msg, n, remote.rank);
 }
 
@@ -424,7 +450,11 @@ bool Master::collect_local() {
     auto w = std::move(local_in_flight_.front());
     local_in_flight_.pop_front();
     --in_flight_;
-    handle_result(w, local_result_.data(), local_result_.size(), 0);
+    if (!discarding_) {
+      handle_result(w, local_result_.data(), local_result_.size(), 0);
+    } else if (!w->done()) {
+      w->settle(abandoned_);
+    }
     any = true;
   }
   return any;
@@ -437,6 +467,22 @@ bool Master::run_inline() {
   w->state = WorkState::Running;
   Writer out;
   inline_->run(w->message.data(), w->message.size(), out);
+  if (liveness_.task_timeout_s > 0 && out.size() >= sizeof(ResultHeader)) {
+    // Inline tasks cannot be interrupted: the limit is checked once the task has returned.
+    ResultHeader h{};
+    std::memcpy(&h, out.data(), sizeof h);
+    const double took = h.end_s - h.start_s;
+    if (took > liveness_.task_timeout_s) {
+      w->info = TaskInfo{0, h.start_s, h.end_s};
+      w->message = Writer();
+      TaskTimeout e(where(w.get(), 0), liveness_.task_timeout_s, took);
+      const std::string why = e.what();
+      const auto error = std::make_exception_ptr(std::move(e));
+      settle(w, error);
+      break_pool(error, why);
+      return true;
+    }
+  }
   handle_result(w, out.data(), out.size(), 0);
   return true;
 }
@@ -486,18 +532,144 @@ void Master::handle_result(const std::shared_ptr<WorkBase>& work, const std::byt
 }
 
 void Master::break_pool(const std::string& why) {
+  break_pool(std::make_exception_ptr(BrokenPool("pool is broken: " + why)), why);
+}
+
+void Master::break_pool(std::exception_ptr error, const std::string& why) {
   if (broken_) return;
   broken_ = why;
+  broken_error_ = error;
   std::vector<std::shared_ptr<WorkBase>> pending;
   while (auto w = pop_queued()) pending.push_back(std::move(w));
   for (auto& r : remotes_) {
     for (auto& f : r.in_flight) pending.push_back(f.work);
   }
   for (auto& w : local_in_flight_) pending.push_back(w);
-  const auto e = std::make_exception_ptr(BrokenPool("pool is broken: " + why));
   for (auto& w : pending) {
-    if (!w->done()) settle(w, e);
+    if (!w->done()) settle(w, error);
   }
+}
+
+RemoteErrorInfo Master::where(const WorkBase* work, int rank) const {
+  RemoteErrorInfo info;
+  info.rank = rank;
+  info.ranks = size_;
+  if (static_cast<std::size_t>(rank) < liveness_.hosts.size()) {
+    info.host = liveness_.hosts[static_cast<std::size_t>(rank)];
+  }
+  if (work) {
+    info.chunk = work->chunk;
+    info.item_begin = work->item_begin;
+    info.item_count = work->item_count;
+    if (const auto* e = registry_.find(work->task_hash)) info.task = e->name;
+  }
+  return info;
+}
+
+bool Master::drain_incoming() {
+  // Open MPI's MPI_Improbe matches against what has already been taken in and polls the
+  // transports only after a miss: after a long pause the first probe says "nothing" while
+  // messages wait in shared memory. The queue is known empty after two empty probes in a row.
+  int empty = 0;
+  for (int round = 0; round < 10000 && empty < 2; ++round) {
+    collect_remote();
+    empty = drained_ && received_ == 0 ? empty + 1 : 0;
+  }
+  return empty >= 2;
+}
+
+void Master::check_health() {
+  const auto now = Clock::now();
+  if (now < next_check_) return;
+  next_check_ = now + std::chrono::milliseconds(1);
+  const double limit = liveness_.worker_timeout_s;
+  bool suspect = false;
+  for (auto& r : remotes_) {
+    if (r.lost || r.said_bye) continue;
+    if (r.heard) {
+      r.heard = false;
+      r.last_heard = now;
+      continue;
+    }
+    if (limit > 0 && std::chrono::duration<double>(now - r.last_heard).count() > limit) {
+      suspect = true;
+    }
+  }
+  // Judge only with everything that has arrived taken in: a master that was busy elsewhere for
+  // a while first receives what came meanwhile (any message counts as heard now).
+  if (suspect && drain_incoming()) {
+    for (auto& r : remotes_) {
+      if (r.lost || r.said_bye) continue;
+      if (r.heard) {
+        r.heard = false;
+        r.last_heard = now;
+        continue;
+      }
+      const double silent = std::chrono::duration<double>(now - r.last_heard).count();
+      if (silent > limit) {
+        const auto host = where(nullptr, r.rank).host;
+        WorkerLost e(r.rank, host, silent);
+        const std::string why = e.what();
+        lose_remote(r, std::make_exception_ptr(std::move(e)), why);
+      }
+    }
+  }
+  // Rank 0's task thread: its running task against the task timeout.
+  if (local_ && !local_lost_ && liveness_.task_timeout_s > 0) {
+    if (const auto run = local_->running()) {
+      const double took = std::chrono::duration<double>(now - run->since).count();
+      if (took > liveness_.task_timeout_s) {
+        const WorkBase* work = nullptr;
+        for (const auto& w : local_in_flight_) {
+          if (w->id == run->work_id) work = w.get();
+        }
+        TaskTimeout e(where(work, 0), liveness_.task_timeout_s, took);
+        const std::string why = e.what();
+        local_lost_ = true;
+        lost_ = true;
+        break_pool(std::make_exception_ptr(std::move(e)), why);
+      }
+    }
+  }
+}
+
+void Master::on_task_timeout(Remote& remote, const std::byte* msg, std::size_t n) {
+  Reader r(msg, n);
+  const auto work_id = r.get<std::uint64_t>();
+  const auto took = r.get<double>();
+  const auto host = r.get<std::string>();
+  const WorkBase* work = nullptr;
+  for (const auto& f : remote.in_flight) {
+    if (f.work->id == work_id) work = f.work.get();
+  }
+  RemoteErrorInfo info = where(work, remote.rank);
+  info.host = host;
+  TaskTimeout e(std::move(info), liveness_.task_timeout_s, took);
+  const std::string why = e.what();
+  lose_remote(remote, std::make_exception_ptr(std::move(e)), why);
+}
+
+void Master::lose_remote(Remote& remote, std::exception_ptr error, const std::string& why) {
+  remote.lost = true;
+  lost_ = true;
+  break_pool(std::move(error), why);
+  drop_in_flight(remote);
+}
+
+void Master::drop_in_flight(Remote& remote) {
+  for (auto& f : remote.in_flight) {
+    if (f.request != MPI_REQUEST_NULL) {
+      // Do not wait for the send: the rank may never receive it. MPI may still read the buffer,
+      // so it is kept for the life of the process.
+      int done = 0;
+      if (MPI_Test(&f.request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || !done) {
+        if (f.request != MPI_REQUEST_NULL) MPI_Request_free(&f.request);
+        keep_forever(f.batch.size() > 0 ? std::move(f.batch) : std::move(f.work->message));
+      }
+    }
+    --in_flight_;
+  }
+  remote.in_flight.clear();
 }
 
 void Master::update_cap(double task_seconds) {
@@ -515,11 +687,17 @@ bool Master::idle() const {
 }
 
 bool Master::progress_once() {
+  if (stopped_) {  // the workers have left (after a loss, without answering)
+    run_callbacks();
+    return false;
+  }
   bool any = dispatch();
   any |= collect_remote();
   any |= collect_local();
   any |= run_inline();
   if (any) dispatch();
+  // Liveness and timeouts: on idle polls (at most every ms), and every 64th busy one.
+  if (watching_ && !stopped_ && (!any || (++polls_ & 63) == 0)) check_health();
   // Only now, with every queue and window consistent, may user code run (and re-enter).
   run_callbacks();
   return any;
@@ -559,60 +737,69 @@ void Master::shutdown(bool wait, bool cancel_futures) {
     for (auto& w : queued) cancel(*w);
   }
   if (!wait) return;
-  progress_until([this] { return idle(); }, Clock::time_point::max());
+  // After a loss nothing is awaited: the lost rank may never answer, and every future of the
+  // pool already holds the error.
+  if (!lost_) progress_until([this] { return idle() || lost_; }, Clock::time_point::max());
   stop_workers();
 }
 
 void Master::stop_workers() noexcept {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& r : remotes_) MPI_Send(nullptr, 0, MPI_BYTE, r.rank, kTagStop, comm_->get());
-  local_.reset();
+  if (!lost_) {
+    const auto mode = StopMode::Normal;
+    for (auto& r : remotes_) MPI_Send(&mode, 1, MPI_BYTE, r.rank, kTagStop, comm_->get());
+    await_goodbyes();
+    if (!lost_) {
+      local_.reset();
+      return;
+    }
+  } else {
+    // Wait for nobody: every worker is told to drop its queue, send nothing more and leave.
+    static const auto abandon = StopMode::Abandon;
+    for (auto& r : remotes_) {
+      MPI_Request request = MPI_REQUEST_NULL;
+      if (MPI_Isend(&abandon, 1, MPI_BYTE, r.rank, kTagStop, comm_->get(), &request) ==
+              MPI_SUCCESS &&
+          request != MPI_REQUEST_NULL) {
+        MPI_Request_free(&request);
+      }
+    }
+  }
+  for (auto& r : remotes_) drop_in_flight(r);
+  if (receiving_.request != MPI_REQUEST_NULL) {  // a message half-way in: MPI may still write it
+    MPI_Request_free(&receiving_.request);
+    keep_forever(std::move(recv_));
+  }
+  // Rank 0's task thread may be in a task that will not end soon: leave it behind, with the
+  // messages it may still read.
+  if (local_) {
+    std::vector<Writer> keep;
+    for (auto& w : local_in_flight_) keep.push_back(std::move(w->message));
+    local_->abandon(std::move(keep));
+    local_.reset();
+  }
+  in_flight_ -= std::min(in_flight_, local_in_flight_.size());
+  local_in_flight_.clear();
+  // A rank that was given up on may still send: never free (and so never reuse) this context.
+  comm_->leak();
 }
 
-void Master::abandon() noexcept {
-  // Receive and drop every outstanding result (so no worker blocks on a large reply and no
-  // send buffer is freed early), with no decoding and no callbacks. If even that fails, MPI is
-  // unusable: abort the job rather than leave ranks waiting forever. Work left unfinished fails
-  // with BrokenPool (no callbacks run), so no future is left waiting on a master that is gone.
-  std::exception_ptr lost;
-  auto fail = [&](WorkBase& w) {
-    if (!w.done()) w.settle(lost);
-  };
+void Master::await_goodbyes() noexcept {
+  // Each worker answers a normal stop with its last message; after it, nothing more comes from
+  // that rank on this communicator, which can then be freed safely. A rank that goes silent
+  // meanwhile is lost as usual (after 10 s when worker_timeout is 0).
   try {
-    lost = std::make_exception_ptr(BrokenPool("pool is broken: it failed while shutting down"));
-    for (auto& w : queue_) fail(*w);
-    queue_.clear();
-    Backoff backoff;
-    while (in_flight_ > 0) {
-      bool any = false;
-      int flag = 0;
-      MPI_Message msg;
-      MPI_Status status;
-      LIBPOOL_MPI(MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_->get(), &flag, &msg, &status));
-      if (flag) {
-        int count = 0;
-        LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
-        recv_.clear();
-        recv_.grow(static_cast<std::size_t>(count));
-        LIBPOOL_MPI(MPI_Mrecv(recv_.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
-        auto& remote = remotes_.at(static_cast<std::size_t>(status.MPI_SOURCE - 1));
-        std::size_t parts = 1;
-        if (status.MPI_TAG == kTagResultBatch) std::memcpy(&parts, recv_.data(), sizeof parts);
-        for (std::size_t i = 0; i < parts && !remote.in_flight.empty(); ++i) {
-          auto& f = remote.in_flight.front();
-          if (f.request != MPI_REQUEST_NULL) LIBPOOL_MPI(MPI_Wait(&f.request, MPI_STATUS_IGNORE));
-          fail(*f.work);
-          remote.in_flight.pop_front();
-          --in_flight_;
-        }
-        any = true;
-      }
-      while (local_ && local_->pop_result(local_result_)) {
-        fail(*local_in_flight_.front());
-        local_in_flight_.pop_front();
-        --in_flight_;
-        any = true;
+    const auto give_up = Clock::now() + std::chrono::seconds(10);
+    Backoff backoff(/*may_yield=*/true);
+    while (!std::all_of(remotes_.begin(), remotes_.end(),
+                        [](const Remote& r) { return r.said_bye || r.lost; })) {
+      const bool any = collect_remote();
+      if (liveness_.worker_timeout_s > 0) {
+        check_health();
+      } else if (Clock::now() > give_up) {
+        lost_ = true;
+        return;
       }
       if (any) {
         backoff.reset();
@@ -620,137 +807,131 @@ void Master::abandon() noexcept {
         backoff.idle();
       }
     }
+  } catch (...) {
+    lost_ = true;  // cannot tell what the workers still send: keep the communicator
+  }
+}
+
+void Master::abandon() noexcept {
+  // Receive and drop every outstanding result (so no worker blocks on a large reply and no
+  // send buffer is freed early), with no decoding and no callbacks; once a rank is lost, wait
+  // for nobody. Work left unfinished fails with BrokenPool (no callbacks run), so no future is
+  // left waiting on a master that is gone. If even that fails, MPI is unusable: abort the job
+  // rather than leave ranks waiting forever.
+  try {
+    abandoned_ =
+        std::make_exception_ptr(BrokenPool("pool is broken: it failed while shutting down"));
+    for (auto& w : queue_) {
+      if (!w->done()) w->settle(abandoned_);
+    }
+    queue_.clear();
+    discarding_ = true;
+    Backoff backoff;
+    while (in_flight_ > 0 && !lost_) {
+      bool any = collect_remote();
+      any |= collect_local();
+      if (watching_) check_health();
+      if (any) {
+        backoff.reset();
+      } else {
+        backoff.idle();
+      }
+    }
+    for (auto& r : remotes_) {
+      for (auto& f : r.in_flight) {
+        if (!f.work->done()) f.work->settle(abandoned_);
+      }
+    }
+    for (auto& w : local_in_flight_) {
+      if (!w->done()) w->settle(abandoned_);
+    }
     stop_workers();
   } catch (...) {
     std::fprintf(stderr, "libpool: cannot shut the pool down cleanly (%s); aborting the job\n",
                  describe_current_exception().c_str());
-    MPI_Abort(comm_->get(), 1);
+    MPI_Abort(comm_->get() != MPI_COMM_NULL ? comm_->get() : MPI_COMM_WORLD, 1);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker loop (ranks >= 1)
+// Start-up
 
 namespace {
 
-void serve(MPI_Comm comm, TaskRunner& runner) {
-  struct Send {
-    Writer buffer;
-    MPI_Request request = MPI_REQUEST_NULL;
-  };
-  std::deque<Send> sends;
-  std::vector<Writer> spare;
-  Writer in;
-  Backoff backoff;
-  auto reap = [&](bool all) {
-    while (!sends.empty()) {
-      int done = 0;
-      if (all) {
-        LIBPOOL_MPI(MPI_Wait(&sends.front().request, MPI_STATUS_IGNORE));
-        done = 1;
-      } else {
-        LIBPOOL_MPI(MPI_Test(&sends.front().request, &done, MPI_STATUS_IGNORE));
-      }
-      if (!done) return;
-      spare.push_back(std::move(sends.front().buffer));
-      sends.pop_front();
-    }
-  };
-  while (true) {
-    int flag = 0;
-    MPI_Message msg;
-    MPI_Status status;
-    LIBPOOL_MPI(MPI_Improbe(0, MPI_ANY_TAG, comm, &flag, &msg, &status));
-    if (!flag) {
-      reap(false);
-      backoff.idle();
-      continue;
-    }
-    backoff.reset();
-    int count = 0;
-    LIBPOOL_MPI(MPI_Get_count(&status, MPI_BYTE, &count));
-    in.clear();
-    in.grow(static_cast<std::size_t>(count));
-    LIBPOOL_MPI(MPI_Mrecv(in.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE));
-    if (status.MPI_TAG == kTagStop) break;
-    Send s;
-    if (!spare.empty()) {
-      s.buffer = std::move(spare.back());
-      spare.pop_back();
-      s.buffer.clear();
-    }
-    if (status.MPI_TAG == kTagTaskBatch) {
-      // Run the parts in order and answer with batches of results. A reply goes out as soon
-      // as it has waited kReplyFlushTime (so a long task's result is not held back until the
-      // next one finishes: the master refills this worker meanwhile) or holds
-      // kReplyFlushBytes (so no reply outgrows MPI's int count).
-      Reader r(in.data(), in.size());
-      auto left = r.get<BatchCount>();
-      while (left > 0) {
-        BatchCount parts = 0;
-        s.buffer.put(parts);
-        const auto started = std::chrono::steady_clock::now();
-        while (left > 0 &&
-               (parts == 0 || (s.buffer.size() < kReplyFlushBytes &&
-                               std::chrono::steady_clock::now() - started < kReplyFlushTime))) {
-          const auto len = r.get<std::uint64_t>();
-          const std::byte* part = r.take(len);
-          const std::size_t at = s.buffer.size();
-          s.buffer.put(std::uint64_t{0});
-          runner.run(part, len, s.buffer);
-          const std::uint64_t written = s.buffer.size() - at - sizeof(std::uint64_t);
-          std::memcpy(s.buffer.data() + at, &written, sizeof written);
-          ++parts;
-          --left;
-        }
-        std::memcpy(s.buffer.data(), &parts, sizeof parts);
-        LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0,
-                              kTagResultBatch, comm, &s.request));
-        sends.push_back(std::move(s));
-        s = Send{};
-        if (!spare.empty()) {
-          s.buffer = std::move(spare.back());
-          spare.pop_back();
-          s.buffer.clear();
-        }
-      }
-      reap(false);
-      continue;
-    }
-    runner.run(in.data(), in.size(), s.buffer);
-    LIBPOOL_MPI(MPI_Isend(s.buffer.data(), static_cast<int>(s.buffer.size()), MPI_BYTE, 0,
-                          kTagResult, comm, &s.request));
-    sends.push_back(std::move(s));
-    reap(false);
-  }
-  reap(true);
-}
-
-// Start-up agreement: registries, initializer, and its outcome on every rank.
+// Start-up agreement: registries, initializer, liveness settings, and the outcome on every rank.
 struct Setup {
   std::shared_ptr<const InitializerSpec> init;
   std::uint64_t max_tasks = 0;
+  bool all_threads = false;        // every rank may run a task thread
+  WorkerConfig worker;             // the master's settings for the workers
+  std::vector<std::string> hosts;  // every rank's processor name (rank 0 only)
 };
 
+std::uint64_t bits_of(double x) {
+  std::uint64_t b = 0;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+double double_of(std::uint64_t b) {
+  double x = 0;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+
+// The liveness options, checked on rank 0: "" if valid, else what is wrong.
+std::string check_liveness_options(const Options& o) {
+  const double hb = o.heartbeat_interval.count();
+  const double wt = o.worker_timeout.count();
+  if (!(hb > 0) || !std::isfinite(hb)) return "heartbeat_interval must be positive and finite";
+  if (!(wt >= 0)) return "worker_timeout must be 0 (never) or positive";
+  if (wt > 0 && wt < 2 * hb) return "worker_timeout must be at least twice heartbeat_interval";
+  if (!(o.task_timeout.count() >= 0)) return "task_timeout must be 0 (none) or positive";
+  if (!(o.inline_below.count() >= 0)) return "inline_below must be 0 (never) or positive";
+  return "";
+}
+
 Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry,
-                     const Options& options, std::shared_ptr<const InitializerSpec> init) {
-  // 1. Registries.
-  const std::uint64_t fp = registry.fingerprint();
-  std::vector<std::uint64_t> fps(static_cast<std::size_t>(size));
-  LIBPOOL_MPI(MPI_Allgather(&fp, 1, MPI_UINT64_T, fps.data(), 1, MPI_UINT64_T, comm));
+                     const Options& options, std::shared_ptr<const InitializerSpec> init,
+                     bool threads) {
+  // 1. Registries, and whether every rank can run a task thread.
+  const std::uint64_t mine[2] = {registry.fingerprint(), threads ? 1u : 0u};
+  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(size));
+  LIBPOOL_MPI(MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, comm));
   std::string differ;
-  for (int r = 1; r < size; ++r) {
-    if (fps[static_cast<std::size_t>(r)] != fps[0])
-      differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  Setup setup;
+  setup.all_threads = true;
+  for (int r = 0; r < size; ++r) {
+    const auto i = 2 * static_cast<std::size_t>(r);
+    if (all[i] != all[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+    if (all[i + 1] == 0) setup.all_threads = false;
   }
   if (!differ.empty()) {
     throw BrokenPool("task registries differ between ranks: rank(s) " + differ +
                      " registered other tasks than rank 0; register the same names everywhere");
   }
+  // Every rank's host, for the master's messages about a lost rank.
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  const std::string host = processor_name();
+  std::memcpy(name, host.data(), std::min(host.size(), sizeof name - 1));
+  std::vector<char> names(rank == 0 ? sizeof name * static_cast<std::size_t>(size) : 1);
+  LIBPOOL_MPI(
+      MPI_Gather(name, sizeof name, MPI_CHAR, names.data(), sizeof name, MPI_CHAR, 0, comm));
+  if (rank == 0) {
+    for (int r = 0; r < size; ++r) setup.hosts.emplace_back(names.data() + r * sizeof name);
+  }
 
-  // 2. The master's initializer and limits, broadcast. status: 0 none, 1 given, 2 unregistered,
-  // 3 arguments too large.
-  std::uint64_t head[4] = {0, 0, options.max_tasks_per_worker, 0};
+  // 2. The master's initializer, limits and liveness settings, broadcast. status: 0 none,
+  // 1 given, 2 unregistered, 3 arguments too large; options: 0 valid, 1 not.
+  std::uint64_t head[8] = {0, 0, options.max_tasks_per_worker, 0, 0, 0, 0, 0};
+  std::string invalid;
+  if (rank == 0) {
+    invalid = check_liveness_options(options);
+    head[4] = bits_of(options.heartbeat_interval.count());
+    const double tt = options.task_timeout.count();
+    head[5] = bits_of(std::isfinite(tt) ? tt : 0.0);
+    head[6] = bits_of(options.inline_below.count());
+    head[7] = invalid.empty() ? 0 : 1;
+  }
   if (rank == 0 && init && init->fn) {
     if (const auto* e = registry.find(init->fn)) {
       head[0] = init->args.size() > kMaxMessageBytes ? 3 : 1;
@@ -760,17 +941,24 @@ Setup agree_on_setup(MPI_Comm comm, int rank, int size, const Registry& registry
       head[0] = 2;
     }
   }
-  LIBPOOL_MPI(MPI_Bcast(head, 4, MPI_UINT64_T, 0, comm));
+  LIBPOOL_MPI(MPI_Bcast(head, 8, MPI_UINT64_T, 0, comm));
+  if (head[7] != 0) {
+    throw Error("libpool::Options: " +
+                (rank == 0 ? invalid : std::string("invalid liveness settings on rank 0")));
+  }
   if (head[0] == 2) {
     throw BrokenPool("the initializer is not registered: call registry.add(\"name\", fn) for it");
   }
   if (head[0] == 3) throw BrokenPool("the initializer's arguments exceed 2 GiB");
-  Setup setup;
   setup.max_tasks = head[2];
+  setup.worker.heartbeat_interval_s = double_of(head[4]);
+  setup.worker.task_timeout_s = double_of(head[5]);
+  // With an initializer every task runs on the thread the initializer ran on.
+  setup.worker.inline_below_s = head[0] == 1 ? 0.0 : double_of(head[6]);
   if (head[0] == 1) {
     auto spec = std::make_shared<InitializerSpec>();
     spec->args.grow(head[3]);
-    if (rank == 0) std::memcpy(spec->args.data(), init->args.data(), head[3]);
+    if (rank == 0 && head[3] > 0) std::memcpy(spec->args.data(), init->args.data(), head[3]);
     LIBPOOL_MPI(MPI_Bcast(spec->args.data(), static_cast<int>(head[3]), MPI_BYTE, 0, comm));
     spec->fn = registry.find(head[1])->fn;
     setup.init = std::move(spec);
@@ -822,16 +1010,19 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
                    (options.master_works == MasterWorks::Auto && size_ <= 8);
   }
   const bool runs_tasks = rank_ != 0 || master_works;
+  const bool threads = level >= MPI_THREAD_FUNNELED;
 
   auto setup = detail::agree_on_setup(c->get(), rank_, size_, registry, options,
-                                      rank_ == 0 ? options.init_ : nullptr);
+                                      rank_ == 0 ? options.init_ : nullptr, threads);
   detail::TaskRunner runner(registry, setup.init, setup.max_tasks,
                             {rank_, size_, processor_name(), std::chrono::steady_clock::now()});
   std::optional<std::string> failure;
-  std::unique_ptr<detail::LocalWorker> local;
-  if (rank_ == 0 && master_works && size_ > 1) {
-    local = std::make_unique<detail::LocalWorker>(std::move(runner));  // runs the initializer
-    failure = local->initialized();
+  // Rank 0 (when it works) and every worker run tasks on a task thread, which runs the
+  // initializer first; without thread support a worker runs them on its only thread.
+  std::unique_ptr<detail::TaskThread> thread;
+  if (runs_tasks && size_ > 1 && threads) {
+    thread = std::make_unique<detail::TaskThread>(std::move(runner));
+    failure = thread->initialized();
   } else if (runs_tasks) {
     failure = runner.initialize();
   }
@@ -840,19 +1031,30 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
   const auto epoch = std::chrono::steady_clock::now();
 
   if (rank_ != 0) {
-    runner.set_epoch(epoch);
-    detail::serve(c->get(), runner);
-    return;
+    if (thread) {
+      thread->set_epoch(epoch);
+      detail::serve(c->get(), thread->runner(), thread.get(), setup.worker);
+    } else {
+      runner.set_epoch(epoch);
+      detail::serve(c->get(), runner, nullptr, setup.worker);
+    }
+    return;  // the thread's destructor waits for a task it may still run (after an abandon)
   }
   std::optional<detail::TaskRunner> inline_runner;
-  if (local) {
-    local->set_epoch(epoch);
+  if (thread) {
+    thread->set_epoch(epoch);
   } else if (size_ == 1) {
     runner.set_epoch(epoch);
     inline_runner.emplace(std::move(runner));
   }
-  master_ = std::make_unique<detail::Master>(registry, std::move(c), size_, options,
-                                             std::move(inline_runner), std::move(local));
+  detail::Liveness liveness;
+  // Workers without a task thread cannot answer while they run a task: no verdicts on them.
+  liveness.worker_timeout_s = setup.all_threads ? options.worker_timeout.count() : 0.0;
+  liveness.task_timeout_s = setup.worker.task_timeout_s;
+  liveness.hosts = std::move(setup.hosts);
+  master_ =
+      std::make_unique<detail::Master>(registry, std::move(c), size_, options, std::move(liveness),
+                                       std::move(inline_runner), std::move(thread));
 }
 
 Executor::~Executor() = default;
@@ -865,7 +1067,7 @@ void Executor::check_can_submit() const {
   if (!master_)
     throw Error("submit/map called on worker rank " + std::to_string(rank_) +
                 "; only the master (rank 0) submits work");
-  if (master_->broken()) throw BrokenPool("pool is broken: " + *master_->broken());
+  if (master_->broken()) std::rethrow_exception(master_->broken_error());
   if (!master_->accepting()) throw Error("cannot schedule new work after shutdown");
 }
 
@@ -881,6 +1083,10 @@ detail::MapContext Executor::map_context_base() const {
 
 void Executor::shutdown(bool wait, bool cancel_futures) {
   if (master_) master_->shutdown(wait, cancel_futures);
+}
+
+std::optional<std::string> Executor::broken() const {
+  return master_ ? master_->broken() : std::nullopt;
 }
 
 }  // namespace libpool

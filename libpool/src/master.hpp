@@ -3,11 +3,8 @@
 
 #include <mpi.h>
 
-#include <atomic>
 #include <deque>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,6 +12,7 @@
 
 #include "libpool/executor.hpp"
 #include "runner.hpp"
+#include "task_thread.hpp"
 
 namespace libpool::detail {
 
@@ -26,54 +24,26 @@ class Comm {
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
   MPI_Comm get() const noexcept { return comm_; }
+  // Never frees the communicator: a rank the master gave up on may still send on it, and a freed
+  // context id would be reused by a later communicator, which would then receive those messages.
+  void leak() noexcept { comm_ = MPI_COMM_NULL; }
 
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
 };
 
-// Rank 0's task thread: runs tasks handed over in memory, never calls MPI. It runs the
-// initializer itself first, so rank 0's tasks see what it set up, thread-local state included.
-class LocalWorker {
- public:
-  explicit LocalWorker(TaskRunner runner);
-  ~LocalWorker();
-  LocalWorker(const LocalWorker&) = delete;
-  LocalWorker& operator=(const LocalWorker&) = delete;
-
-  // Waits for the initializer run on the thread: "type: message" of its failure, or nullopt.
-  std::optional<std::string> initialized();
-  // Sets the TaskInfo clock; call before the first push (the push's lock publishes it).
-  void set_epoch(std::chrono::steady_clock::time_point t);
-
-  // The message must stay alive and unchanged until its result has been popped.
-  void push(const std::byte* data, std::size_t size);
-  // Moves the oldest finished result into out; false if there is none.
-  bool pop_result(Writer& out);
-
- private:
-  struct Job {
-    const std::byte* data;
-    std::size_t size;
-  };
-  void loop();
-
-  TaskRunner runner_;
-  std::promise<std::optional<std::string>> init_promise_;
-  std::future<std::optional<std::string>> init_result_;
-  std::mutex mutex_;
-  std::deque<Job> jobs_;
-  std::deque<Writer> results_;
-  std::vector<Writer> spare_;
-  std::atomic<std::size_t> jobs_waiting_{0};
-  std::atomic<std::size_t> results_waiting_{0};
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+// What the master needs to know about liveness, agreed at start-up.
+struct Liveness {
+  double worker_timeout_s = 0;     // 0: never give up on a worker
+  double task_timeout_s = 0;       // 0: no limit
+  std::vector<std::string> hosts;  // every rank's processor name, for messages
 };
 
 class Master final : public MasterCore {
  public:
   Master(const Registry& registry, std::unique_ptr<Comm> comm, int size, const Options& options,
-         std::optional<TaskRunner> inline_runner, std::unique_ptr<LocalWorker> local);
+         Liveness liveness, std::optional<TaskRunner> inline_runner,
+         std::unique_ptr<TaskThread> local);
   ~Master() override;
 
   void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind);
@@ -83,6 +53,8 @@ class Master final : public MasterCore {
 
   bool accepting() const noexcept { return !shutdown_; }
   const std::optional<std::string>& broken() const noexcept { return broken_; }
+  // The exception new work fails with once the pool is broken (null while it is not).
+  const std::exception_ptr& broken_error() const noexcept { return broken_error_; }
   std::size_t workers() const noexcept { return remotes_.size() + ((local_ || inline_) ? 1 : 0); }
   std::size_t in_flight_cap() const noexcept { return cap_; }
 
@@ -95,12 +67,20 @@ class Master final : public MasterCore {
   struct Remote {
     int rank = 0;
     std::deque<InFlight> in_flight;
+    // Liveness: heard is set by every message received and folded into last_heard by
+    // check_health(), so that receiving costs no clock read.
+    bool heard = false;
+    bool lost = false;      // given up on (silent, or a task overran): nothing more is awaited
+    bool said_bye = false;  // answered a normal stop: nothing more will come
+    Clock::time_point last_heard;
   };
 
   bool progress_once();
   bool dispatch();
   bool send_to(Remote& remote, std::size_t room);
   bool collect_remote();
+  // The message being received has not arrived yet: gives up on its sender after long enough.
+  void receive_stalled();
   void complete_next(Remote& remote, const std::byte* msg, std::size_t n);
   bool collect_local();
   bool run_inline();
@@ -109,6 +89,17 @@ class Master final : public MasterCore {
   void handle_result(const std::shared_ptr<WorkBase>& work, const std::byte* msg, std::size_t n,
                      int rank);
   void break_pool(const std::string& why);
+  void break_pool(std::exception_ptr error, const std::string& why);
+  // Liveness: folds what was heard into last_heard, gives up on silent workers and on rank 0's
+  // task thread when its task overran. Only judges after a full drain of the incoming messages.
+  void check_health();
+  // Receives until the incoming queue is known empty; false if it never was (a flood).
+  bool drain_incoming();
+  void lose_remote(Remote& remote, std::exception_ptr error, const std::string& why);
+  void on_task_timeout(Remote& remote, const std::byte* msg, std::size_t n);
+  RemoteErrorInfo where(const WorkBase* work, int rank) const;
+  // Forgets a remote's in-flight tasks without waiting for their sends.
+  void drop_in_flight(Remote& remote);
   // Records an outcome; its callbacks run later, from run_callbacks().
   void settle(const std::shared_ptr<WorkBase>& work, std::exception_ptr error);
   void run_callbacks() noexcept;
@@ -116,6 +107,7 @@ class Master final : public MasterCore {
   void abandon() noexcept;
   void update_cap(double task_seconds);
   void stop_workers() noexcept;
+  void await_goodbyes() noexcept;
 
   const Registry& registry_;
   static constexpr double kLocalMinTaskSeconds = 25e-6;
@@ -123,8 +115,9 @@ class Master final : public MasterCore {
   std::unique_ptr<Comm> comm_;
   int size_;
   int prefetch_;
+  Liveness liveness_;
   std::vector<Remote> remotes_;
-  std::unique_ptr<LocalWorker> local_;
+  std::unique_ptr<TaskThread> local_;
   std::deque<std::shared_ptr<WorkBase>> local_in_flight_;
   std::optional<TaskRunner> inline_;
   std::deque<std::shared_ptr<WorkBase>> queue_;
@@ -135,8 +128,24 @@ class Master final : public MasterCore {
   std::size_t rr_ = 0;
   bool shutdown_ = false;
   bool stopped_ = false;
+  bool lost_ = false;             // a rank was lost or a task overran: wait for nobody from now on
+  bool local_lost_ = false;       // rank 0's task thread overran its task timeout
+  bool discarding_ = false;       // abandon(): results are dropped, not decoded
+  std::exception_ptr abandoned_;  // abandon(): what unfinished work fails with
+  bool drained_ = true;           // the last collect_remote() ended on an empty probe
+  int received_ = 0;              // messages the last collect_remote() received
+  bool watching_ = false;         // any liveness or timeout check to make
+  std::uint32_t polls_ = 0;
+  Clock::time_point next_check_{};
   std::optional<std::string> broken_;
+  std::exception_ptr broken_error_;
   Writer recv_;
+  struct Receiving {
+    MPI_Request request = MPI_REQUEST_NULL;  // recv_ is being received
+    int rank = 0;
+    int tag = 0;
+    Clock::time_point since{};  // when it was first found not complete
+  } receiving_;
   Writer local_result_;
   std::vector<std::shared_ptr<WorkBase>> completed_;  // settled, callbacks not yet run
   std::thread::id thread_;                            // the one thread that drives the pool

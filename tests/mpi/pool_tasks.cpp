@@ -1,8 +1,11 @@
 #include "pool_tasks.hpp"
 
 #include <mpi.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <numeric>
 #include <stdexcept>
 #include <thread>
@@ -45,6 +48,33 @@ std::int64_t risky(std::int64_t x) {
 std::int64_t sleep_then(std::int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return ms;
+}
+
+std::int64_t spin_for(std::int64_t ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  volatile std::uint64_t x = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    for (int i = 0; i < 1000; ++i) x = x + 1;
+  }
+  return ms;
+}
+
+int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms) {
+  const int me = world_rank();
+  std::this_thread::sleep_for(std::chrono::milliseconds(me == rank ? ms : other_ms));
+  return me;
+}
+
+int stop_on_rank(int rank, int token) {
+  // Once per token: after SIGCONT the rank must be able to leave, whatever it still holds.
+  static std::atomic<int> last_token{-1};
+  const int me = world_rank();
+  if (me == rank && last_token.exchange(token) != token) std::raise(SIGSTOP);  // until SIGCONT
+  return me;
+}
+
+std::int64_t process_id(int) {
+  return static_cast<std::int64_t>(getpid());
 }
 
 int my_rank(int) {
@@ -156,6 +186,10 @@ libpool::Registry make_registry() {
       .add("test.divide", divide)
       .add("test.risky", risky)
       .add("test.sleep_then", sleep_then)
+      .add("test.spin_for", spin_for)
+      .add("test.nap_on_rank", nap_on_rank)
+      .add("test.stop_on_rank", stop_on_rank)
+      .add("test.process_id", process_id)
       .add("test.my_rank", my_rank)
       .add("test.greet", greet)
       .add("test.sum_vector", sum_vector)

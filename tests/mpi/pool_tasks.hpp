@@ -15,6 +15,12 @@ std::int64_t power(std::int64_t base, int exp);       // the tutorial's power(ba
 std::int64_t divide(std::int64_t a, std::int64_t b);  // throws std::domain_error on b == 0
 std::int64_t risky(std::int64_t x);                   // the tutorial's risky_task: throws on x == 5
 std::int64_t sleep_then(std::int64_t ms);             // sleeps ms milliseconds, returns ms
+std::int64_t spin_for(std::int64_t ms);               // busy for ms milliseconds, returns ms
+// Sleeps ms milliseconds on `rank` and other_ms elsewhere; returns the rank it ran on.
+int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms);
+// raise(SIGSTOP) on `rank`, once per token; returns the rank it ran on.
+int stop_on_rank(int rank, int token);
+std::int64_t process_id(int);  // getpid()
 int my_rank(int);
 std::string greet(const std::string& name, int times);
 double sum_vector(const std::vector<double>& v);

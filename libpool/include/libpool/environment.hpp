@@ -33,4 +33,9 @@ class Environment {
 // The calling process's processor name (MPI_Get_processor_name); MPI must be initialised.
 std::string processor_name();
 
+// Ends the whole job: MPI_Abort on MPI_COMM_WORLD with this exit code. For after a WorkerLost or a
+// TaskTimeout, once the master has saved what it needs: a stopped or stuck rank cannot be made to
+// leave the pool, and MPI_Finalize would wait for it forever.
+[[noreturn]] void abort_job(int code = 1);
+
 }  // namespace libpool

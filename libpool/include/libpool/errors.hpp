@@ -42,6 +42,24 @@ class BrokenPool : public Error {
   using Error::Error;
 };
 
+// A worker rank stopped answering: the master heard nothing from it (no result, no heartbeat) for
+// longer than Options::worker_timeout. The rank may be dead, stopped or unreachable. Breaks the
+// pool; every pending future holds this exception. The rank cannot be made to leave: save what you
+// need and end the job (libpool::abort_job).
+class WorkerLost : public BrokenPool {
+ public:
+  WorkerLost(int rank, std::string host, double silent_s);
+  int rank() const noexcept { return rank_; }
+  const std::string& host() const noexcept { return host_; }
+  // How long the master had heard nothing from the rank when it gave up on it.
+  double silent_seconds() const noexcept { return silent_s_; }
+
+ private:
+  int rank_;
+  std::string host_;
+  double silent_s_;
+};
+
 // future.get() on a future that was cancelled.
 class CancelledError : public Error {
  public:
@@ -81,6 +99,28 @@ class RemoteError : public Error {
 
  private:
   RemoteErrorInfo info_;
+};
+
+// A task ran longer than Options::task_timeout. Breaks the pool; every pending future holds this
+// exception. The task cannot be interrupted and its rank stays busy until it returns: save what you
+// need and end the job (libpool::abort_job). info() says where: rank, host, task, chunk or work id
+// (its type and message are empty).
+class TaskTimeout : public BrokenPool {
+ public:
+  TaskTimeout(RemoteErrorInfo where, double limit_s, double elapsed_s);
+  const RemoteErrorInfo& info() const noexcept { return info_; }
+  int rank() const noexcept { return info_.rank; }
+  const std::string& host() const noexcept { return info_.host; }
+  const std::string& task() const noexcept { return info_.task; }
+  std::uint64_t chunk() const noexcept { return info_.chunk; }
+  double limit_seconds() const noexcept { return limit_s_; }
+  // How long the task had run when the limit was noticed.
+  double elapsed_seconds() const noexcept { return elapsed_s_; }
+
+ private:
+  RemoteErrorInfo info_;
+  double limit_s_;
+  double elapsed_s_;
 };
 
 }  // namespace libpool

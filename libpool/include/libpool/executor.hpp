@@ -85,6 +85,24 @@ struct Options {
   // max_tasks_per_child, without restarting the process.
   std::uint64_t max_tasks_per_worker = 0;
 
+  // Liveness. A worker rank runs its tasks on a task thread while its MPI thread keeps answering,
+  // and sends the master a heartbeat whenever it has sent nothing for heartbeat_interval.
+  Seconds heartbeat_interval{0.5};
+  // A worker the master has heard nothing from (no result, no heartbeat) for this long is lost:
+  // the pool breaks with WorkerLost on every pending future. 0 = never. At least twice
+  // heartbeat_interval. Rank 0's own task thread and inline execution need no heartbeat.
+  Seconds worker_timeout{5.0};
+  // A task running longer than this, on any rank, breaks the pool with TaskTimeout (0 = no limit).
+  // On one rank tasks run inline and cannot be interrupted: the limit is checked when one returns.
+  Seconds task_timeout{0.0};
+  // A worker runs a task on its MPI thread (saving the hand-off to its task thread, which bounds
+  // the rate of tiny tasks) while tasks of that kind (task function) have averaged below this,
+  // none took ten times as long lately and none ever a quarter of heartbeat_interval; a kind
+  // never seen, and any that may run long, go to the task thread, so that the rank keeps
+  // answering. 0 = always on the task thread. With an initializer every task runs on the task
+  // thread (where the initializer ran), so thread-local set-up reaches all of them.
+  Seconds inline_below{100e-6};
+
   // Runs once on every rank that executes tasks, before any task; must be registered. Arguments
   // are taken from the master and broadcast. A failure anywhere breaks the pool on every rank.
   template <class... A, class... Args>
@@ -672,8 +690,14 @@ class Executor {
 
   // Stops accepting work. cancel_futures cancels what no worker has started; wait blocks until
   // every started task is done and the workers have left their loops. With wait = false the
-  // draining finishes in the destructor. Safe to call more than once.
+  // draining finishes in the destructor. Safe to call more than once. After a WorkerLost or a
+  // TaskTimeout it waits for nobody: it tells every worker to leave and returns at once.
   void shutdown(bool wait = true, bool cancel_futures = false);
+
+  // Why the pool is broken (an initializer failed, a rank was lost, a task overran), or nullopt.
+  // After a WorkerLost or TaskTimeout the lost rank cannot be made to leave its loop: save what
+  // you need, then end the job with libpool::abort_job().
+  std::optional<std::string> broken() const;
 
  private:
   friend detail::Master& detail::master_of(Executor&);

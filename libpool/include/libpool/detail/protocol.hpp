@@ -10,10 +10,18 @@ namespace libpool::detail {
 
 enum Tag : int {
   kTagTask = 101,         // master -> worker: TaskHeader + payload
-  kTagStop = 102,         // master -> worker: empty; the worker leaves its loop
+  kTagStop = 102,         // master -> worker: StopMode (one byte); the worker leaves its loop.
+                          // worker -> master: empty, the worker's last message (after Normal)
   kTagResult = 103,       // worker -> master: ResultHeader + payload
   kTagTaskBatch = 104,    // master -> worker: several tasks, see below
   kTagResultBatch = 105,  // worker -> master: their results, in the same order
+  kTagHeartbeat = 106,    // worker -> master: empty; sent when nothing else was for a while
+  kTagTaskTimeout = 107,  // worker -> master: uint64 work id, double seconds run, string host
+};
+
+enum class StopMode : std::uint8_t {
+  Normal = 0,   // everything was answered: flush sends, reply kTagStop, leave
+  Abandon = 1,  // the master gave up on the pool: drop queued tasks, send nothing more, leave
 };
 
 // A batch is a uint64 count, then for each part a uint64 length and that many bytes (one whole
