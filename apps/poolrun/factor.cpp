@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -19,8 +20,34 @@ namespace poolrun {
 
 namespace {
 
-// --numbers, on every rank (configure() sets it from that rank's own parse).
+// --numbers or --input, on every rank (configure() sets them from that rank's own parse).
 std::vector<std::uint64_t> g_numbers;
+common::cli::DatasetSpec g_input_spec;
+
+// The --input dataset, opened by the first task that needs it on this rank. Not a pool
+// initializer: with one, every task would run on the worker's task thread, and tiny tasks
+// (--chunksize 1) run several times faster on the MPI thread.
+struct FactorInput {
+  h5::File file;
+  h5::Dataset dataset;
+  std::uint64_t rows = 0;
+  bool is_signed = false;
+};
+const FactorInput& factor_input() {
+  static std::once_flag once;
+  static FactorInput* input = nullptr;  // never closed: HDF5's exit handler does it
+  std::call_once(once, [] {
+    auto in = std::make_unique<FactorInput>();
+    in->file = h5::File::open(g_input_spec.file);
+    in->dataset = in->file.open_dataset(g_input_spec.dataset);
+    in->rows = in->dataset.num_elements();
+    const auto t = in->dataset.dtype();
+    in->is_signed = t == h5::Dtype::int8 || t == h5::Dtype::int16 || t == h5::Dtype::int32 ||
+                    t == h5::Dtype::int64;
+    input = in.release();
+  });
+  return *input;
+}
 
 // A worker reads the input in blocks and serves the chunks inside a block from memory: chunks
 // come in order, so --chunksize 1 costs one HDF5 read per block, not one per number.
@@ -42,19 +69,18 @@ std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint6
   test_delay();
   std::vector<std::uint64_t> out(2 * (end - begin));
   if (from_input != 0) {
-    const h5::Dataset& d = input_dataset();
-    const std::uint64_t rows = d.num_elements();
+    const FactorInput& in = factor_input();
+    const h5::Dataset& d = in.dataset;
+    const std::uint64_t rows = in.rows;
     if (end > rows) throw std::out_of_range("factor: chunk past the end of the input");
     if (!t_cache.holds(begin, end)) {
       // Signed inputs were checked for negatives before the run; read as int64 to check again.
       const std::uint64_t b = begin;
       const std::uint64_t e = std::min(rows, std::max(end, begin + kReadBlock));
-      std::vector<std::int64_t> raw(e - b);
-      d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(raw));
-      const bool is_signed = d.dtype() == h5::Dtype::int8 || d.dtype() == h5::Dtype::int16 ||
-                             d.dtype() == h5::Dtype::int32 || d.dtype() == h5::Dtype::int64;
       t_cache.values.resize(e - b);
-      if (is_signed) {
+      if (in.is_signed) {
+        std::vector<std::int64_t> raw(e - b);
+        d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(raw));
         for (std::size_t i = 0; i < raw.size(); ++i) {
           if (raw[i] < 0)
             throw std::domain_error("negative number " + std::to_string(raw[i]) + " at " +
@@ -106,9 +132,9 @@ class Factor final : public Workload {
       throw common::UsageError("give --numbers N1,N2,... or --input FILE.h5:/DSET");
     count_ = numbers_.size();
   }
-  void configure(libpool::Options& options) const override {
+  void configure(libpool::Options&) const override {
     if (from_input()) {
-      options.initializer(init_input, input_.file, input_.dataset);
+      g_input_spec = input_;
     } else {
       g_numbers = numbers_;
     }
@@ -187,9 +213,9 @@ class Factor final : public Workload {
           row.partial = p;  // primes in the chunk: the summary's count survives a resume
           pending_numbers += k;
           pending.emplace(c.span.begin, std::move(v));
-          // Bounded: a few thousand chunks or 1M numbers wait at most (tiny chunks complete
+          // Bounded: a few thousand chunks or 256K numbers wait at most (tiny chunks complete
           // nearly in order, so each write covers a long run).
-          if (pending.size() >= 4096 || pending_numbers >= (1u << 20)) write_pending();
+          if (pending.size() >= 4096 || pending_numbers >= (1u << 18)) write_pending();
         });
     write_pending();
     run.before_flush(nullptr);

@@ -6,8 +6,8 @@
 #      ledger flushed every 3600 s (in effect never), at the default 5 s and every 1 s;
 #   3. peak RSS per rank of factor --input of 10^7 numbers.
 #
-#   tests/bench/ledger.sh [BUILD_DIR]     PI_SAMPLES (default 6e10: ~30 s at -n 2),
-#                                          STATS_ELEMS (default 4e8 float64, gzip 1), PPE_COUNT
+#   tests/bench/ledger.sh [BUILD_DIR]     PI_SAMPLES (default 9e10: ~30 s at -n 2),
+#                                          STATS_ELEMS (default 2e8 float64, gzip 1), PPE_COUNT
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$root/build}
@@ -18,8 +18,8 @@ mpirun=(mpirun --oversubscribe)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/bench_common.sh"
-pi_samples=${PI_SAMPLES:-6e10}
-stats_elems=${STATS_ELEMS:-4e8}
+pi_samples=${PI_SAMPLES:-9e10}
+stats_elems=${STATS_ELEMS:-2e8}
 ppe_count=${PPE_COUNT:-50000}
 
 echo "ledger benchmark on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
