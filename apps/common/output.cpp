@@ -48,7 +48,8 @@ std::vector<h5::Column> worker_columns() {
 std::vector<h5::Column> resume_columns() {
   return {{"time", h5::Dtype::string},          {"attempt", h5::Dtype::int64},
           {"ranks", h5::Dtype::int64},          {"hosts", h5::Dtype::string},
-          {"chunks_kept", h5::Dtype::uint64},   {"previous_status", h5::Dtype::string},
+          {"chunks_kept", h5::Dtype::uint64},
+          {"chunks_done", h5::Dtype::uint64},   {"previous_status", h5::Dtype::string},
           {"previous_error", h5::Dtype::string}};
 }
 
@@ -104,6 +105,8 @@ struct OutputFile::State {
   bool swmr = false;
   bool finished = false;
   bool resumed = false;
+  std::uint64_t resume_row = 0;   // this attempt's row in /resumes
+  std::uint64_t done_rows = 0;    // rows with status "done" this attempt added
   std::int64_t attempt = 1;
   std::vector<ChunkRow> previous;
 };
@@ -248,8 +251,10 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
     f.unlink("error");
   }
   const std::string previous_status = f.attr_string("status");
+  const std::uint64_t resume_row = resumes.rows();
   resumes.append({iso8601_utc_now(), attempt, meta.ranks, join(meta.hosts),
-                  static_cast<std::uint64_t>(previous.size()), previous_status, previous_error});
+                  static_cast<std::uint64_t>(previous.size()), std::uint64_t{0}, previous_status,
+                  previous_error});
   resumes.flush();
   f.set_attr("status", to_string(RunStatus::running));
   f.set_attr("ranks", meta.ranks);
@@ -265,6 +270,7 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
   s->result = std::move(result);
   s->chunks = std::move(chunks);
   s->resumed = true;
+  s->resume_row = resume_row;
   return OutputFile(std::move(s));
 }
 
@@ -308,6 +314,7 @@ void OutputFile::append_chunk(const ChunkRow& r) {
   State& s = state();
   s.chunks.append({r.begin, r.end, r.rank, r.start_s, r.end_s, r.attempt, r.status, r.pass,
                    r.partial, r.partial_hi});
+  if (r.status == chunk_done) ++s.done_rows;
 }
 
 std::uint64_t OutputFile::buffered_rows() const {
@@ -367,6 +374,11 @@ void OutputFile::finish(RunStatus status, double wall_seconds) {
   s.chunks.flush();
   h5::File& f = s.pending.file();
   f.set_attr("wall_seconds", wall_seconds);
+  if (s.resumed) {  // what this attempt computed, in its /resumes row
+    const std::uint64_t done = s.done_rows;
+    f.open_dataset("resumes/chunks_done")
+        .write_slab<std::uint64_t>({s.resume_row}, {1}, std::span<const std::uint64_t>(&done, 1));
+  }
   // Everything else is on disk before the status says what the file holds.
   f.sync();
   f.set_attr("status", to_string(status));

@@ -614,6 +614,8 @@ def crash_and_resume(d, args, out, victim, delay_ms, compare, rows=3):
         attempts = set(int(a) for a in f["chunks/attempt"][:])
         assert attempts <= {1, 2} and 1 in attempts, attempts
         assert list(f["resumes/chunks_kept"][:]) == [kept]
+        redone = sum(1 for a in f["chunks/attempt"][:] if a == 2)
+        assert list(f["resumes/chunks_done"][:]) == [redone] and redone > 0
         assert int(f["resumes/ranks"][0]) == 2
         compare(c, f)
     # A second --resume of the complete file: says so, does nothing.
@@ -698,10 +700,10 @@ for _w in FAULT_WORKLOADS:
 def case_sigterm_mpirun(d):
     # Chunks of a second each: SIGTERM to mpirun, which SIGKILLs its ranks ~1 s later. The flush
     # comes first, so the rows completed before the signal are on disk, and the run resumes.
-    # The default flush interval (5 s) has not come yet: only the signal flushes.
+    # The flush interval (60 s) has not come yet: only the signal flushes.
     proc = start(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", "t.h5",
-                  "-q"], d, ranks=2, delay_ms=1000)
-    time.sleep(2.6)
+                  "-q", "--flush-interval", "60"], d, ranks=2, delay_ms=1000)
+    time.sleep(3.5)
     assert proc.poll() is None
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
@@ -712,7 +714,7 @@ def case_sigterm_mpirun(d):
     with h5py.File(left, "r", swmr=True) as f:
         assert attr(f, "status") in ("partial", "running"), attr(f, "status")
         rows = len(f["chunks/begin"])
-        assert rows >= 2, rows
+        assert rows >= 1, rows
     ok(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", "t.h5", "--resume",
         "-q"], cwd=d)
     ok(["pi", "--samples", "2e9", "--seed", "1", "-o", "c.h5", "-q"], cwd=d)
@@ -727,14 +729,14 @@ def case_signal_rank0(d):
         out = f"s{int(sig)}.h5"
         proc = start(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", out,
                       "-q"], d, ranks=2, delay_ms=1000)
-        time.sleep(2.6)
+        time.sleep(3.0)
         os.kill(rank_pids(proc.pid)[0], sig)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 3, (sig, proc.returncode, err)
         assert "has status partial" in err, err
         with h5py.File(os.path.join(d, out)) as f:
             assert attr(f, "status") == "partial"
-            assert len(f["chunks/begin"]) >= 2
+            assert len(f["chunks/begin"]) >= 1
 
 
 def lost_rank(d, out, fault, extra_args=(), mca=(), rows=3):
