@@ -798,6 +798,38 @@ def case_task_timeout(d):
     assert "rank " in line and " on " in line and "0.1" in line, line
 
 
+def case_several_interruptions(d):
+    # Interrupted (SIGUSR1) at 2 ranks, resumed and killed (rank 0) at 3, resumed at 2 with
+    # other chunks and schedule: the bits of one clean run, attempts 1, 2 and 3 in the ledger.
+    args = ["powersum", "--exponent", "3", "--n", "1e8,2e8,5e7"]
+    ok(args + ["-o", "clean.h5", "-q"], cwd=d)
+    first = start(args + ["--chunksize", "1e7", "-o", "m.h5", "-q", "--flush-interval", "0.2"],
+                  d, ranks=2, delay_ms=200)
+    wait_rows(d, "m.h5", 3, first)
+    first.send_signal(signal.SIGUSR1)
+    first.communicate(timeout=60)
+    assert first.returncode == 3
+    with h5py.File(os.path.join(d, "m.h5")) as f:
+        kept = len(f["chunks/begin"])
+    second = start(args + ["--chunksize", "1e7", "-o", "m.h5", "-q", "--flush-interval", "0.2",
+                           "--resume"], d, ranks=3, delay_ms=200)
+    wait_rows(d, "m.h5", kept + 3, second)
+    os.kill(rank_pids(second.pid)[0], signal.SIGKILL)
+    second.communicate(timeout=60)
+    ok(args + ["--chunksize", "3e7", "--schedule", "guided", "-o", "m.h5", "--resume", "-q"],
+       cwd=d)
+    with h5py.File(os.path.join(d, "m.h5")) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+        assert attr(f, "status") == "complete"
+        assert list(f["result/sums"].asstr()[:]) == list(c["result/sums"].asstr()[:])
+        assert f["result/total"].asstr()[()] == c["result/total"].asstr()[()]
+        assert set(int(a) for a in f["chunks/attempt"][:]) == {1, 2, 3}
+        assert list(f["resumes/attempt"][:]) == [2, 3]
+        # Every term counted once: the done rows tile the index space.
+        spans = sorted(zip(f["chunks/begin"][:], f["chunks/end"][:]))
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])), "overlap or gap"
+        assert spans[0][0] == 0 and spans[-1][1] == 350_000_000
+
+
 def case_two_runs_one_output(d):
     # A second run aimed at a file a live run writes is refused before it touches anything,
     # with --force and with --resume too; the first run completes untouched.
