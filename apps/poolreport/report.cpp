@@ -1,0 +1,851 @@
+// poolreport's reading, text, JSON and SVG. See poolreport.hpp and README ("poolreport").
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/h5.hpp"
+#include "common/table.hpp"
+#include "poolreport.hpp"
+
+namespace poolreport {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string fmt(double v, int precision = 6) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// The shortest text that reads back as the same double.
+std::string exact(double v) {
+  if (!std::isfinite(v)) return fmt(v);
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, res.ptr);
+}
+
+// A JSON number: finite doubles round-trip; NaN and infinities are null.
+std::string jnum(double v) {
+  if (!std::isfinite(v)) return "null";
+  return exact(v);
+}
+
+std::string jstr(std::string_view s) {
+  return "\"" + json_escape(s) + "\"";
+}
+
+std::string attr_or(const h5::Object& o, const std::string& name) {
+  if (!o.has_attr(name)) return {};
+  if (o.attr_dtype(name) == h5::Dtype::string) return o.attr_string(name);
+  return exact(o.attr<double>(name));
+}
+
+std::string iso8601(fs::file_time_type t) {
+  const auto sys = std::chrono::system_clock::now() +
+                   std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                       t - fs::file_time_type::clock::now());
+  const std::time_t tt = std::chrono::system_clock::to_time_t(sys);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool is_integer(h5::Dtype d) {
+  return d != h5::Dtype::float32 && d != h5::Dtype::float64 && d != h5::Dtype::string &&
+         d != h5::Dtype::other;
+}
+
+bool is_signed(h5::Dtype d) {
+  return d == h5::Dtype::int8 || d == h5::Dtype::int16 || d == h5::Dtype::int32 ||
+         d == h5::Dtype::int64;
+}
+
+// One element of a numeric or string dataset holding few values, as (text, json).
+void values_of(const h5::Dataset& d, h5::Dtype dt, Value& v) {
+  if (dt == h5::Dtype::string) {
+    const auto s = d.read_strings();
+    if (v.shape.empty()) {
+      v.text = s.at(0);
+      v.json = jstr(s.at(0));
+      return;
+    }
+    v.text = "[";
+    v.json = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      v.text += (i ? ", " : "") + s[i];
+      v.json += (i ? "," : "") + jstr(s[i]);
+    }
+    v.text += "]";
+    v.json += "]";
+    return;
+  }
+  std::vector<std::string> items;
+  if (is_integer(dt) && is_signed(dt)) {
+    for (auto x : d.read<std::int64_t>()) items.push_back(std::to_string(x));
+  } else if (is_integer(dt)) {
+    for (auto x : d.read<std::uint64_t>()) items.push_back(std::to_string(x));
+  } else {
+    for (auto x : d.read<double>()) items.push_back(exact(x));
+  }
+  if (v.shape.empty()) {
+    v.text = items.at(0);
+    v.json = (items[0] == "nan" || items[0] == "inf" || items[0] == "-inf") ? "null" : items[0];
+    return;
+  }
+  v.text = "[";
+  v.json = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const bool bad = items[i] == "nan" || items[i] == "inf" || items[i] == "-inf";
+    v.text += (i ? ", " : "") + items[i];
+    v.json += (i ? "," : "") + (bad ? std::string("null") : items[i]);
+  }
+  v.text += "]";
+  v.json += "]";
+}
+
+// Small datasets (scalars, 1-D of at most this many values) are printed with their values.
+constexpr std::uint64_t kSmall = 8;
+
+std::vector<Value> read_values(const h5::Group& g, int depth) {
+  std::vector<Value> out;
+  for (const auto& name : g.member_names()) {
+    Value v;
+    v.name = name;
+    if (g.is_group(name)) {
+      if (depth > 0) continue;
+      v.group = true;
+      v.members = read_values(g.open_group(name), depth + 1);
+      out.push_back(std::move(v));
+      continue;
+    }
+    if (!g.is_dataset(name)) continue;
+    const h5::Dataset d = g.open_dataset(name);
+    const auto shape = d.shape();
+    v.shape.assign(shape.begin(), shape.end());
+    const h5::Dtype dt = d.dtype();
+    v.dtype = std::string(h5::to_string(dt));
+    const bool small = shape.empty() || (shape.size() == 1 && shape[0] <= kSmall);
+    if (small && dt != h5::Dtype::other && d.num_elements() > 0) {
+      try {
+        values_of(d, dt, v);
+        v.scalar = true;
+      } catch (const std::exception&) {  // unreadable now (a SWMR reader): shape only
+        v.scalar = false;
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+// The committed rows of /chunks: the shortest column (a crash may leave some longer).
+std::vector<Chunk> read_chunks(h5::File& f) {
+  if (!f.exists("chunks")) return {};
+  h5::Table t = h5::Table::open(f, "chunks");
+  const auto begin = t.read_column<std::uint64_t>("begin");
+  const auto end = t.read_column<std::uint64_t>("end");
+  const auto rank = t.read_column<std::int64_t>("rank");
+  const auto start_s = t.read_column<double>("start_s");
+  const auto end_s = t.read_column<double>("end_s");
+  const auto attempt = t.read_column<std::int64_t>("attempt");
+  const auto status = t.read_string_column("status");
+  std::vector<std::string> pass;
+  if (t.group().exists("pass")) pass = t.read_string_column("pass");
+  std::vector<Chunk> rows(begin.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i] = {begin[i], end[i],     rank[i],   start_s[i],
+               end_s[i], attempt[i], status[i], i < pass.size() ? pass[i] : std::string()};
+  }
+  return rows;
+}
+
+void read_resumes(h5::File& f, Report& r) {
+  if (!f.exists("resumes")) return;
+  h5::Table t = h5::Table::open(f, "resumes");
+  if (t.rows() == 0) return;
+  const auto time = t.read_string_column("time");
+  const auto attempt = t.read_column<std::int64_t>("attempt");
+  const auto ranks = t.read_column<std::int64_t>("ranks");
+  const auto hosts = t.read_string_column("hosts");
+  const auto kept = t.read_column<std::uint64_t>("chunks_kept");
+  const auto done = t.read_column<std::uint64_t>("chunks_done");
+  const auto prev = t.read_string_column("previous_status");
+  const auto perr = t.read_string_column("previous_error");
+  for (std::size_t i = 0; i < time.size(); ++i)
+    r.resumes.push_back(
+        {time[i], attempt[i], ranks[i], hosts[i], kept[i], done[i], prev[i], perr[i]});
+}
+
+std::map<std::int64_t, std::string> read_worker_hosts(h5::File& f) {
+  std::map<std::int64_t, std::string> hosts;
+  if (!f.exists("workers")) return hosts;
+  try {
+    h5::Table t = h5::Table::open(f, "workers");
+    if (t.rows() == 0) return hosts;
+    const auto rank = t.read_column<std::int64_t>("rank");
+    const auto host = t.read_string_column("host");
+    for (std::size_t i = 0; i < rank.size() && i < host.size(); ++i) hosts[rank[i]] = host[i];
+  } catch (const std::exception&) {  // a SWMR reader may not read variable-length strings
+  }
+  return hosts;
+}
+
+void summarize(Report& r, const std::map<std::int64_t, std::string>& hosts) {
+  for (const auto& c : r.chunks) r.last_attempt = std::max(r.last_attempt, c.attempt);
+  std::map<std::int64_t, RankRow> ranks;
+  for (const auto& [rank, host] : hosts) ranks[rank] = {rank, host, 0, 0, 0, 0};
+  for (const auto& c : r.chunks) {
+    if (c.status == "done") {
+      ++r.done;
+      r.items_done += c.end - c.begin;
+    } else {
+      ++r.failed;
+    }
+    if (c.attempt != r.last_attempt) continue;
+    if (c.status == "done") r.last_attempt_items += c.end - c.begin;
+    r.attempt_span_s = std::max(r.attempt_span_s, c.end_s);
+    auto& row = ranks[c.rank];
+    row.rank = c.rank;
+    ++row.chunks;
+    row.busy_s += c.end_s - c.start_s;
+  }
+  if (!r.has_wall) r.wall_s = r.attempt_span_s;
+  r.throughput = r.wall_s > 0 ? static_cast<double>(r.last_attempt_items) / r.wall_s : 0;
+  const double span = r.attempt_span_s;
+  double max_busy = 0, sum_busy = 0;
+  int working = 0;
+  for (auto& [rank, row] : ranks) {
+    if (row.host.empty() && hosts.count(rank)) row.host = hosts.at(rank);
+    row.busy_pct = span > 0 ? 100.0 * row.busy_s / span : 0;
+    row.idle_pct = span > 0 ? std::max(0.0, 100.0 - row.busy_pct) : 0;
+    if (row.chunks > 0) {
+      max_busy = std::max(max_busy, row.busy_s);
+      sum_busy += row.busy_s;
+      ++working;
+    }
+    r.per_rank.push_back(row);
+  }
+  r.imbalance = working > 0 && sum_busy > 0 ? max_busy / (sum_busy / working) : 0;
+
+  std::vector<std::size_t> idx(r.chunks.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  const std::size_t k = std::min<std::size_t>(5, idx.size());
+  auto dur = [&](std::size_t i) { return r.chunks[i].end_s - r.chunks[i].start_s; };
+  std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+                    [&](std::size_t a, std::size_t b) { return dur(a) > dur(b); });
+  for (std::size_t i = 0; i < k; ++i) r.slowest.push_back(r.chunks[idx[i]]);
+
+  // Failed rows, grouped by (message, rank). /chunks keeps no message: a row gets /error's when
+  // /error names its rank and span, "the task raised" otherwise.
+  std::map<std::pair<std::string, std::int64_t>, Failure> groups;
+  for (const auto& c : r.chunks) {
+    if (c.status == "done") continue;
+    std::string msg = "the task raised";
+    if (r.has_error && r.error.rank == c.rank && r.error.begin == c.begin && r.error.end == c.end)
+      msg = r.error.message;
+    auto& g = groups[{msg, c.rank}];
+    if (g.count == 0) {
+      g.message = msg;
+      g.rank = c.rank;
+      g.host = hosts.count(c.rank) ? hosts.at(c.rank) : std::string();
+      g.begin = c.begin;
+      g.end = c.end;
+    }
+    ++g.count;
+  }
+  for (auto& [key, g] : groups) r.failures.push_back(std::move(g));
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;  // UTF-8 passes through
+        }
+    }
+  }
+  return out;
+}
+
+std::string xml_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        if (c < 0x20 && c != '\n' && c != '\t') {
+          out += ' ';  // not allowed in XML 1.0
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+Report read_report(const fs::path& given) {
+  Report r;
+  fs::path path = given;
+  const std::string partial_suffix = ".partial";
+  const std::string s = given.string();
+  std::error_code ec;
+  if (s.size() > partial_suffix.size() &&
+      s.compare(s.size() - partial_suffix.size(), partial_suffix.size(), partial_suffix) == 0) {
+    r.swmr = true;
+  } else if (!fs::exists(given, ec)) {
+    const fs::path partial = h5::PendingFile::partial_path_for(given);
+    if (fs::exists(partial, ec)) {
+      path = partial;
+      r.swmr = true;
+    }
+  }
+  if (!fs::exists(path, ec)) throw ReportError(given.string() + ": no such file");
+  if (!fs::is_regular_file(path, ec)) throw ReportError(path.string() + ": not a regular file");
+  if (!h5::File::is_hdf5(path)) throw ReportError(path.string() + ": not an HDF5 file");
+  r.file = path;
+  h5::File f;
+  try {
+    f = h5::File::open(path, h5::Access::read_only, false,
+                       r.swmr ? h5::OpenMode::swmr_read : h5::OpenMode::plain);
+  } catch (const h5::Error&) {
+    if (r.swmr) throw;
+    // A plain open refuses a file a writer holds or left flagged open: read it as SWMR does.
+    f = h5::File::open(path, h5::Access::read_only, false, h5::OpenMode::swmr_read);
+    r.swmr = true;
+  }
+  if (!f.has_attr("workload") || !f.has_attr("status"))
+    throw ReportError(path.string() + ": not a poolrun output (no workload or status attribute)");
+  r.workload = attr_or(f, "workload");
+  r.status = attr_or(f, "status");
+  r.created = attr_or(f, "created");
+  r.libpool_version = attr_or(f, "libpool_version");
+  r.command_line = attr_or(f, "command_line");
+  r.config = attr_or(f, "config");
+  if (f.has_attr("identity")) {
+    std::istringstream in(f.attr_string("identity"));
+    for (std::string line; std::getline(in, line);) {
+      const auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      r.identity.emplace_back(line.substr(0, eq), line.substr(eq + 1));
+    }
+  }
+  if (f.has_attr("wall_seconds")) {
+    r.wall_s = f.attr<double>("wall_seconds");
+    r.has_wall = r.status != "running";  // a running file's is an earlier attempt's
+  }
+  if (f.has_attr("ranks")) r.ranks = f.attr<std::int64_t>("ranks");
+  if (f.has_attr("hosts")) {
+    if (f.attr_dtype("hosts") == h5::Dtype::string && f.attr_size("hosts") > 1) {
+      for (const auto& h : f.attr_strings("hosts")) r.hosts += (r.hosts.empty() ? "" : ",") + h;
+    } else {
+      r.hosts = attr_or(f, "hosts");
+    }
+  }
+  if (r.swmr) {
+    const auto t = fs::last_write_time(path, ec);
+    if (!ec) {
+      r.last_flush = iso8601(t);
+      r.since_flush_s = std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count();
+    }
+  }
+  if (f.is_group("result")) r.result = read_values(f.open_group("result"), 0);
+  r.chunks = read_chunks(f);
+  if (f.exists("error")) {
+    const h5::Group e = f.open_group("error");
+    r.has_error = true;
+    r.error.message = attr_or(e, "message");
+    r.error.host = attr_or(e, "host");
+    if (e.has_attr("rank")) r.error.rank = e.attr<std::int64_t>("rank");
+    if (e.has_attr("chunk_begin")) r.error.begin = e.attr<std::uint64_t>("chunk_begin");
+    if (e.has_attr("chunk_end")) r.error.end = e.attr<std::uint64_t>("chunk_end");
+    r.error.count = 1;
+  }
+  read_resumes(f, r);
+  summarize(r, read_worker_hosts(f));
+  return r;
+}
+
+namespace {
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  if (shape.empty()) return "scalar";
+  std::string s;
+  for (auto d : shape) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+void text_values(std::ostringstream& o, const std::vector<Value>& values, const std::string& ind) {
+  for (const auto& v : values) {
+    if (v.group) {
+      o << ind << v.name << "/\n";
+      text_values(o, v.members, ind + "  ");
+    } else if (v.scalar) {
+      o << ind << v.name << " = " << v.text << "\n";
+    } else {
+      o << ind << v.name << ": " << shape_text(v.shape) << " " << v.dtype << "\n";
+    }
+  }
+}
+
+std::string json_values(const std::vector<Value>& values) {
+  std::string s = "{";
+  bool first = true;
+  for (const auto& v : values) {
+    s += (first ? "" : ",") + jstr(v.name) + ":";
+    first = false;
+    if (v.group) {
+      s += json_values(v.members);
+    } else if (v.scalar) {
+      s += v.json;
+    } else {
+      s += "{\"shape\":[";
+      for (std::size_t i = 0; i < v.shape.size(); ++i)
+        s += (i ? "," : "") + std::to_string(v.shape[i]);
+      s += "],\"dtype\":" + jstr(v.dtype) + "}";
+    }
+  }
+  return s + "}";
+}
+
+std::string span_text(const Chunk& c) {
+  return "[" + std::to_string(c.begin) + ", " + std::to_string(c.end) + ")";
+}
+
+}  // namespace
+
+std::string to_text(const Report& r) {
+  std::ostringstream o;
+  o << "file:            " << r.file.string() << "\n";
+  o << "workload:        " << r.workload << "\n";
+  o << "status:          " << r.status << "\n";
+  if (r.swmr)
+    o << "                 the run is still writing or died; last flush " << r.last_flush << " ("
+      << fixed(r.since_flush_s, 1) << " s ago), read as a SWMR reader\n";
+  o << "created:         " << r.created << "\n";
+  o << "libpool_version: " << r.libpool_version << "\n";
+  o << "command_line:    " << r.command_line << "\n";
+  o << "ranks, hosts:    " << r.ranks << ", " << r.hosts << "\n";
+  o << "\nidentity:\n";
+  for (const auto& [k, v] : r.identity) o << "  " << k << " = " << v << "\n";
+  o << "\nresult:\n";
+  if (r.result.empty()) o << "  (none)\n";
+  text_values(o, r.result, "  ");
+  o << "\nwall time:       " << fixed(r.wall_s, 3) << " s"
+    << (r.has_wall ? "" : " (the last chunk's end: no final wall time)") << "\n";
+  o << "chunks:          " << r.done << " done, " << r.failed << " failed, " << r.chunks.size()
+    << " rows, " << r.last_attempt << " attempt(s)\n";
+  o << "items done:      " << r.items_done << "\n";
+  o << "throughput:      " << fmt(r.throughput, 4) << " items/s (attempt " << r.last_attempt << ": "
+    << r.last_attempt_items << " items / wall time)\n";
+  o << "\nper rank (attempt " << r.last_attempt << ", " << fixed(r.attempt_span_s, 3)
+    << " s of pool time):\n";
+  o << "  rank  host                  chunks   busy %   idle %\n";
+  for (const auto& p : r.per_rank) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %4lld  %-20s %7llu %8.1f %8.1f\n",
+                  static_cast<long long>(p.rank), p.host.c_str(),
+                  static_cast<unsigned long long>(p.chunks), p.busy_pct, p.idle_pct);
+    o << line;
+  }
+  o << "  load imbalance (max busy / mean busy): " << fixed(r.imbalance, 3) << "\n";
+  o << "\nslowest chunks:\n";
+  if (r.slowest.empty()) o << "  (none)\n";
+  for (const auto& c : r.slowest)
+    o << "  " << span_text(c) << "  rank " << c.rank << "  " << fixed(c.end_s - c.start_s, 6)
+      << " s  " << c.pass << (c.status == "done" ? "" : "  " + c.status) << "\n";
+  o << "\nfailures:\n";
+  if (!r.has_error && r.failures.empty()) o << "  (none)\n";
+  if (r.has_error)
+    o << "  /error: rank " << r.error.rank << " (" << r.error.host << ") chunk [" << r.error.begin
+      << ", " << r.error.end << "): " << r.error.message << "\n";
+  for (const auto& g : r.failures)
+    o << "  " << g.count << " failed chunk(s) on rank " << g.rank << ": " << g.message << "\n";
+  o << "\nresume history:\n";
+  if (r.resumes.empty()) o << "  (never resumed)\n";
+  for (const auto& x : r.resumes)
+    o << "  attempt " << x.attempt << " at " << x.time << ": " << x.ranks << " ranks on " << x.hosts
+      << ", kept " << x.chunks_kept << " chunks, computed " << x.chunks_done << ", previous status "
+      << x.previous_status << (x.previous_error.empty() ? "" : " (" + x.previous_error + ")")
+      << "\n";
+  return o.str();
+}
+
+std::string to_json(const Report& r) {
+  std::string s = "{";
+  auto key = [&](const char* k) -> std::string& {
+    s += (s.size() > 1 ? "," : "") + jstr(k) + ":";
+    return s;
+  };
+  key("file") += jstr(r.file.string());
+  key("swmr") += r.swmr ? "true" : "false";
+  key("workload") += jstr(r.workload);
+  key("status") += jstr(r.status);
+  if (r.swmr) {
+    key("note") += jstr("the run is still writing or died");
+    key("last_flush") += jstr(r.last_flush);
+  }
+  key("created") += jstr(r.created);
+  key("libpool_version") += jstr(r.libpool_version);
+  key("command_line") += jstr(r.command_line);
+  key("ranks") += std::to_string(r.ranks);
+  key("hosts") += jstr(r.hosts);
+  key("identity") += "{";
+  for (std::size_t i = 0; i < r.identity.size(); ++i)
+    s += (i ? "," : "") + jstr(r.identity[i].first) + ":" + jstr(r.identity[i].second);
+  s += "}";
+  key("result") += json_values(r.result);
+  key("wall_seconds") += jnum(r.wall_s);
+  key("wall_from_attribute") += r.has_wall ? "true" : "false";
+  key("rows") += std::to_string(r.chunks.size());
+  key("chunks_done") += std::to_string(r.done);
+  key("chunks_failed") += std::to_string(r.failed);
+  key("items_done") += std::to_string(r.items_done);
+  key("attempts") += std::to_string(r.last_attempt);
+  key("last_attempt_items") += std::to_string(r.last_attempt_items);
+  key("throughput_items_per_s") += jnum(r.throughput);
+  key("attempt_span_s") += jnum(r.attempt_span_s);
+  key("per_rank") += "[";
+  for (std::size_t i = 0; i < r.per_rank.size(); ++i) {
+    const auto& p = r.per_rank[i];
+    s += std::string(i ? "," : "") + "{\"rank\":" + std::to_string(p.rank) +
+         ",\"host\":" + jstr(p.host) + ",\"chunks\":" + std::to_string(p.chunks) +
+         ",\"busy_s\":" + jnum(p.busy_s) + ",\"busy_pct\":" + jnum(p.busy_pct) +
+         ",\"idle_pct\":" + jnum(p.idle_pct) + "}";
+  }
+  s += "]";
+  key("imbalance") += jnum(r.imbalance);
+  key("slowest") += "[";
+  for (std::size_t i = 0; i < r.slowest.size(); ++i) {
+    const auto& c = r.slowest[i];
+    s += std::string(i ? "," : "") + "{\"begin\":" + std::to_string(c.begin) +
+         ",\"end\":" + std::to_string(c.end) + ",\"rank\":" + std::to_string(c.rank) +
+         ",\"seconds\":" + jnum(c.end_s - c.start_s) + ",\"pass\":" + jstr(c.pass) +
+         ",\"attempt\":" + std::to_string(c.attempt) + ",\"status\":" + jstr(c.status) + "}";
+  }
+  s += "]";
+  key("error");
+  if (r.has_error) {
+    s += "{\"rank\":" + std::to_string(r.error.rank) + ",\"host\":" + jstr(r.error.host) +
+         ",\"chunk_begin\":" + std::to_string(r.error.begin) +
+         ",\"chunk_end\":" + std::to_string(r.error.end) + ",\"message\":" + jstr(r.error.message) +
+         "}";
+  } else {
+    s += "null";
+  }
+  key("failures") += "[";
+  for (std::size_t i = 0; i < r.failures.size(); ++i) {
+    const auto& g = r.failures[i];
+    s += std::string(i ? "," : "") + "{\"message\":" + jstr(g.message) +
+         ",\"rank\":" + std::to_string(g.rank) + ",\"host\":" + jstr(g.host) +
+         ",\"count\":" + std::to_string(g.count) + "}";
+  }
+  s += "]";
+  key("resumes") += "[";
+  for (std::size_t i = 0; i < r.resumes.size(); ++i) {
+    const auto& x = r.resumes[i];
+    s += std::string(i ? "," : "") + "{\"time\":" + jstr(x.time) +
+         ",\"attempt\":" + std::to_string(x.attempt) + ",\"ranks\":" + std::to_string(x.ranks) +
+         ",\"hosts\":" + jstr(x.hosts) + ",\"chunks_kept\":" + std::to_string(x.chunks_kept) +
+         ",\"chunks_done\":" + std::to_string(x.chunks_done) +
+         ",\"previous_status\":" + jstr(x.previous_status) +
+         ",\"previous_error\":" + jstr(x.previous_error) + "}";
+  }
+  s += "]}";
+  return s + "\n";
+}
+
+namespace {
+
+const char* const kPassColors[] = {"#4e79a7", "#59a14f", "#edc948", "#b07aa1",
+                                   "#76b7b2", "#ff9da7", "#9c755f", "#bab0ac"};
+constexpr const char* kFailedColor = "#e15759";
+
+double nice_step(double range, int target) {
+  if (range <= 0) return 1;
+  const double raw = range / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  for (const double m : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= m * mag) return m * mag;
+  return 10 * mag;
+}
+
+}  // namespace
+
+std::string timeline_svg(const Report& r, int width) {
+  // Attempts one after the other: attempt k's times shift by the spans of attempts before it.
+  std::map<std::int64_t, double> span;  // attempt -> its last chunk's end
+  for (const auto& c : r.chunks) span[c.attempt] = std::max(span[c.attempt], c.end_s);
+  std::map<std::int64_t, double> offset;
+  double total = 0;
+  for (const auto& [a, sp] : span) {
+    offset[a] = total;
+    total += sp;
+  }
+  if (total <= 0) total = 1;
+  std::set<std::int64_t> rank_set;
+  for (const auto& p : r.per_rank) rank_set.insert(p.rank);
+  for (const auto& c : r.chunks) rank_set.insert(c.rank);
+  std::map<std::int64_t, std::string> hosts;
+  for (const auto& p : r.per_rank) hosts[p.rank] = p.host;
+  std::map<std::string, std::string> pass_color;
+  for (const auto& c : r.chunks) {
+    if (!pass_color.count(c.pass)) {
+      const std::size_t n = pass_color.size() % (sizeof kPassColors / sizeof kPassColors[0]);
+      pass_color[c.pass] = kPassColors[n];
+    }
+  }
+
+  const int left = 170, right = 20, top = 40, lane_h = 24, gap = 6;
+  const int plot_w = std::max(100, width - left - right);
+  const int lanes = static_cast<int>(rank_set.size());
+  const int axis_y = top + lanes * (lane_h + gap);
+  const int legend_y = axis_y + 40;
+  const int height = legend_y + 20 * static_cast<int>(pass_color.size() + 1) + 10;
+  const double scale = plot_w / total;
+  std::map<std::int64_t, int> lane_of;
+  int li = 0;
+  for (auto rk : rank_set) lane_of[rk] = li++;
+
+  std::string s;
+  s.reserve(1 << 16);
+  s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) +
+       "\" height=\"" + std::to_string(height) +
+       "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  s += "<title>" + xml_escape(r.workload + " " + r.file.string() + " (" + r.status + ")") +
+       "</title>\n";
+  s += "<text x=\"" + std::to_string(left) + "\" y=\"20\" font-size=\"14\">" +
+       xml_escape(r.workload + ": " + r.status + ", " + std::to_string(r.chunks.size()) +
+                  " chunks") +
+       "</text>\n";
+  for (auto rk : rank_set) {
+    const int y = top + lane_of[rk] * (lane_h + gap);
+    std::string label = "rank " + std::to_string(rk);
+    if (!hosts[rk].empty()) label += " (" + hosts[rk] + ")";
+    s += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(y + lane_h / 2 + 4) +
+         "\" text-anchor=\"end\">" + xml_escape(label) + "</text>\n";
+    s += "<rect class=\"lane\" x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y) +
+         "\" width=\"" + std::to_string(plot_w) + "\" height=\"" + std::to_string(lane_h) +
+         "\" fill=\"#f4f4f4\"/>\n";
+  }
+
+  // Boxes of each lane in time order; those under a pixel merge per pixel column.
+  std::map<std::int64_t, std::vector<const Chunk*>> by_lane;
+  for (const auto& c : r.chunks) by_lane[c.rank].push_back(&c);
+  auto x_of = [&](const Chunk& c, double t) { return left + (offset[c.attempt] + t) * scale; };
+  for (auto& [rk, boxes] : by_lane) {
+    std::sort(boxes.begin(), boxes.end(), [&](const Chunk* a, const Chunk* b) {
+      return x_of(*a, a->start_s) < x_of(*b, b->start_s);
+    });
+    const int y = top + lane_of[rk] * (lane_h + gap);
+    std::size_t i = 0;
+    while (i < boxes.size()) {
+      const Chunk& c = *boxes[i];
+      const double x0 = x_of(c, c.start_s), x1 = x_of(c, c.end_s);
+      if (x1 - x0 >= 1.0) {
+        const bool ok = c.status == "done";
+        const std::string color = ok ? pass_color[c.pass] : kFailedColor;
+        s += "<rect class=\"chunk\" data-n=\"1\" x=\"" + fixed(x0, 2) + "\" y=\"" +
+             std::to_string(y + 2) + "\" width=\"" + fixed(x1 - x0, 2) + "\" height=\"" +
+             std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"><title>" +
+             xml_escape("[" + std::to_string(c.begin) + ", " + std::to_string(c.end) + ") pass " +
+                        c.pass + ", attempt " + std::to_string(c.attempt) + ", " +
+                        fixed(c.end_s - c.start_s, 6) + " s, " + c.status) +
+             "</title></rect>\n";
+        ++i;
+        continue;
+      }
+      // Merge the run of sub-pixel boxes starting in this pixel column.
+      const double col = std::floor(x0);
+      double lo = x0, hi = x1, seconds = 0;
+      std::uint64_t n = 0, failed = 0, first = c.begin, last = c.end;
+      std::map<std::string, std::uint64_t> passes;
+      while (i < boxes.size()) {
+        const Chunk& b = *boxes[i];
+        const double b0 = x_of(b, b.start_s), b1 = x_of(b, b.end_s);
+        if (b1 - b0 >= 1.0 || std::floor(b0) != col) break;
+        lo = std::min(lo, b0);
+        hi = std::max(hi, b1);
+        seconds += b.end_s - b.start_s;
+        first = std::min(first, b.begin);
+        last = std::max(last, b.end);
+        if (b.status != "done") ++failed;
+        ++passes[b.pass];
+        ++n;
+        ++i;
+      }
+      std::string main_pass;
+      std::uint64_t most = 0;
+      for (const auto& [p, k] : passes)
+        if (k > most) {
+          most = k;
+          main_pass = p;
+        }
+      const std::string color = failed ? kFailedColor : pass_color[main_pass];
+      s += "<rect class=\"agg\" data-n=\"" + std::to_string(n) + "\" x=\"" + fixed(lo, 2) +
+           "\" y=\"" + std::to_string(y + 2) + "\" width=\"" + fixed(std::max(1.0, hi - lo), 2) +
+           "\" height=\"" + std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"><title>" +
+           xml_escape(std::to_string(n) + " chunks, spans within [" + std::to_string(first) + ", " +
+                      std::to_string(last) + "), pass " + main_pass + ", " + fixed(seconds, 6) +
+                      " s busy" + (failed ? ", " + std::to_string(failed) + " failed" : "")) +
+           "</title></rect>\n";
+    }
+  }
+
+  // Time axis with ticks; attempt boundaries dashed.
+  s += "<line x1=\"" + std::to_string(left) + "\" y1=\"" + std::to_string(axis_y) + "\" x2=\"" +
+       std::to_string(left + plot_w) + "\" y2=\"" + std::to_string(axis_y) +
+       "\" stroke=\"black\"/>\n";
+  const double step = nice_step(total, 10);
+  for (double t = 0; t <= total * (1 + 1e-9); t += step) {
+    const double x = left + t * scale;
+    s += "<line x1=\"" + fixed(x, 2) + "\" y1=\"" + std::to_string(axis_y) + "\" x2=\"" +
+         fixed(x, 2) + "\" y2=\"" + std::to_string(axis_y + 5) + "\" stroke=\"black\"/>\n";
+    s += "<text x=\"" + fixed(x, 2) + "\" y=\"" + std::to_string(axis_y + 18) +
+         "\" text-anchor=\"middle\">" + fmt(t, 4) + "</text>\n";
+  }
+  s += "<text x=\"" + std::to_string(left + plot_w / 2) + "\" y=\"" + std::to_string(axis_y + 34) +
+       "\" text-anchor=\"middle\">seconds</text>\n";
+  if (span.size() > 1) {
+    for (const auto& [a, off] : offset) {
+      if (off <= 0) continue;
+      const double x = left + off * scale;
+      s += "<line x1=\"" + fixed(x, 2) + "\" y1=\"" + std::to_string(top - 6) + "\" x2=\"" +
+           fixed(x, 2) + "\" y2=\"" + std::to_string(axis_y) +
+           "\" stroke=\"black\" stroke-dasharray=\"4 3\"/>\n";
+      s += "<text x=\"" + fixed(x + 3, 2) + "\" y=\"" + std::to_string(top - 8) + "\">attempt " +
+           std::to_string(a) + "</text>\n";
+    }
+  }
+  int ly = legend_y;
+  for (const auto& [p, color] : pass_color) {
+    s += "<rect class=\"legend\" x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(ly) +
+         "\" width=\"12\" height=\"12\" fill=\"" + color + "\"/><text x=\"" +
+         std::to_string(left + 18) + "\" y=\"" + std::to_string(ly + 10) + "\">" +
+         xml_escape("done: " + (p.empty() ? std::string("chunk") : p)) + "</text>\n";
+    ly += 20;
+  }
+  s += "<rect class=\"legend\" x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(ly) +
+       "\" width=\"12\" height=\"12\" fill=\"" + kFailedColor + "\"/><text x=\"" +
+       std::to_string(left + 18) + "\" y=\"" + std::to_string(ly + 10) + "\">failed</text>\n";
+  s += "</svg>\n";
+  return s;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "poolreport: what a poolrun output file holds (complete, partial, failed, or a "
+      "running or crashed FILE.h5.partial)"};
+  std::string file, timeline;
+  bool json = false;
+  int width = 1200;
+  app.add_option("file", file, "poolrun output (FILE.h5, or FILE.h5.partial)")
+      ->required()
+      ->type_name("FILE.h5");
+  app.add_flag("--json", json, "Print the report as one JSON object");
+  app.add_option("--timeline", timeline, "Write a per-rank timeline of the chunks as SVG")
+      ->type_name("FILE.svg");
+  app.add_option("--width", width, "Timeline width in pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(300, 100000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    const Report r = read_report(file);
+    if (!timeline.empty()) {
+      std::ofstream out(timeline, std::ios::binary);
+      out << timeline_svg(r, width);
+      out.close();
+      if (!out) {
+        std::cerr << "poolreport: cannot write " << timeline << "\n";
+        return 2;
+      }
+    }
+    std::cout << (json ? to_json(r) : to_text(r));
+    return 0;
+  } catch (const ReportError& e) {
+    std::cerr << "poolreport: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (const auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+    std::cerr << "poolreport: " << file << ": " << what << "\n";
+    return 2;
+  }
+}
+
+}  // namespace poolreport
