@@ -7,6 +7,11 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_
 if(rc)
   message(FATAL_ERROR "cmake --install failed: ${rc}")
 endif()
+foreach(app IN ITEMS poolrun poolreport)
+  if(NOT EXISTS ${WORK_DIR}/prefix/bin/${app})
+    message(FATAL_ERROR "cmake --install did not install bin/${app}")
+  endif()
+endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc OUTPUT_QUIET)
