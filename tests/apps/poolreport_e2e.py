@@ -1,7 +1,7 @@
 """End-to-end tests of poolreport: real poolrun outputs (complete, failed, partial, crashed,
 resumed, seed, many chunks) read by the real poolreport binary, checked against h5py.
 
-Usage: poolreport_e2e.py POOLREPORT POOLRUN MPIEXEC CASE
+Usage: poolreport_e2e.py POOLREPORT POOLRUN MPIEXEC CASE CONFIGS_DIR
 """
 import json
 import os
@@ -252,6 +252,17 @@ def case_seed(d):
     legend = {t.text for t in root.iter(SVG + "text") if t.text and t.text.startswith("done: ")}
     assert legend == {"done: " + p for p in ("count_primes", "monte_carlo", "smallest_factor",
                                               "sum_cubes", "sum_squares")}, legend
+
+
+def case_workloads(d):
+    # Every workload's committed config: the report reads each file's results and ledger.
+    configs = sys.argv[5]
+    for wl in ("powersum", "primes", "pi", "factor", "seed", "datagen", "stats", "thumbnails"):
+        p = poolrun([wl, "--config", os.path.join(configs, wl + ".toml"), "-o", wl + ".h5",
+                     "-q"], d)
+        assert p.returncode == 0, (wl, p.stderr)
+        text, j, _ = check(os.path.join(d, wl + ".h5"), "complete")
+        assert j["workload"] == wl and j["rows"] > 0, wl
 
 
 def case_many_chunks(d):
