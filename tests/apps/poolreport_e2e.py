@@ -210,6 +210,13 @@ def interrupted(d, out):
 
 def case_partial(d):
     proc = interrupted(d, "p.h5")
+    # While the run writes: read as a SWMR reader, status running, from either name.
+    for name in ("p.h5", "p.h5.partial"):
+        j = json.loads(report(os.path.join(d, name), "--json").stdout)
+        assert j["status"] == "running" and j["swmr"] and j["rows"] >= 1, j
+        assert j["file"].endswith("p.h5.partial") and j["last_flush"], j
+    text = report(os.path.join(d, "p.h5")).stdout
+    assert "the run is still writing or died; last flush" in text, text
     proc.send_signal(signal.SIGUSR1)
     proc.communicate(timeout=60)
     assert proc.returncode == 3, proc.returncode
