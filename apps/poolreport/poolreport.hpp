@@ -68,9 +68,10 @@ struct Resume {
 
 struct Report {
   std::filesystem::path file;
-  bool swmr = false;         // opened as a SWMR reader (a running or crashed file)
-  std::string last_flush;    // the .partial file's modification time (ISO 8601 UTC)
-  double since_flush_s = 0;  // seconds since then
+  bool swmr = false;            // opened as a SWMR reader (a running or crashed file)
+  std::string last_flush;       // the .partial file's modification time (ISO 8601 UTC)
+  double since_flush_s = 0;     // seconds since then
+  bool partial_beside = false;  // FILE.h5 read while FILE.h5.partial exists (a resume writes)
   std::string workload, status, created, libpool_version, command_line, config;
   std::vector<std::pair<std::string, std::string>> identity;
   std::vector<Value> result;

@@ -373,6 +373,7 @@ Report read_report(const fs::path& given) {
   if (!fs::is_regular_file(path, ec)) throw ReportError(path.string() + ": not a regular file");
   if (!h5::File::is_hdf5(path)) throw ReportError(path.string() + ": not an HDF5 file");
   r.file = path;
+  if (!r.swmr) r.partial_beside = fs::exists(h5::PendingFile::partial_path_for(path), ec);
   h5::File f;
   try {
     f = h5::File::open(path, h5::Access::read_only, false,
@@ -491,6 +492,9 @@ std::string to_text(const Report& r) {
   if (r.swmr)
     o << "                 the run is still writing or died; last flush " << r.last_flush << " ("
       << fixed(r.since_flush_s, 1) << " s ago), read as a SWMR reader\n";
+  if (r.partial_beside)
+    o << "                 " << h5::PendingFile::partial_path_for(r.file).string()
+      << " exists too: a run is writing it or died (give that name to read it)\n";
   o << "created:         " << r.created << "\n";
   o << "libpool_version: " << r.libpool_version << "\n";
   o << "command_line:    " << r.command_line << "\n";
@@ -554,6 +558,7 @@ std::string to_json(const Report& r) {
     key("note") += jstr("the run is still writing or died");
     key("last_flush") += jstr(r.last_flush);
   }
+  key("partial_beside") += r.partial_beside ? "true" : "false";
   key("created") += jstr(r.created);
   key("libpool_version") += jstr(r.libpool_version);
   key("command_line") += jstr(r.command_line);

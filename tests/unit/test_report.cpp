@@ -95,6 +95,16 @@ TEST(Report, CompleteFile) {
   EXPECT_EQ(count(svg, "class=\"chunk\""), 3u);
   EXPECT_NE(svg.find("rank 2 (node2)"), std::string::npos);
   EXPECT_NE(svg.find("xmlns=\"http://www.w3.org/2000/svg\""), std::string::npos);
+  EXPECT_FALSE(r.partial_beside);
+  {  // a --force run writes p.h5.partial beside p.h5 and dies
+    OutputFile again = OutputFile::create(path, true, meta());
+    again.start();
+  }
+  const auto beside = poolreport::read_report(path);
+  EXPECT_TRUE(beside.partial_beside);
+  EXPECT_EQ(beside.status, "failed");
+  EXPECT_NE(poolreport::to_text(beside).find("p.h5.partial exists too"), std::string::npos);
+  EXPECT_EQ(poolreport::read_report(dir / "p.h5.partial").status, "running");
 }
 
 TEST(Report, CrashedFileShortestColumn) {
