@@ -191,7 +191,9 @@ void read_resumes(h5::File& f, Report& r) {
   const auto ranks = t.read_column<std::int64_t>("ranks");
   const auto hosts = t.read_string_column("hosts");
   const auto kept = t.read_column<std::uint64_t>("chunks_kept");
-  const auto done = t.read_column<std::uint64_t>("chunks_done");
+  // chunks_done came after the first resumable files: absent there, shown as 0.
+  const auto done = t.group().exists("chunks_done") ? t.read_column<std::uint64_t>("chunks_done")
+                                                    : std::vector<std::uint64_t>(time.size(), 0);
   const auto prev = t.read_string_column("previous_status");
   const auto perr = t.read_string_column("previous_error");
   for (std::size_t i = 0; i < time.size(); ++i)
