@@ -98,6 +98,9 @@ class Run {
   void record_error(const libpool::RemoteError& e, libpool::Span span);
   void record_error(const std::string& message, libpool::Span span);
   bool failed() const { return failed_; }
+  // Fails the run because of what the data turned out to be (say, an infinite histogram range):
+  // status failed, finish() prints "poolrun: error: <message>" and returns exit_usage.
+  void refuse(const std::string& message);
   // A rank was lost (dead, stopped answering, or over --task-timeout): the job must be aborted
   // once the file is written, since that rank cannot be told to stop.
   bool lost_rank() const { return lost_rank_; }
@@ -128,6 +131,7 @@ class Run {
   std::vector<std::uint64_t> rank_chunks_;
   std::vector<double> rank_busy_;
   bool failed_ = false;
+  bool refused_ = false;
   bool lost_rank_ = false;
   std::string error_message_;
   std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)

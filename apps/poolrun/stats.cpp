@@ -9,7 +9,8 @@
 // schedule. Histogram counts are integers, summed in any order.
 //
 // --bins N without --range: a first pass finds [min, max], a second pass counts (numpy's
-// default range; a single value v gives [v - 0.5, v + 0.5], no finite value gives [0, 1]).
+// default range; a single value v gives [v - 0.5, v + 0.5], no value but NaNs gives [0, 1]; an
+// infinite min or max is refused with exit 2 after the first pass, as numpy.histogram raises).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -388,9 +389,17 @@ class Stats final : public Workload {
     if (ok) {
       for (const auto& b : blocks) m = kernels::merge(m, b);  // block order: same bits always
       if (two_pass) {
-        if (m.count == 0 || !std::isfinite(m.min) || !std::isfinite(m.max)) {
+        if (m.count == 0) {
           lo = 0;
           hi = 1;
+        } else if (!std::isfinite(m.min) || !std::isfinite(m.max)) {
+          // numpy.histogram raises too: the range would not be finite.
+          char what[160];
+          std::snprintf(what, sizeof what,
+                        "--bins: the data's range [%g, %g] is not finite; give --range LO:HI",
+                        m.min, m.max);
+          run.refuse(input_.str() + ": " + what);
+          ok = false;
         } else if (m.min == m.max) {
           lo = m.min - 0.5;
           hi = m.max + 0.5;
@@ -398,7 +407,7 @@ class Stats final : public Workload {
           lo = m.min;
           hi = m.max;
         }
-        ok = pass("histogram", false, bins_, lo, hi);
+        if (ok) ok = pass("histogram", false, bins_, lo, hi);
       }
     }
     mds.clear();
@@ -407,10 +416,10 @@ class Stats final : public Workload {
       auto& result = run.out().result();
       result.write_scalar("count", m.count);
       result.write_scalar("sum", m.sum);
-      result.write_scalar("mean", m.mean);
+      result.write_scalar("mean", m.average());
       result.write_scalar("variance", m.variance());
-      result.write_scalar("min", m.min);
-      result.write_scalar("max", m.max);
+      result.write_scalar("min", m.minimum());
+      result.write_scalar("max", m.maximum());
       result.write_scalar("nan_count", m.nan_count);
       if (bins_ > 0) {
         result.write_dataset("histogram", counts);
@@ -433,8 +442,8 @@ class Stats final : public Workload {
       std::snprintf(
           line, sizeof line,
           "stats: count %llu  mean %.10g  variance %.10g  min %.10g  max %.10g  NaN %llu\n",
-          static_cast<unsigned long long>(m.count), m.mean, m.variance(), m.min, m.max,
-          static_cast<unsigned long long>(m.nan_count));
+          static_cast<unsigned long long>(m.count), m.average(), m.variance(), m.minimum(),
+          m.maximum(), static_cast<unsigned long long>(m.nan_count));
       const double bytes = static_cast<double>(info_.elements * info_.element_size);
       std::cout << line << "  " << input_.str() << " (" << h5::to_string(info_.dtype) << ", "
                 << shape_string(info_.shape) << ") on " << run.pool().size() << " rank(s) in "

@@ -409,6 +409,73 @@ def case_stats_inputs(d):
     check_against_numpy(stats_of(d, "g.h5", ["h.h5:/gz"], ranks=3), y)
 
 
+def case_stats_nonfinite(d):
+    """Infinities and NaN-only data give numpy's statistics of the non-NaN values (nanmean, ...);
+    a histogram range that would be infinite is refused, as numpy.histogram raises."""
+    import warnings
+    import numpy as np
+    inf, nan = np.inf, np.nan
+    data = {"inf": [inf] * 1000, "tail": [1, 2, 3, inf], "mixed": [1, inf, -inf, 2],
+            "neg": [-inf, 5, 6], "nanonly": [nan] * 10, "naninf": [nan, 1, inf, nan],
+            "ninf": [-inf, -inf]}
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        for k, v in data.items():
+            f[k] = np.array(v, dtype=np.float64)
+        f["f32"] = np.array([1, np.float32(inf), 2], dtype=np.float32)
+        f.create_dataset("blocks", data=np.r_[np.arange(20000.0), inf, np.arange(5.0)],
+                         chunks=(1000,))
+        f.create_dataset("big", data=np.full(20000, 1e308), chunks=(1000,))
+        f["big2"] = np.array([1e308, 1.5e308, -1e307])
+
+    def same(a, b):
+        return (np.isnan(a) and np.isnan(b)) or a == b
+
+    data["f32"] = [1, inf, 2]
+    with h5py.File(os.path.join(d, "in.h5")) as f:
+        data["blocks"] = f["blocks"][()]
+    for k, v in data.items():
+        x = np.asarray(v, dtype=np.float64)
+        r = stats_of(d, k + ".h5", [f"in.h5:/{k}"], ranks=3 if k == "blocks" else 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = {"sum": np.nansum(x), "mean": np.nanmean(x), "variance": np.nanvar(x),
+                    "min": np.nanmin(x), "max": np.nanmax(x)}
+        for key, w in want.items():
+            assert same(r[key], w), (k, key, r[key], w)
+        assert int(r["nan_count"]) == int(np.isnan(x).sum()) and int(r["count"]) == x.size - int(
+            np.isnan(x).sum()), k
+    # No value but NaNs: numpy.histogram of nothing, range [0, 1].
+    r = stats_of(d, "h0.h5", ["in.h5:/nanonly", "--bins", "4"])
+    counts, edges = np.histogram(np.array([]), bins=4)
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    # A finite range leaves the infinities out, as numpy does.
+    r = stats_of(d, "h1.h5", ["in.h5:/mixed", "--bins", "4", "--range", "0:4"])
+    counts, edges = np.histogram(np.array(data["mixed"]), bins=4, range=(0, 4))
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    # Finite data whose sum overflows: a finite mean (numpy says inf), the same bits at any
+    # rank count or chunk size.
+    r = stats_of(d, "b1.h5", ["in.h5:/big"], ranks=3)
+    assert r["mean"] == 1e308 and r["variance"] == 0 and r["sum"] == inf, r
+    r2 = stats_of(d, "b2.h5", ["in.h5:/big", "--chunksize", "1000"], ranks=2)
+    assert all(same(r[k], r2[k]) for k in ("sum", "mean", "variance", "min", "max"))
+    r = stats_of(d, "b3.h5", ["in.h5:/big2"])
+    assert abs(r["mean"] - 8e307) <= 8e307 * 1e-15 and r["variance"] == inf, r
+    # --bins without --range on data with an infinite min or max: refused, one line, exit 2.
+    for k in ("tail", "neg", "mixed"):
+        for ranks in (0, 2):
+            p = poolrun(["stats", f"in.h5:/{k}", "--bins", "4", "-o", "r.h5", "--force"],
+                        ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == 2, (k, p.returncode, p.stderr)
+            assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), p.stderr
+            assert "not finite" in lines[0] and f"in.h5:/{k}" in lines[0], lines
+    # A --range with an infinity: refused before anything is created.
+    keep = sorted(os.listdir(d))
+    check_refused(d, [["stats", "in.h5:/tail", "--bins", "4", "--range", "0:inf", "-o", "x.h5"],
+                      ["stats", "in.h5:/tail", "--bins", "4", "--range=-inf:1", "-o", "x.h5"]],
+                  keep=keep)
+
+
 def case_datagen(d):
     import numpy as np
     # Same bytes at 1 and 3 ranks, any chunking; gzip changes the file, not the values.
