@@ -1,6 +1,7 @@
 // poolrun's SPMD driver: parse and check on every rank, agree, build the pool, run on rank 0.
 #include <malloc.h>
 #include <mpi.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +19,18 @@
 namespace poolrun {
 
 namespace {
+
+// The output must not be a file the run reads, whatever path or symlink names it.
+void check_not_an_input(const std::string& output, const std::vector<std::string>& inputs) {
+  struct stat o {};
+  if (::stat(output.c_str(), &o) != 0) return;
+  for (const auto& in : inputs) {
+    struct stat i {};
+    if (::stat(in.c_str(), &i) == 0 && i.st_dev == o.st_dev && i.st_ino == o.st_ino)
+      throw common::UsageError("output '" + output + "' is the input file '" + in +
+                               "' of this run: refused even with --force");
+  }
+}
 // Bumped whenever a kernel changes the bits of a result: --resume refuses to mix versions.
 constexpr const char* kResultsVersion = "1";
 }  // namespace
@@ -184,6 +197,7 @@ int main(int argc, char** argv) {
           // The recorded configuration names the file actually written.
           app.get_option("--output")->default_str(common_options.output);
         }
+        check_not_an_input(common_options.output, chosen->input_files());
         identity = {{"workload", chosen->name()}, {"results_version", kResultsVersion}};
         for (auto& kv : chosen->identity()) identity.push_back(std::move(kv));
         if (rank == 0) {

@@ -139,6 +139,9 @@ class Factor final : public Workload {
       g_numbers = numbers_;
     }
   }
+  std::vector<std::string> input_files() const override {
+    return from_input() ? std::vector<std::string>{input_.file} : std::vector<std::string>{};
+  }
   common::Identity identity() const override {
     if (from_input())
       return {{"input", input_.str()}, {"input_file", common::file_identity(input_.file)}};

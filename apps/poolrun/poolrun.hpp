@@ -206,6 +206,8 @@ class Workload {
   // What a --resume must agree on besides the workload: its own options, seed, input files'
   // identity (common::file_identity), in a fixed order. Called after validate().
   virtual common::Identity identity() const = 0;
+  // The files the run reads (none by default): the output may be none of them.
+  virtual std::vector<std::string> input_files() const { return {}; }
   // Computes, writes /result, returns the exit code (master only).
   virtual int run(Run& run) = 0;
 };

@@ -248,6 +248,7 @@ class Stats final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  std::vector<std::string> input_files() const override { return {input_.file}; }
   common::Identity identity() const override {
     return {{"input", input_.str()},
             {"input_file", common::file_identity(input_.file)},
@@ -270,8 +271,11 @@ class Stats final : public Workload {
     std::uint64_t cs = run.options().chunksize_value();
     std::uint64_t cs_min = 1, cs_max = UINT64_MAX;
     if (cs != 0) {
-      cs = std::max<std::uint64_t>(1, (cs + block_elems - 1) / block_elems);
-      cs_min = cs_max = cs;  // --chunksize elements, rounded up to whole blocks
+      // --chunksize elements, rounded up to whole blocks (no (cs + b - 1) / b: it wraps near
+      // 2^64); more than the whole dataset is the whole dataset.
+      cs =
+          std::clamp<std::uint64_t>(cs / block_elems + (cs % block_elems != 0 ? 1 : 0), 1, nblocks);
+      cs_min = cs_max = cs;
     } else {
       const std::uint64_t block_bytes = block_elems * info_.element_size;
       cs_max = std::max<std::uint64_t>(1, kChunkBytes / block_bytes);

@@ -86,6 +86,7 @@ class Thumbnails final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  std::vector<std::string> input_files() const override { return {input_.file}; }
   common::Identity identity() const override {
     return {{"input", input_.str()},
             {"input_file", common::file_identity(input_.file)},

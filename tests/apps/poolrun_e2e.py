@@ -476,6 +476,57 @@ def case_stats_nonfinite(d):
                   keep=keep)
 
 
+def case_output_safety(d):
+    """-o must be a regular file (or absent) and none of the run's inputs: even --force refuses
+    directories, devices, FIFOs, symlinks to them, and the input under any name. Chunk sizes near
+    2^64 do not wrap around."""
+    import numpy as np
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["x"] = np.arange(100.0)
+        f["img"] = np.zeros((2, 8, 8), dtype=np.uint8)
+        f["n"] = np.arange(2, 50, dtype=np.uint64)
+        f.create_dataset("big", data=np.arange(600_000.0), chunks=(1000,))
+    os.mkdir(os.path.join(d, "adir"))
+    os.mkfifo(os.path.join(d, "fifo.h5"))
+    os.symlink("adir", os.path.join(d, "lnk_dir"))
+    os.symlink("fifo.h5", os.path.join(d, "lnk_fifo.h5"))
+    os.symlink("/dev/null", os.path.join(d, "null.h5"))
+    os.symlink("in.h5", os.path.join(d, "lnk_in.h5"))
+    keep = sorted(os.listdir(d))
+    absin = os.path.join(d, "in.h5")
+    st = ["stats", "in.h5:/x", "--force", "-o"]
+    check_refused(d, [
+        st + ["adir"], st + ["fifo.h5"], st + ["lnk_dir"], st + ["lnk_fifo.h5"], st + ["null.h5"],
+        st + ["/dev/null"], st + ["in.h5"], st + ["./in.h5"], st + [absin], st + ["lnk_in.h5"],
+        st + ["adir/../in.h5"], ["stats", "lnk_in.h5:/x", "-o", "in.h5", "--resume"],
+        ["thumbnails", "in.h5:/img", "--size", "4x4", "--force", "-o", "lnk_in.h5"],
+        ["factor", "--input", "in.h5:/n", "--force", "-o", "./lnk_in.h5"],
+        ["stats", "in.h5:/x", "--chunksize", "18446744073709551616", "-o", "c.h5"]], keep=keep)
+    assert os.path.islink(os.path.join(d, "null.h5")) and os.path.exists("/dev/null")
+    import stat
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISFIFO(os.lstat(os.path.join(d, "fifo.h5")).st_mode)
+    assert os.listdir(os.path.join(d, "adir")) == []
+    with h5py.File(absin) as f:
+        assert list(f["x"][:3]) == [0.0, 1.0, 2.0]
+    # A symlink to a regular file is replaced by the new file (the file it names is kept).
+    with open(os.path.join(d, "old.h5"), "w") as o:
+        o.write("old")
+    os.symlink("old.h5", os.path.join(d, "lnk_old.h5"))
+    ok(["stats", "in.h5:/x", "--force", "-o", "lnk_old.h5", "-q"], cwd=d)
+    assert open(os.path.join(d, "old.h5")).read() == "old"
+    # --chunksize 2^64 - 1: the whole dataset in one chunk, not a wrapped-around small one.
+    big = "18446744073709551615"
+    ok(["stats", "in.h5:/big", "--chunksize", big, "-o", "s.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "s.h5")) as f:
+        assert len(f["chunks/begin"]) == 1 and int(f["result/count"][()]) == 600_000
+        assert int(f["result"].attrs["chunksize"]) >= 600_000
+    ok(["datagen", "--shape", "1000", "--chunk", "100", "--chunksize", big, "-o", "g.h5:/x", "-q"],
+       cwd=d)
+    with h5py.File(os.path.join(d, "g.h5")) as f:
+        assert len(f["chunks/begin"]) == 1 and f["x"].shape == (1000,)
+
+
 def case_datagen(d):
     import numpy as np
     # Same bytes at 1 and 3 ranks, any chunking; gzip changes the file, not the values.
