@@ -197,7 +197,7 @@ ResumeState OutputFile::check_resume(const fs::path& path, const RunMeta& meta) 
     recorded = decode_identity(f.attr_string("identity"));
     rs.chunks = h5::Table::open(f, "chunks").rows();
   } catch (const h5::Error& e) {
-    throw UsageError("--resume: cannot read " + quoted(rs.file) + " (" + e.call() + ")");
+    throw UsageError("--resume: cannot read " + quoted(rs.file) + " (" + e.what() + ")");
   }
   auto find = [](const Identity& id, const std::string& key) -> const std::string* {
     for (const auto& [k, v] : id)

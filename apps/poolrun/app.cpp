@@ -12,6 +12,7 @@
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
+#include "common/h5.hpp"
 #include "common/output.hpp"
 #include "common/run_info.hpp"
 #include "poolrun.hpp"
@@ -86,6 +87,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
                  "Progress: a live line on a terminal, a line every few seconds otherwise")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("--debug", o.debug,
+               "HDF5 errors in full: the C++ call and HDF5's whole error stack");
   app.add_flag("-q,--quiet", o.quiet, "No progress and no summary (errors still go to stderr)");
   app.add_flag("--resume", o.resume,
                "Continue the interrupted or crashed run that wrote --output, redoing only the "
@@ -171,7 +174,7 @@ int main(int argc, char** argv) {
         "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
         "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
         "dynamic|guided, --progress auto|always|never, --resume, --flush-interval S, "
-        "--task-timeout S, -q/--quiet, --version");
+        "--task-timeout S, --debug, -q/--quiet, --version");
     w->add_options(*sub);
   }
   common::cli::add_config(app);
@@ -188,6 +191,7 @@ int main(int argc, char** argv) {
     } else {
       for (auto& w : workloads)
         if (app.got_subcommand(w->name())) chosen = w.get();
+      h5::set_debug_errors(common_options.debug);
       try {
         common_options.chunksize_value();
         chosen->adjust_options(common_options);

@@ -44,6 +44,7 @@ struct CommonOptions {
   std::string progress = "auto";
   bool quiet = false;
   bool resume = false;
+  bool debug = false;           // HDF5 errors with the call and the whole error stack
   double flush_interval = 5.0;  // seconds; how old the newest chunk on disk may be
   double task_timeout = 0;      // seconds; 0: none
 
@@ -250,6 +251,8 @@ void check_finished(const h5::File& file, const std::string& what);
 // and keeps it open for its tasks (input_dataset()).
 void init_input(std::string file, std::string dataset);
 const h5::Dataset& input_dataset();
+// Throws e with the input's FILE:/DSET and the rows read in front of its message.
+[[noreturn]] void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e);
 
 // Tasks shared by several workloads (seed reuses the others').
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);

@@ -33,6 +33,7 @@ struct Input {
   h5::File file;
   h5::Dataset dataset;
   std::vector<hsize_t> shape;
+  std::string name;  // FILE:/DSET, for error messages
 };
 Input* g_input = nullptr;
 
@@ -146,7 +147,7 @@ InputInfo check_input(const common::cli::DatasetSpec& spec) {
       if (rows > 1) read_rows<T>(d, info.shape, rows - 1, rows, std::span<T>(buf));
     });
   } catch (const h5::Error& e) {
-    throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.call() + ")");
+    throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.what() + ")");
   }
   return info;
 }
@@ -156,6 +157,7 @@ void init_input(std::string file, std::string dataset) {
   in->file = h5::File::open(file);
   in->dataset = in->file.open_dataset(dataset);
   in->shape = in->dataset.shape();
+  in->name = common::cli::DatasetSpec{file, dataset}.str();
   delete g_input;  // the initializer runs again after max_tasks_per_worker tasks
   g_input = in.release();
 }
@@ -163,6 +165,12 @@ void init_input(std::string file, std::string dataset) {
 const h5::Dataset& input_dataset() {
   if (!g_input) throw std::logic_error("poolrun: the pool initializer did not run");
   return g_input->dataset;
+}
+
+void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e) {
+  throw h5::Error((g_input ? g_input->name : std::string("input")) + ", rows [" +
+                      std::to_string(begin) + ", " + std::to_string(end) + ")",
+                  e);
 }
 
 // What a stats task returns: the moments of each reduction block of its rows (in order) and the
@@ -194,7 +202,11 @@ StatsPart stats_task(std::uint64_t block_rows, bool moments, std::uint64_t bins,
       const std::uint64_t r2 = std::min(end, r + block_rows);
       buf.resize((r2 - r) * row);
       const std::span<T> values(buf);
-      read_rows<T>(d, shape, r, r2, values);
+      try {
+        read_rows<T>(d, shape, r, r2, values);
+      } catch (const h5::Error& e) {
+        throw_input_error(r, r2, e);
+      }
       if (moments) part.blocks.push_back(kernels::moments<T>(values));
       if (hist) kernels::accumulate<T>(*hist, values);
     }

@@ -646,6 +646,47 @@ def case_data_errors(d, part=0):
     assert "in.h5:/nope" in p.stderr and "no such dataset" in p.stderr, p.stderr
 
 
+def case_h5_errors(d):
+    """HDF5 errors reach the user as one line naming the file, the dataset and the cause; the
+    C++ call and HDF5's whole stack only with --debug."""
+    import numpy as np
+    rng = np.random.default_rng(3)
+    with h5py.File(os.path.join(d, "gz.h5"), "w") as f:
+        f.create_dataset("x", data=rng.normal(size=2_000_000), chunks=(10_000,),
+                         compression="gzip")
+        f.create_dataset("n", data=np.arange(2, 2_000_002, dtype=np.uint64), chunks=(10_000,),
+                         compression="gzip")
+        # Where a middle chunk of each dataset lies in the file.
+        spots = [(f[k].id.get_chunk_info(100).byte_offset, f[k].id.get_chunk_info(100).size)
+                 for k in ("x", "n")]
+    raw = bytearray(open(os.path.join(d, "gz.h5"), "rb").read())
+    for at, size in spots:  # zeros over those compressed chunks: inflate() fails
+        raw[at:at + size] = bytes(size)
+    with open(os.path.join(d, "bad.h5"), "wb") as t:
+        t.write(raw)
+    with open(os.path.join(d, "trunc.h5"), "wb") as t:
+        t.write(raw[: len(raw) // 2])
+    cpp = ("c_str", "id()", "H5P_DEFAULT", "H5D__", "H5F__")
+    for args, code, names in [
+            (["stats", "trunc.h5:/x"], 2, "trunc.h5:/x"),
+            (["stats", "bad.h5:/x"], 1, "bad.h5:/x"),
+            (["factor", "--input", "bad.h5:/n"], 1, "bad.h5:/n"),
+            (["factor", "--input", "trunc.h5:/n"], 2, "trunc.h5:/n")]:
+        for ranks in (0, 2):
+            p = poolrun(args + ["-o", "out.h5", "--force", "-q"], ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == code, (args, p.returncode, p.stderr)
+            assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), (args, p.stderr)
+            assert names in lines[0] and len(lines[0]) < 400, (args, lines[0])
+            assert not any(c in lines[0] for c in cpp), (args, lines[0])
+            # --debug: the C++ call and the whole stack, still one line.
+            p = poolrun(args + ["-o", "out.h5", "--force", "-q", "--debug"], ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == code and len(lines) == 1, (args, p.stderr)
+            assert "c_str" in lines[0] or "id()" in lines[0], lines[0]
+            assert "H5D__" in lines[0] or "H5F__" in lines[0], lines[0]
+
+
 def case_data_errors_2(d):
     case_data_errors(d, part=1)
 
