@@ -469,6 +469,8 @@ def case_stats_nonfinite(d):
             assert p.returncode == 2, (k, p.returncode, p.stderr)
             assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), p.stderr
             assert "not finite" in lines[0] and f"in.h5:/{k}" in lines[0], lines
+            with h5py.File(os.path.join(d, "r.h5")) as f:
+                assert attr(f, "status") == "failed" and "not finite" in attr(f["error"], "message")
     # A --range with an infinity: refused before anything is created.
     keep = sorted(os.listdir(d))
     check_refused(d, [["stats", "in.h5:/tail", "--bins", "4", "--range", "0:inf", "-o", "x.h5"],
