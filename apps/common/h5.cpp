@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -19,10 +20,33 @@
 
 namespace h5 {
 
-Error::Error(std::string call, std::string stack)
-    : std::runtime_error(call + ": " + (stack.empty() ? std::string("failed") : stack)),
+namespace {
+std::atomic<bool> g_debug_errors{false};
+
+std::string full_text(const std::string& call, const std::string& stack) {
+  return call + ": " + (stack.empty() ? std::string("failed") : stack);
+}
+}  // namespace
+
+void set_debug_errors(bool on) noexcept {
+  g_debug_errors = on;
+}
+
+bool debug_errors() noexcept {
+  return g_debug_errors;
+}
+
+Error::Error(std::string call, std::string stack, std::string summary)
+    : std::runtime_error(g_debug_errors || summary.empty() ? full_text(call, stack) : summary),
       call_(std::move(call)),
-      stack_(std::move(stack)) {}
+      stack_(std::move(stack)),
+      summary_(summary.empty() ? full_text(call_, stack_) : std::move(summary)) {}
+
+Error::Error(const std::string& context, const Error& e)
+    : std::runtime_error(context + ": " + e.what()),
+      call_(e.call_),
+      stack_(e.stack_),
+      summary_(context + ": " + e.summary_) {}
 
 namespace detail {
 
@@ -38,21 +62,36 @@ namespace {
   return true;
 }();
 
+struct Frames {
+  std::string stack;
+  std::string first;  // the outermost frame's description
+  std::string last;   // the innermost one's
+};
+
 herr_t collect_frame(unsigned /*n*/, const H5E_error2_t* err, void* data) {
-  auto* out = static_cast<std::string*>(data);
-  if (!out->empty()) out->append("; ");
-  out->append(err->func_name ? err->func_name : "?").append("(): ");
-  out->append(err->desc ? err->desc : "(no description)");
+  auto* out = static_cast<Frames*>(data);
+  if (!out->stack.empty()) out->stack.append("; ");
+  const char* desc = err->desc ? err->desc : "(no description)";
+  out->stack.append(err->func_name ? err->func_name : "?").append("(): ").append(desc);
+  if (out->first.empty()) out->first = desc;
+  out->last = desc;
   return 0;
 }
 }  // namespace
 
 void fail(const char* call_text) {
-  std::string stack;
+  Frames frames;
   // Outermost frame first: the API call, then down to the root cause (errno etc.).
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_frame, &stack);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_frame, &frames);
   H5Eclear2(H5E_DEFAULT);
-  throw Error(call_text, std::move(stack));
+  // "H5Dread: can't read data: inflate() failed": the function called, not its C++ arguments.
+  std::string_view call(call_text);
+  std::string summary(call.substr(0, call.find('(')));
+  if (!frames.first.empty()) summary += ": " + frames.first;
+  if (frames.last != frames.first) summary += ": " + frames.last;
+  for (char& c : summary)
+    if (c == '\n' || c == '\r') c = ' ';
+  throw Error(call_text, std::move(frames.stack), std::move(summary));
 }
 
 }  // namespace detail

@@ -20,17 +20,29 @@
 
 namespace h5 {
 
-// A failed HDF5 call: what() is "<call>: <HDF5 error stack, innermost cause included>".
+// A failed HDF5 call. what() is summary(), one line without C++ source text; with
+// set_debug_errors(true) it is "<call>: <HDF5 error stack, innermost cause included>".
 class Error : public std::runtime_error {
  public:
-  Error(std::string call, std::string stack);
+  // summary: empty means "<call>: <stack>" (for errors raised here, not by HDF5).
+  Error(std::string call, std::string stack, std::string summary = {});
+  // The same error with `context` (the file and dataset, say) in front of what() and summary().
+  Error(const std::string& context, const Error& e);
   const std::string& call() const noexcept { return call_; }
   const std::string& stack() const noexcept { return stack_; }
+  // "<HDF5 function>: <what it could not do>: <innermost cause>".
+  const std::string& summary() const noexcept { return summary_; }
 
  private:
   std::string call_;
   std::string stack_;
+  std::string summary_;
 };
+
+// Whether what() of the errors made from now on holds the call text and the whole HDF5 stack
+// (poolrun --debug). Off by default.
+void set_debug_errors(bool on) noexcept;
+bool debug_errors() noexcept;
 
 namespace detail {
 // Switches HDF5's automatic error printing off (idempotent; also done at static init).

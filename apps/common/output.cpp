@@ -46,10 +46,13 @@ std::vector<h5::Column> worker_columns() {
 }
 
 std::vector<h5::Column> resume_columns() {
-  return {{"time", h5::Dtype::string},          {"attempt", h5::Dtype::int64},
-          {"ranks", h5::Dtype::int64},          {"hosts", h5::Dtype::string},
+  return {{"time", h5::Dtype::string},
+          {"attempt", h5::Dtype::int64},
+          {"ranks", h5::Dtype::int64},
+          {"hosts", h5::Dtype::string},
           {"chunks_kept", h5::Dtype::uint64},
-          {"chunks_done", h5::Dtype::uint64},   {"previous_status", h5::Dtype::string},
+          {"chunks_done", h5::Dtype::uint64},
+          {"previous_status", h5::Dtype::string},
           {"previous_error", h5::Dtype::string}};
 }
 
@@ -105,8 +108,8 @@ struct OutputFile::State {
   bool swmr = false;
   bool finished = false;
   bool resumed = false;
-  std::uint64_t resume_row = 0;   // this attempt's row in /resumes
-  std::uint64_t done_rows = 0;    // rows with status "done" this attempt added
+  std::uint64_t resume_row = 0;  // this attempt's row in /resumes
+  std::uint64_t done_rows = 0;   // rows with status "done" this attempt added
   std::int64_t attempt = 1;
   std::vector<ChunkRow> previous;
 };
@@ -133,9 +136,25 @@ OutputFile::State& OutputFile::state() const {
 void OutputFile::check_target(const fs::path& path, bool force) {
   if (path.empty()) throw UsageError("output: empty file name");
   std::error_code ec;
-  const auto st = fs::status(path, ec);
-  if (fs::exists(st)) {
-    if (fs::is_directory(st)) throw UsageError("output " + quoted(path) + " is a directory");
+  // Only a regular file (or a symlink to one, or a dangling one) may be replaced, even with
+  // --force: the finished file is renamed onto the name, which would replace a device or a FIFO.
+  struct stat link {};
+  if (::lstat(path.c_str(), &link) == 0) {
+    struct stat target {};
+    const bool resolves = ::stat(path.c_str(), &target) == 0;
+    const bool symlink = S_ISLNK(link.st_mode);
+    const mode_t mode = symlink && resolves ? target.st_mode : link.st_mode;
+    const std::string via = symlink ? " (through a symlink)" : "";
+    if (S_ISDIR(mode)) throw UsageError("output " + quoted(path) + " is a directory" + via);
+    if (!(symlink && !resolves) && !S_ISREG(mode)) {
+      const char* kind = S_ISCHR(mode)    ? "a character device"
+                         : S_ISBLK(mode)  ? "a block device"
+                         : S_ISFIFO(mode) ? "a FIFO"
+                         : S_ISSOCK(mode) ? "a socket"
+                                          : "not a regular file";
+      throw UsageError("output " + quoted(path) + " is " + kind + via +
+                       ", not a regular file: refused even with --force");
+    }
     if (!force)
       throw UsageError("output file " + quoted(path) +
                        " already exists (use --force to overwrite it, or --resume to continue it)");
@@ -178,7 +197,7 @@ ResumeState OutputFile::check_resume(const fs::path& path, const RunMeta& meta) 
     recorded = decode_identity(f.attr_string("identity"));
     rs.chunks = h5::Table::open(f, "chunks").rows();
   } catch (const h5::Error& e) {
-    throw UsageError("--resume: cannot read " + quoted(rs.file) + " (" + e.call() + ")");
+    throw UsageError("--resume: cannot read " + quoted(rs.file) + " (" + e.what() + ")");
   }
   auto find = [](const Identity& id, const std::string& key) -> const std::string* {
     for (const auto& [k, v] : id)

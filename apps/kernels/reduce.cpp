@@ -21,6 +21,19 @@ inline void splat(Lanes& v, double x) noexcept {
   for (std::size_t k = 0; k < kLanes; ++k) v[k] = x;
 }
 
+// |x| from which a block's moments are computed on scaled values (2^-24: sums of 4096 values and
+// deviations stay far from overflow).
+constexpr double kLarge = 0x1p1000;
+
+// numpy's mean and variance of values some of which are infinite: the mean is +inf or -inf, or
+// NaN when both occur (inf - inf); the variance is NaN (x - mean is NaN for an infinite x).
+inline void set_infinite(Moments& m) noexcept {
+  const bool pos = m.max == std::numeric_limits<double>::infinity();
+  const bool neg = m.min == -std::numeric_limits<double>::infinity();
+  m.mean = pos && neg ? std::numeric_limits<double>::quiet_NaN() : pos ? m.max : m.min;
+  m.m2 = std::numeric_limits<double>::quiet_NaN();
+}
+
 // ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)): the tree a 2 x 4 or 1 x 8 vector reduction would do.
 inline double sum_lanes(const Lanes& l) noexcept {
   return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
@@ -69,13 +82,39 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) Moments bloc
     m.sum = 0.0;
     return m;
   }
+  if (std::isinf(m.min) || std::isinf(m.max)) {  // numpy's mean and variance with infinities
+    set_infinite(m);
+    return m;
+  }
   if (m.min == m.max) {  // all the values are equal: exact mean, no spread
     m.mean = m.min;
     return m;
   }
+  // Finite values so large that the sum or the deviations could overflow: the same algorithm on
+  // the values times 2^-kScaleExp (exact: such a block's small values are far below its ulp),
+  // so that a finite mean comes out finite. Deterministic: the choice depends on the data only.
+  const bool scaled = !std::isfinite(m.sum) || std::fabs(m.min) >= kLarge || m.max >= kLarge;
+  Lanes scale;
+  splat(scale, scaled ? 0x1p-24 : 1.0);
+  auto load = [&](Lanes& v, std::size_t i) {
+    std::memcpy(&v, x + i, sizeof v);
+    if (scaled) v *= scale;
+  };
+  Lanes stail = tail;
+  if (scaled) stail *= scale;
+  double sum = m.sum;
+  if (scaled) {
+    Lanes ss = zero;
+    for (std::size_t i = 0; i < full; i += kLanes) {
+      load(chunk, i);
+      ss += chunk == chunk ? chunk : zero;
+    }
+    if (has_tail) ss += stail == stail ? stail : zero;
+    sum = sum_lanes(ss);
+  }
   // Corrected two-pass algorithm around the sub-block mean (Chan, Golub & LeVeque 1983, eq 1.7).
   const double count = static_cast<double>(m.count);
-  const double mean0 = m.sum / count;
+  const double mean0 = sum / count;
   Lanes vmean;
   splat(vmean, mean0);
   Lanes sd = zero, sq = zero;
@@ -85,15 +124,26 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) Moments bloc
     sq += d * d;
   };
   for (std::size_t i = 0; i < full; i += kLanes) {
-    std::memcpy(&chunk, x + i, sizeof chunk);
+    load(chunk, i);
     pass2(chunk);
   }
-  if (has_tail) pass2(tail);
+  if (has_tail) pass2(stail);
   const double tsd = sum_lanes(sd);
   const double tsq = sum_lanes(sq);
-  m.mean = mean0 + tsd / count;
-  const double m2 = tsq - tsd * tsd / count;
-  m.m2 = m2 > 0.0 ? m2 : 0.0;
+  double mean = mean0 + tsd / count;
+  double m2 = tsq - tsd * tsd / count;
+  if (std::isinf(tsq)) {
+    m2 = tsq;  // a squared deviation overflowed: so does the true m2
+  } else if (!std::isfinite(m2)) {
+    m2 = tsq - tsd * (tsd / count);
+  }
+  m2 = m2 > 0.0 ? m2 : 0.0;
+  if (scaled) {
+    mean *= 0x1p24;
+    m2 = m2 * 0x1p24 * 0x1p24;
+  }
+  m.mean = mean;
+  m.m2 = m2;
   return m;
 }
 
@@ -163,6 +213,18 @@ double Moments::variance() const {
   return count == 0 ? std::numeric_limits<double>::quiet_NaN() : m2 / static_cast<double>(count);
 }
 
+double Moments::average() const {
+  return count == 0 ? std::numeric_limits<double>::quiet_NaN() : mean;
+}
+
+double Moments::minimum() const {
+  return count == 0 ? std::numeric_limits<double>::quiet_NaN() : min;
+}
+
+double Moments::maximum() const {
+  return count == 0 ? std::numeric_limits<double>::quiet_NaN() : max;
+}
+
 Moments merge(const Moments& a, const Moments& b) {
   Moments r;
   r.count = a.count + b.count;
@@ -177,11 +239,16 @@ Moments merge(const Moments& a, const Moments& b) {
     r.m2 = only.m2;
     return r;
   }
+  if (std::isinf(r.min) || std::isinf(r.max)) {
+    set_infinite(r);
+    return r;
+  }
   const double na = static_cast<double>(a.count);
   const double nb = static_cast<double>(b.count);
   const double n = static_cast<double>(r.count);
   const double delta = b.mean - a.mean;
-  r.mean = a.mean + delta * (nb / n);
+  // Finite means whose difference overflows: the weighted average cannot overflow.
+  r.mean = std::isfinite(delta) ? a.mean + delta * (nb / n) : a.mean * (na / n) + b.mean * (nb / n);
   r.m2 = a.m2 + b.m2 + delta * delta * (na * nb / n);
   return r;
 }

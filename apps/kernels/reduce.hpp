@@ -15,6 +15,14 @@
 // (M2 = sum d^2 - (sum d)^2 / n, d = x - mean, same lane scheme). Sub-blocks are combined left to
 // right with merge(). NaN values are counted in nan_count and skipped everywhere else.
 // min/max: -0.0 and +0.0 compare equal; whichever is met first in lane order is kept.
+//
+// Infinities (numpy's results on the non-NaN values): with +inf among the values the mean is
+// +inf, with -inf it is -inf, with both it is NaN; the variance (m2) is NaN whenever one occurs.
+// Finite values whose sum overflows still have a finite mean (numpy: inf): a sub-block with a
+// value of magnitude >= 2^1000 or an overflowing sum is computed on its values times 2^-24 and
+// the mean and m2 scaled back; merge() averages means whose difference overflows. The variance
+// is +inf when the true one exceeds the double range. `sum` stays the plain sum (inf when it
+// overflows, as numpy.sum).
 
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +46,10 @@ struct Moments {
   double max = -std::numeric_limits<double>::infinity();
   // Population variance m2 / count (ddof 0); NaN if count == 0.
   double variance() const;
+  // mean, min and max, but NaN if count == 0 (numpy.nanmean, nanmin, nanmax of all-NaN data).
+  double average() const;
+  double minimum() const;
+  double maximum() const;
 };
 
 // Statistics of one block; T is any of int8..int64, uint8..uint64, float, double.

@@ -1,6 +1,7 @@
 // poolrun's SPMD driver: parse and check on every rank, agree, build the pool, run on rank 0.
 #include <malloc.h>
 #include <mpi.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +12,7 @@
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
+#include "common/h5.hpp"
 #include "common/output.hpp"
 #include "common/run_info.hpp"
 #include "poolrun.hpp"
@@ -18,6 +20,18 @@
 namespace poolrun {
 
 namespace {
+
+// The output must not be a file the run reads, whatever path or symlink names it.
+void check_not_an_input(const std::string& output, const std::vector<std::string>& inputs) {
+  struct stat o {};
+  if (::stat(output.c_str(), &o) != 0) return;
+  for (const auto& in : inputs) {
+    struct stat i {};
+    if (::stat(in.c_str(), &i) == 0 && i.st_dev == o.st_dev && i.st_ino == o.st_ino)
+      throw common::UsageError("output '" + output + "' is the input file '" + in +
+                               "' of this run: refused even with --force");
+  }
+}
 // Bumped whenever a kernel changes the bits of a result: --resume refuses to mix versions.
 constexpr const char* kResultsVersion = "1";
 }  // namespace
@@ -73,6 +87,8 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
                  "Progress: a live line on a terminal, a line every few seconds otherwise")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_flag("--debug", o.debug,
+               "HDF5 errors in full: the C++ call and HDF5's whole error stack");
   app.add_flag("-q,--quiet", o.quiet, "No progress and no summary (errors still go to stderr)");
   app.add_flag("--resume", o.resume,
                "Continue the interrupted or crashed run that wrote --output, redoing only the "
@@ -158,7 +174,7 @@ int main(int argc, char** argv) {
         "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
         "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
         "dynamic|guided, --progress auto|always|never, --resume, --flush-interval S, "
-        "--task-timeout S, -q/--quiet, --version");
+        "--task-timeout S, --debug, -q/--quiet, --version");
     w->add_options(*sub);
   }
   common::cli::add_config(app);
@@ -175,6 +191,7 @@ int main(int argc, char** argv) {
     } else {
       for (auto& w : workloads)
         if (app.got_subcommand(w->name())) chosen = w.get();
+      h5::set_debug_errors(common_options.debug);
       try {
         common_options.chunksize_value();
         chosen->adjust_options(common_options);
@@ -184,6 +201,7 @@ int main(int argc, char** argv) {
           // The recorded configuration names the file actually written.
           app.get_option("--output")->default_str(common_options.output);
         }
+        check_not_an_input(common_options.output, chosen->input_files());
         identity = {{"workload", chosen->name()}, {"results_version", kResultsVersion}};
         for (auto& kv : chosen->identity()) identity.push_back(std::move(kv));
         if (rank == 0) {

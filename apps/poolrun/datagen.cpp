@@ -306,7 +306,10 @@ class Datagen final : public Workload {
     const std::uint64_t chunk_elems = chunk_rows_ * row;
     std::uint64_t cs = run.options().chunksize_value();
     if (cs != 0) {
-      cs = (cs + chunk_elems - 1) / chunk_elems;
+      // No (cs + e - 1) / e: it wraps near 2^64. More than the whole dataset is the whole
+      // dataset, so that cs * chunk_rows_ cannot overflow either.
+      cs =
+          std::clamp<std::uint64_t>(cs / chunk_elems + (cs % chunk_elems != 0 ? 1 : 0), 1, nchunks);
     } else {
       cs = std::clamp<std::uint64_t>(
           nchunks / (4 * run.workers()), 1,

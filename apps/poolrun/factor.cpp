@@ -61,6 +61,24 @@ struct BlockCache {
 };
 thread_local BlockCache t_cache;
 
+// Reads the numbers [b, e) of the input into t_cache.values.
+void read_block(const FactorInput& in, std::uint64_t b, std::uint64_t e) {
+  const h5::Dataset& d = in.dataset;
+  t_cache.values.resize(e - b);
+  if (in.is_signed) {
+    std::vector<std::int64_t> raw(e - b);
+    d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(raw));
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] < 0)
+        throw std::domain_error("negative number " + std::to_string(raw[i]) + " at " +
+                                std::to_string(b + i));
+      t_cache.values[i] = static_cast<std::uint64_t>(raw[i]);
+    }
+  } else {
+    d.read_slab<std::uint64_t>({b}, {e - b}, std::span<std::uint64_t>(t_cache.values));
+  }
+}
+
 }  // namespace
 
 // The numbers [begin, end) and their smallest factors: numbers first, then factors.
@@ -70,25 +88,18 @@ std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint6
   std::vector<std::uint64_t> out(2 * (end - begin));
   if (from_input != 0) {
     const FactorInput& in = factor_input();
-    const h5::Dataset& d = in.dataset;
     const std::uint64_t rows = in.rows;
     if (end > rows) throw std::out_of_range("factor: chunk past the end of the input");
     if (!t_cache.holds(begin, end)) {
       // Signed inputs were checked for negatives before the run; read as int64 to check again.
       const std::uint64_t b = begin;
       const std::uint64_t e = std::min(rows, std::max(end, begin + kReadBlock));
-      t_cache.values.resize(e - b);
-      if (in.is_signed) {
-        std::vector<std::int64_t> raw(e - b);
-        d.read_slab<std::int64_t>({b}, {e - b}, std::span<std::int64_t>(raw));
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-          if (raw[i] < 0)
-            throw std::domain_error("negative number " + std::to_string(raw[i]) + " at " +
-                                    std::to_string(b + i));
-          t_cache.values[i] = static_cast<std::uint64_t>(raw[i]);
-        }
-      } else {
-        d.read_slab<std::uint64_t>({b}, {e - b}, std::span<std::uint64_t>(t_cache.values));
+      try {
+        read_block(in, b, e);
+      } catch (const h5::Error& err) {
+        throw h5::Error("--input " + g_input_spec.str() + ", rows [" + std::to_string(b) + ", " +
+                            std::to_string(e) + ")",
+                        err);
       }
       t_cache.begin = b;
     }
@@ -138,6 +149,9 @@ class Factor final : public Workload {
     } else {
       g_numbers = numbers_;
     }
+  }
+  std::vector<std::string> input_files() const override {
+    return from_input() ? std::vector<std::string>{input_.file} : std::vector<std::string>{};
   }
   common::Identity identity() const override {
     if (from_input())
@@ -269,7 +283,7 @@ class Factor final : public Workload {
       }
       return n;
     } catch (const h5::Error& e) {
-      throw common::UsageError(what + ": cannot read it (" + e.call() + ")");
+      throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.what() + ")");
     }
   }
 

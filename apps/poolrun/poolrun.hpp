@@ -44,6 +44,7 @@ struct CommonOptions {
   std::string progress = "auto";
   bool quiet = false;
   bool resume = false;
+  bool debug = false;           // HDF5 errors with the call and the whole error stack
   double flush_interval = 5.0;  // seconds; how old the newest chunk on disk may be
   double task_timeout = 0;      // seconds; 0: none
 
@@ -98,6 +99,9 @@ class Run {
   void record_error(const libpool::RemoteError& e, libpool::Span span);
   void record_error(const std::string& message, libpool::Span span);
   bool failed() const { return failed_; }
+  // Fails the run because of what the data turned out to be (say, an infinite histogram range):
+  // status failed, finish() prints "poolrun: error: <message>" and returns exit_usage.
+  void refuse(const std::string& message);
   // A rank was lost (dead, stopped answering, or over --task-timeout): the job must be aborted
   // once the file is written, since that rank cannot be told to stop.
   bool lost_rank() const { return lost_rank_; }
@@ -128,6 +132,7 @@ class Run {
   std::vector<std::uint64_t> rank_chunks_;
   std::vector<double> rank_busy_;
   bool failed_ = false;
+  bool refused_ = false;
   bool lost_rank_ = false;
   std::string error_message_;
   std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)
@@ -202,6 +207,8 @@ class Workload {
   // What a --resume must agree on besides the workload: its own options, seed, input files'
   // identity (common::file_identity), in a fixed order. Called after validate().
   virtual common::Identity identity() const = 0;
+  // The files the run reads (none by default): the output may be none of them.
+  virtual std::vector<std::string> input_files() const { return {}; }
   // Computes, writes /result, returns the exit code (master only).
   virtual int run(Run& run) = 0;
 };
@@ -244,6 +251,8 @@ void check_finished(const h5::File& file, const std::string& what);
 // and keeps it open for its tasks (input_dataset()).
 void init_input(std::string file, std::string dataset);
 const h5::Dataset& input_dataset();
+// Throws e with the input's FILE:/DSET and the rows read in front of its message.
+[[noreturn]] void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e);
 
 // Tasks shared by several workloads (seed reuses the others').
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);

@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <thread>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -162,6 +162,14 @@ void Run::record_error(const std::string& message, libpool::Span span) {
                                      span.end, message};
 }
 
+void Run::refuse(const std::string& message) {
+  if (failed_) return;
+  failed_ = true;
+  refused_ = true;
+  error_message_ = message;
+  pending_error_ = common::ErrorInfo{0, hosts_.empty() ? std::string() : hosts_[0], 0, 0, message};
+}
+
 void Run::start_progress(const std::string& label, std::uint64_t total) {
   label_ = label;
   total_ = total;
@@ -231,7 +239,7 @@ int Run::finish() {
   int code = exit_complete;
   if (failed_) {
     status = common::RunStatus::failed;
-    code = exit_failed;
+    code = refused_ ? exit_usage : exit_failed;
   } else if (interrupted()) {
     status = common::RunStatus::partial;
     code = exit_interrupted;
@@ -239,7 +247,9 @@ int Run::finish() {
   out_.result().set_attr("complete", std::int64_t{status == common::RunStatus::complete});
   out_.finish(status, wall);
   lock_.release();  // the file is final: another run may take it from here
-  if (failed_ && lost_rank_) {
+  if (refused_) {
+    std::cerr << "poolrun: error: " << error_message_ << '\n';
+  } else if (failed_ && lost_rank_) {
     std::cerr << "poolrun: error: " << error_message_ << "; " << options_.output
               << " has status failed, resume it with --resume\n";
   } else if (failed_) {

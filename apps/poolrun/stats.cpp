@@ -9,7 +9,8 @@
 // schedule. Histogram counts are integers, summed in any order.
 //
 // --bins N without --range: a first pass finds [min, max], a second pass counts (numpy's
-// default range; a single value v gives [v - 0.5, v + 0.5], no finite value gives [0, 1]).
+// default range; a single value v gives [v - 0.5, v + 0.5], no value but NaNs gives [0, 1]; an
+// infinite min or max is refused with exit 2 after the first pass, as numpy.histogram raises).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -32,6 +33,7 @@ struct Input {
   h5::File file;
   h5::Dataset dataset;
   std::vector<hsize_t> shape;
+  std::string name;  // FILE:/DSET, for error messages
 };
 Input* g_input = nullptr;
 
@@ -145,7 +147,7 @@ InputInfo check_input(const common::cli::DatasetSpec& spec) {
       if (rows > 1) read_rows<T>(d, info.shape, rows - 1, rows, std::span<T>(buf));
     });
   } catch (const h5::Error& e) {
-    throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.call() + ")");
+    throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.what() + ")");
   }
   return info;
 }
@@ -155,6 +157,7 @@ void init_input(std::string file, std::string dataset) {
   in->file = h5::File::open(file);
   in->dataset = in->file.open_dataset(dataset);
   in->shape = in->dataset.shape();
+  in->name = common::cli::DatasetSpec{file, dataset}.str();
   delete g_input;  // the initializer runs again after max_tasks_per_worker tasks
   g_input = in.release();
 }
@@ -162,6 +165,12 @@ void init_input(std::string file, std::string dataset) {
 const h5::Dataset& input_dataset() {
   if (!g_input) throw std::logic_error("poolrun: the pool initializer did not run");
   return g_input->dataset;
+}
+
+void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e) {
+  throw h5::Error((g_input ? g_input->name : std::string("input")) + ", rows [" +
+                      std::to_string(begin) + ", " + std::to_string(end) + ")",
+                  e);
 }
 
 // What a stats task returns: the moments of each reduction block of its rows (in order) and the
@@ -193,7 +202,11 @@ StatsPart stats_task(std::uint64_t block_rows, bool moments, std::uint64_t bins,
       const std::uint64_t r2 = std::min(end, r + block_rows);
       buf.resize((r2 - r) * row);
       const std::span<T> values(buf);
-      read_rows<T>(d, shape, r, r2, values);
+      try {
+        read_rows<T>(d, shape, r, r2, values);
+      } catch (const h5::Error& e) {
+        throw_input_error(r, r2, e);
+      }
       if (moments) part.blocks.push_back(kernels::moments<T>(values));
       if (hist) kernels::accumulate<T>(*hist, values);
     }
@@ -247,6 +260,7 @@ class Stats final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  std::vector<std::string> input_files() const override { return {input_.file}; }
   common::Identity identity() const override {
     return {{"input", input_.str()},
             {"input_file", common::file_identity(input_.file)},
@@ -269,8 +283,11 @@ class Stats final : public Workload {
     std::uint64_t cs = run.options().chunksize_value();
     std::uint64_t cs_min = 1, cs_max = UINT64_MAX;
     if (cs != 0) {
-      cs = std::max<std::uint64_t>(1, (cs + block_elems - 1) / block_elems);
-      cs_min = cs_max = cs;  // --chunksize elements, rounded up to whole blocks
+      // --chunksize elements, rounded up to whole blocks (no (cs + b - 1) / b: it wraps near
+      // 2^64); more than the whole dataset is the whole dataset.
+      cs =
+          std::clamp<std::uint64_t>(cs / block_elems + (cs % block_elems != 0 ? 1 : 0), 1, nblocks);
+      cs_min = cs_max = cs;
     } else {
       const std::uint64_t block_bytes = block_elems * info_.element_size;
       cs_max = std::max<std::uint64_t>(1, kChunkBytes / block_bytes);
@@ -388,9 +405,17 @@ class Stats final : public Workload {
     if (ok) {
       for (const auto& b : blocks) m = kernels::merge(m, b);  // block order: same bits always
       if (two_pass) {
-        if (m.count == 0 || !std::isfinite(m.min) || !std::isfinite(m.max)) {
+        if (m.count == 0) {
           lo = 0;
           hi = 1;
+        } else if (!std::isfinite(m.min) || !std::isfinite(m.max)) {
+          // numpy.histogram raises too: the range would not be finite.
+          char what[160];
+          std::snprintf(what, sizeof what,
+                        "--bins: the data's range [%g, %g] is not finite; give --range LO:HI",
+                        m.min, m.max);
+          run.refuse(input_.str() + ": " + what);
+          ok = false;
         } else if (m.min == m.max) {
           lo = m.min - 0.5;
           hi = m.max + 0.5;
@@ -398,7 +423,7 @@ class Stats final : public Workload {
           lo = m.min;
           hi = m.max;
         }
-        ok = pass("histogram", false, bins_, lo, hi);
+        if (ok) ok = pass("histogram", false, bins_, lo, hi);
       }
     }
     mds.clear();
@@ -407,10 +432,10 @@ class Stats final : public Workload {
       auto& result = run.out().result();
       result.write_scalar("count", m.count);
       result.write_scalar("sum", m.sum);
-      result.write_scalar("mean", m.mean);
+      result.write_scalar("mean", m.average());
       result.write_scalar("variance", m.variance());
-      result.write_scalar("min", m.min);
-      result.write_scalar("max", m.max);
+      result.write_scalar("min", m.minimum());
+      result.write_scalar("max", m.maximum());
       result.write_scalar("nan_count", m.nan_count);
       if (bins_ > 0) {
         result.write_dataset("histogram", counts);
@@ -433,8 +458,8 @@ class Stats final : public Workload {
       std::snprintf(
           line, sizeof line,
           "stats: count %llu  mean %.10g  variance %.10g  min %.10g  max %.10g  NaN %llu\n",
-          static_cast<unsigned long long>(m.count), m.mean, m.variance(), m.min, m.max,
-          static_cast<unsigned long long>(m.nan_count));
+          static_cast<unsigned long long>(m.count), m.average(), m.variance(), m.minimum(),
+          m.maximum(), static_cast<unsigned long long>(m.nan_count));
       const double bytes = static_cast<double>(info_.elements * info_.element_size);
       std::cout << line << "  " << input_.str() << " (" << h5::to_string(info_.dtype) << ", "
                 << shape_string(info_.shape) << ") on " << run.pool().size() << " rank(s) in "

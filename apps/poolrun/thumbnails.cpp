@@ -30,7 +30,11 @@ std::vector<T> thumbnails_block(std::uint64_t first, std::uint64_t count, std::u
   offset[0] = first;
   counts[0] = count;
   std::vector<T> in(count * in_px);
-  d.read_slab(offset, counts, std::span<T>(in));
+  try {
+    d.read_slab(offset, counts, std::span<T>(in));
+  } catch (const h5::Error& e) {
+    throw_input_error(first, first + count, e);
+  }
   std::vector<T> out(count * out_px);
   for (std::uint64_t i = 0; i < count; ++i)
     kernels::area_resize(in.data() + i * in_px, h, w, c, out.data() + i * out_px, oh, ow);
@@ -86,6 +90,7 @@ class Thumbnails final : public Workload {
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
+  std::vector<std::string> input_files() const override { return {input_.file}; }
   common::Identity identity() const override {
     return {{"input", input_.str()},
             {"input_file", common::file_identity(input_.file)},

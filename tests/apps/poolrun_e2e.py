@@ -409,6 +409,126 @@ def case_stats_inputs(d):
     check_against_numpy(stats_of(d, "g.h5", ["h.h5:/gz"], ranks=3), y)
 
 
+def case_stats_nonfinite(d):
+    """Infinities and NaN-only data give numpy's statistics of the non-NaN values (nanmean, ...);
+    a histogram range that would be infinite is refused, as numpy.histogram raises."""
+    import warnings
+    import numpy as np
+    inf, nan = np.inf, np.nan
+    data = {"inf": [inf] * 1000, "tail": [1, 2, 3, inf], "mixed": [1, inf, -inf, 2],
+            "neg": [-inf, 5, 6], "nanonly": [nan] * 10, "naninf": [nan, 1, inf, nan],
+            "ninf": [-inf, -inf]}
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        for k, v in data.items():
+            f[k] = np.array(v, dtype=np.float64)
+        f["f32"] = np.array([1, np.float32(inf), 2], dtype=np.float32)
+        f.create_dataset("blocks", data=np.r_[np.arange(20000.0), inf, np.arange(5.0)],
+                         chunks=(1000,))
+        f.create_dataset("big", data=np.full(20000, 1e308), chunks=(1000,))
+        f["big2"] = np.array([1e308, 1.5e308, -1e307])
+
+    def same(a, b):
+        return (np.isnan(a) and np.isnan(b)) or a == b
+
+    data["f32"] = [1, inf, 2]
+    with h5py.File(os.path.join(d, "in.h5")) as f:
+        data["blocks"] = f["blocks"][()]
+    for k, v in data.items():
+        x = np.asarray(v, dtype=np.float64)
+        r = stats_of(d, k + ".h5", [f"in.h5:/{k}"], ranks=3 if k == "blocks" else 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = {"sum": np.nansum(x), "mean": np.nanmean(x), "variance": np.nanvar(x),
+                    "min": np.nanmin(x), "max": np.nanmax(x)}
+        for key, w in want.items():
+            assert same(r[key], w), (k, key, r[key], w)
+        assert int(r["nan_count"]) == int(np.isnan(x).sum()) and int(r["count"]) == x.size - int(
+            np.isnan(x).sum()), k
+    # No value but NaNs: numpy.histogram of nothing, range [0, 1].
+    r = stats_of(d, "h0.h5", ["in.h5:/nanonly", "--bins", "4"])
+    counts, edges = np.histogram(np.array([]), bins=4)
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    # A finite range leaves the infinities out, as numpy does.
+    r = stats_of(d, "h1.h5", ["in.h5:/mixed", "--bins", "4", "--range", "0:4"])
+    counts, edges = np.histogram(np.array(data["mixed"]), bins=4, range=(0, 4))
+    assert list(r["histogram"]) == list(counts) and np.array_equal(r["bin_edges"], edges)
+    # Finite data whose sum overflows: a finite mean (numpy says inf), the same bits at any
+    # rank count or chunk size.
+    r = stats_of(d, "b1.h5", ["in.h5:/big"], ranks=3)
+    assert r["mean"] == 1e308 and r["variance"] == 0 and r["sum"] == inf, r
+    r2 = stats_of(d, "b2.h5", ["in.h5:/big", "--chunksize", "1000"], ranks=2)
+    assert all(same(r[k], r2[k]) for k in ("sum", "mean", "variance", "min", "max"))
+    r = stats_of(d, "b3.h5", ["in.h5:/big2"])
+    assert abs(r["mean"] - 8e307) <= 8e307 * 1e-15 and r["variance"] == inf, r
+    # --bins without --range on data with an infinite min or max: refused, one line, exit 2.
+    for k in ("tail", "neg", "mixed"):
+        for ranks in (0, 2):
+            p = poolrun(["stats", f"in.h5:/{k}", "--bins", "4", "-o", "r.h5", "--force"],
+                        ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == 2, (k, p.returncode, p.stderr)
+            assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), p.stderr
+            assert "not finite" in lines[0] and f"in.h5:/{k}" in lines[0], lines
+            with h5py.File(os.path.join(d, "r.h5")) as f:
+                assert attr(f, "status") == "failed" and "not finite" in attr(f["error"], "message")
+    # A --range with an infinity: refused before anything is created.
+    keep = sorted(os.listdir(d))
+    check_refused(d, [["stats", "in.h5:/tail", "--bins", "4", "--range", "0:inf", "-o", "x.h5"],
+                      ["stats", "in.h5:/tail", "--bins", "4", "--range=-inf:1", "-o", "x.h5"]],
+                  keep=keep)
+
+
+def case_output_safety(d):
+    """-o must be a regular file (or absent) and none of the run's inputs: even --force refuses
+    directories, devices, FIFOs, symlinks to them, and the input under any name. Chunk sizes near
+    2^64 do not wrap around."""
+    import numpy as np
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["x"] = np.arange(100.0)
+        f["img"] = np.zeros((2, 8, 8), dtype=np.uint8)
+        f["n"] = np.arange(2, 50, dtype=np.uint64)
+        f.create_dataset("big", data=np.arange(600_000.0), chunks=(1000,))
+    os.mkdir(os.path.join(d, "adir"))
+    os.mkfifo(os.path.join(d, "fifo.h5"))
+    os.symlink("adir", os.path.join(d, "lnk_dir"))
+    os.symlink("fifo.h5", os.path.join(d, "lnk_fifo.h5"))
+    os.symlink("/dev/null", os.path.join(d, "null.h5"))
+    os.symlink("in.h5", os.path.join(d, "lnk_in.h5"))
+    keep = sorted(os.listdir(d))
+    absin = os.path.join(d, "in.h5")
+    st = ["stats", "in.h5:/x", "--force", "-o"]
+    check_refused(d, [
+        st + ["adir"], st + ["fifo.h5"], st + ["lnk_dir"], st + ["lnk_fifo.h5"], st + ["null.h5"],
+        st + ["/dev/null"], st + ["in.h5"], st + ["./in.h5"], st + [absin], st + ["lnk_in.h5"],
+        st + ["adir/../in.h5"], ["stats", "lnk_in.h5:/x", "-o", "in.h5", "--resume"],
+        ["thumbnails", "in.h5:/img", "--size", "4x4", "--force", "-o", "lnk_in.h5"],
+        ["factor", "--input", "in.h5:/n", "--force", "-o", "./lnk_in.h5"],
+        ["stats", "in.h5:/x", "--chunksize", "18446744073709551616", "-o", "c.h5"]], keep=keep)
+    assert os.path.islink(os.path.join(d, "null.h5")) and os.path.exists("/dev/null")
+    import stat
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert stat.S_ISFIFO(os.lstat(os.path.join(d, "fifo.h5")).st_mode)
+    assert os.listdir(os.path.join(d, "adir")) == []
+    with h5py.File(absin) as f:
+        assert list(f["x"][:3]) == [0.0, 1.0, 2.0]
+    # A symlink to a regular file is replaced by the new file (the file it names is kept).
+    with open(os.path.join(d, "old.h5"), "w") as o:
+        o.write("old")
+    os.symlink("old.h5", os.path.join(d, "lnk_old.h5"))
+    ok(["stats", "in.h5:/x", "--force", "-o", "lnk_old.h5", "-q"], cwd=d)
+    assert open(os.path.join(d, "old.h5")).read() == "old"
+    # --chunksize 2^64 - 1: the whole dataset in one chunk, not a wrapped-around small one.
+    big = "18446744073709551615"
+    ok(["stats", "in.h5:/big", "--chunksize", big, "-o", "s.h5", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "s.h5")) as f:
+        assert len(f["chunks/begin"]) == 1 and int(f["result/count"][()]) == 600_000
+        assert int(f["result"].attrs["chunksize"]) >= 600_000
+    ok(["datagen", "--shape", "1000", "--chunk", "100", "--chunksize", big, "-o", "g.h5:/x", "-q"],
+       cwd=d)
+    with h5py.File(os.path.join(d, "g.h5")) as f:
+        assert len(f["chunks/begin"]) == 1 and f["x"].shape == (1000,)
+
+
 def case_datagen(d):
     import numpy as np
     # Same bytes at 1 and 3 ranks, any chunking; gzip changes the file, not the values.
@@ -526,6 +646,47 @@ def case_data_errors(d, part=0):
     # The line names the file and the dataset.
     p = poolrun(["stats", "in.h5:/nope", "-o", "out.h5"], ranks=0, cwd=d)
     assert "in.h5:/nope" in p.stderr and "no such dataset" in p.stderr, p.stderr
+
+
+def case_h5_errors(d):
+    """HDF5 errors reach the user as one line naming the file, the dataset and the cause; the
+    C++ call and HDF5's whole stack only with --debug."""
+    import numpy as np
+    rng = np.random.default_rng(3)
+    with h5py.File(os.path.join(d, "gz.h5"), "w") as f:
+        f.create_dataset("x", data=rng.normal(size=2_000_000), chunks=(10_000,),
+                         compression="gzip")
+        f.create_dataset("n", data=np.arange(2, 2_000_002, dtype=np.uint64), chunks=(10_000,),
+                         compression="gzip")
+        # Where a middle chunk of each dataset lies in the file.
+        spots = [(f[k].id.get_chunk_info(100).byte_offset, f[k].id.get_chunk_info(100).size)
+                 for k in ("x", "n")]
+    raw = bytearray(open(os.path.join(d, "gz.h5"), "rb").read())
+    for at, size in spots:  # zeros over those compressed chunks: inflate() fails
+        raw[at:at + size] = bytes(size)
+    with open(os.path.join(d, "bad.h5"), "wb") as t:
+        t.write(raw)
+    with open(os.path.join(d, "trunc.h5"), "wb") as t:
+        t.write(raw[: len(raw) // 2])
+    cpp = ("c_str", "id()", "H5P_DEFAULT", "H5D__", "H5F__")
+    for args, code, names in [
+            (["stats", "trunc.h5:/x"], 2, "trunc.h5:/x"),
+            (["stats", "bad.h5:/x"], 1, "bad.h5:/x"),
+            (["factor", "--input", "bad.h5:/n"], 1, "bad.h5:/n"),
+            (["factor", "--input", "trunc.h5:/n"], 2, "trunc.h5:/n")]:
+        for ranks in (0, 2):
+            p = poolrun(args + ["-o", "out.h5", "--force", "-q"], ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == code, (args, p.returncode, p.stderr)
+            assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), (args, p.stderr)
+            assert names in lines[0] and len(lines[0]) < 400, (args, lines[0])
+            assert not any(c in lines[0] for c in cpp), (args, lines[0])
+            # --debug: the C++ call and the whole stack, still one line.
+            p = poolrun(args + ["-o", "out.h5", "--force", "-q", "--debug"], ranks=ranks, cwd=d)
+            lines = p.stderr.splitlines()
+            assert p.returncode == code and len(lines) == 1, (args, p.stderr)
+            assert "c_str" in lines[0] or "id()" in lines[0], lines[0]
+            assert "H5D__" in lines[0] or "H5F__" in lines[0], lines[0]
 
 
 def case_data_errors_2(d):

@@ -199,6 +199,37 @@ TEST(CommonH5, ErrorsAreExceptionsWithStackAndNothingOnStderr) {
   EXPECT_FALSE(h5::File::is_hdf5(dir / "missing.h5"));
 }
 
+TEST(CommonH5, ErrorMessagesAreOneLineUnlessDebug) {
+  TempDir dir;
+  auto open_error = [&] {
+    try {
+      (void)h5::File::open(dir / "missing.h5");
+    } catch (const h5::Error& e) {
+      return e;
+    }
+    throw std::logic_error("no exception");
+  };
+  const h5::Error e = open_error();
+  const std::string what = e.what();
+  // "H5Fopen: unable to open file: ...No such file...": the function, not its C++ arguments.
+  EXPECT_EQ(what.rfind("H5Fopen: unable to open file: ", 0), 0u) << what;
+  EXPECT_NE(what.find("No such file"), std::string::npos) << what;
+  EXPECT_EQ(what.find("c_str"), std::string::npos) << what;
+  EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+  EXPECT_EQ(what, e.summary());
+  const h5::Error in("x.h5:/d, rows [0, 5)", e);
+  EXPECT_EQ(std::string(in.what()), "x.h5:/d, rows [0, 5): " + what);
+  EXPECT_EQ(in.stack(), e.stack());
+  h5::set_debug_errors(true);
+  const h5::Error full = open_error();
+  h5::set_debug_errors(false);
+  const std::string full_what = full.what();
+  EXPECT_EQ(full_what, full.call() + ": " + full.stack());
+  EXPECT_NE(full_what.find("c_str"), std::string::npos) << full_what;
+  EXPECT_NE(full_what.find("H5F_open(): "), std::string::npos) << full_what;
+  EXPECT_EQ(full.summary(), what);
+}
+
 TEST(CommonH5, HandlesCloseByTypeAndMove) {
   TempDir dir;
   hid_t file_id = -1;

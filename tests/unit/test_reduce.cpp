@@ -386,6 +386,139 @@ TEST(Histogram, ManyBinsCountInPlace) {
   EXPECT_EQ(h.counts, expected);
 }
 
+// The statistics poolrun reports: NaN for mean, min and max of no values.
+struct Reported {
+  double sum, mean, variance, min, max;
+};
+Reported reported(const Moments& m) {
+  return {m.sum, m.average(), m.variance(), m.minimum(), m.maximum()};
+}
+
+// Equal as numpy prints them: NaN equals NaN.
+void expect_reported(const Moments& m, Reported want) {
+  const Reported got = reported(m);
+  auto same = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; };
+  EXPECT_PRED2(same, got.sum, want.sum);
+  EXPECT_PRED2(same, got.mean, want.mean);
+  EXPECT_PRED2(same, got.variance, want.variance);
+  EXPECT_PRED2(same, got.min, want.min);
+  EXPECT_PRED2(same, got.max, want.max);
+}
+
+// Moments of v merged from pieces of kMomentsBlock values (poolrun's blocks) have the bits of the
+// one-pass result; with infinities, pieces of 1 and 3 values report the same statistics too.
+void expect_chunking_invariant(const std::vector<double>& v, bool any_pieces) {
+  const Moments whole = moments_of(v);
+  for (std::size_t step : {std::size_t{1}, std::size_t{3}, kernels::kMomentsBlock}) {
+    Moments merged;
+    for (std::size_t i = 0; i < v.size(); i += step) {
+      const std::size_t n = std::min(step, v.size() - i);
+      merged = kernels::merge(merged, kernels::moments(std::span<const double>(v.data() + i, n)));
+    }
+    if (step == kernels::kMomentsBlock) {
+      expect_same_bits(merged, whole);
+    } else if (any_pieces) {
+      expect_reported(merged, reported(whole));
+    }
+  }
+}
+
+// Values computed with numpy 1.24.2 (python3 -c "import numpy as np; a=np.array(V);
+// print(np.sum(a), np.mean(a), np.var(a), np.min(a), np.max(a))"), V as in each comment.
+TEST(Moments, InfinitiesMatchNumpy) {
+  // V = [np.inf]*1000 -> inf inf nan inf inf
+  expect_reported(moments_of(std::vector<double>(1000, kInf)), {kInf, kInf, kNaN, kInf, kInf});
+  // V = [-np.inf]*3 -> -inf -inf nan -inf -inf
+  expect_reported(moments_of(std::vector<double>(3, -kInf)), {-kInf, -kInf, kNaN, -kInf, -kInf});
+  // V = [1,2,3,np.inf] -> inf inf nan 1.0 inf
+  expect_reported(moments_of(std::vector<double>{1, 2, 3, kInf}), {kInf, kInf, kNaN, 1, kInf});
+  // V = [1,-np.inf,2] -> -inf -inf nan -inf 2.0
+  expect_reported(moments_of(std::vector<double>{1, -kInf, 2}), {-kInf, -kInf, kNaN, -kInf, 2});
+  // V = [1,np.inf,-np.inf,2] -> nan nan nan -inf inf
+  expect_reported(moments_of(std::vector<double>{1, kInf, -kInf, 2}),
+                  {kNaN, kNaN, kNaN, -kInf, kInf});
+  // NaNs are left out: V = [1,2,3,np.inf] again.
+  const Moments m = moments_of(std::vector<double>{kNaN, 1, 2, kNaN, 3, kInf});
+  EXPECT_EQ(m.nan_count, 2u);
+  EXPECT_EQ(m.count, 4u);
+  expect_reported(m, {kInf, kInf, kNaN, 1, kInf});
+  // float infinities: V = [np.float32(np.inf), 1] -> inf inf nan 1.0 inf
+  const float finf = std::numeric_limits<float>::infinity();
+  expect_reported(moments_of(std::vector<float>{finf, 1.0f}), {kInf, kInf, kNaN, 1, kInf});
+}
+
+TEST(Moments, InfinitiesInOneBlockOfMany) {
+  std::vector<double> x = numpy_vector();
+  x[50000] = kInf;
+  // V = x with x[50000] = np.inf, NaNs removed: mean inf, var nan
+  const Moments m = moments_of(x);
+  EXPECT_EQ(m.average(), kInf);
+  EXPECT_TRUE(std::isnan(m.variance()));
+  EXPECT_EQ(m.maximum(), kInf);
+  expect_chunking_invariant(x, true);
+  x[7] = -kInf;  // both signs, in different blocks: mean nan
+  const Moments b = moments_of(x);
+  EXPECT_TRUE(std::isnan(b.average()));
+  EXPECT_TRUE(std::isnan(b.variance()));
+  EXPECT_EQ(b.minimum(), -kInf);
+  expect_chunking_invariant(x, true);
+  std::vector<double> ones(9000, 1.0);
+  ones.back() = kInf;
+  expect_chunking_invariant(ones, true);
+  expect_reported(moments_of(ones), {kInf, kInf, kNaN, 1, kInf});
+}
+
+TEST(Moments, NoValuesReportNaN) {
+  // np.nanmean, np.nanvar, np.nanmin, np.nanmax of [np.nan]*5 -> nan; np.nansum -> 0.0
+  expect_reported(moments_of(std::vector<double>(5, kNaN)), {0.0, kNaN, kNaN, kNaN, kNaN});
+  expect_reported(moments_of(std::vector<double>{}), {0.0, kNaN, kNaN, kNaN, kNaN});
+}
+
+TEST(Moments, OverflowingSumsGiveFiniteMeans) {
+  // numpy: np.mean([1e308, 1e308]) -> inf (the sum overflows); the mean is 1e308, variance 0.
+  expect_reported(moments_of(std::vector<double>{1e308, 1e308}), {kInf, 1e308, 0.0, 1e308, 1e308});
+  expect_reported(moments_of(std::vector<double>(10000, 1e308)), {kInf, 1e308, 0.0, 1e308, 1e308});
+  // np.mean(np.array([1e308, 1.5e308, -1e307], dtype=np.longdouble)) -> 8.0000000000000000963e+307;
+  // the variance (~5.3e615) exceeds the double range: inf.
+  const Moments a = moments_of(std::vector<double>{1e308, 1.5e308, -1e307});
+  EXPECT_EQ(a.sum, kInf);
+  EXPECT_NEAR(a.average(), 8e307, 8e307 * 1e-15);
+  EXPECT_EQ(a.variance(), kInf);
+  // Partial sums overflow in some lanes: the true mean is -3.4e307.
+  const Moments b = moments_of(std::vector<double>{1.7e308, 1.7e308, -1.7e308, -1.7e308, -1.7e308});
+  EXPECT_NEAR(b.average(), -3.4e307, 3.4e307 * 1e-15);
+  EXPECT_EQ(b.variance(), kInf);
+  // Blocks whose means differ by more than the double range: 5000 x -1.7e308, 5000 x 1.7e308.
+  std::vector<double> c(10000, 1.7e308);
+  for (std::size_t i = 0; i < 5000; ++i) c[i] = -1.7e308;
+  const Moments mc = moments_of(c);
+  EXPECT_NEAR(mc.average(), 0.0, 1.7e308 * 1e-15);  // rounding in the mixed block
+  EXPECT_EQ(mc.variance(), kInf);
+  expect_chunking_invariant(c, false);
+  // Large values that do not overflow: the scaled path agrees with the exact answer.
+  // np.mean([2.0**1000, 2.0**1001]) -> 1.6070...e+301 (exact: 1.5 * 2^1000); np.var -> inf
+  const Moments d = moments_of(std::vector<double>{0x1p1000, 0x1p1001});
+  EXPECT_EQ(d.average(), 0x1.8p1000);
+  EXPECT_EQ(d.variance(), kInf);
+  // Mean exact through the scaling: np.mean([2.0**1000, 2.0**1000 + 2.0**960]) == 2**1000 + 2**959
+  const Moments e = moments_of(std::vector<double>{0x1p1000, 0x1p1000 + 0x1p960});
+  EXPECT_EQ(e.average(), 0x1p1000 + 0x1p959);
+}
+
+TEST(Moments, FiniteStatisticsUnchangedBelowTheScaledRange) {
+  // np.mean([1e300]*3 + [3e300]) -> 1.5e+300; np.var(...) -> 7.5e+599 overflows: inf
+  const Moments m = moments_of(std::vector<double>{1e300, 1e300, 1e300, 3e300});
+  EXPECT_EQ(m.average(), 1.5e300);
+  EXPECT_EQ(m.variance(), kInf);
+}
+
+TEST(Histogram, InfinitiesOutsideAGivenRange) {
+  // np.histogram([1,2,3,np.inf,-np.inf], bins=4, range=(0,4)) -> [0, 1, 1, 1]
+  Histogram h = kernels::make_histogram(0.0, 4.0, 4);
+  add(h, std::vector<double>{1, 2, 3, kInf, -kInf});
+  EXPECT_EQ(h.counts, (std::vector<std::uint64_t>{0, 1, 1, 1}));
+}
+
 TEST(Histogram, BadArgumentsThrow) {
   EXPECT_THROW(kernels::make_histogram(0.0, 1.0, 0), std::invalid_argument);
   EXPECT_THROW(kernels::make_histogram(1.0, 1.0, 4), std::invalid_argument);
