@@ -69,24 +69,6 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-std::vector<ChunkRow> read_rows(const h5::Table& t) {
-  const auto begin = t.read_column<std::uint64_t>("begin");
-  const auto end = t.read_column<std::uint64_t>("end");
-  const auto rank = t.read_column<std::int64_t>("rank");
-  const auto start_s = t.read_column<double>("start_s");
-  const auto end_s = t.read_column<double>("end_s");
-  const auto attempt = t.read_column<std::int64_t>("attempt");
-  const auto status = t.read_string_column("status");
-  const auto pass = t.read_string_column("pass");
-  const auto partial = t.read_column<std::uint64_t>("partial");
-  const auto partial_hi = t.read_column<std::uint64_t>("partial_hi");
-  std::vector<ChunkRow> rows(begin.size());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    rows[i] = {begin[i],   end[i],    rank[i], start_s[i], end_s[i],
-               attempt[i], status[i], pass[i], partial[i], partial_hi[i]};
-  return rows;
-}
-
 // Opens an output to read its attributes: plainly, or as a SWMR reader when its writer died
 // and left it flagged open.
 h5::File open_for_reading(const fs::path& file) {
@@ -261,7 +243,7 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
       h5::File::open(partial, h5::Access::read_write, true, h5::OpenMode::clear_write_flag);
   h5::Table chunks = h5::Table::open(f, "chunks");
   chunks.truncate_to_rows();  // a crash mid-flush may leave some columns longer
-  std::vector<ChunkRow> previous = read_rows(chunks);
+  std::vector<ChunkRow> previous = read_chunk_rows(chunks);
   h5::Table resumes = h5::Table::open(f, "resumes");
   const auto attempt = static_cast<std::int64_t>(resumes.rows()) + 2;
   std::string previous_error;
@@ -409,6 +391,37 @@ void OutputFile::finish(RunStatus status, double wall_seconds) {
 
 bool OutputFile::finished() const noexcept {
   return s_ && s_->finished;
+}
+
+std::vector<ChunkRow> read_chunk_rows(const h5::Table& t) {
+  const auto begin = t.read_column<std::uint64_t>("begin");
+  const auto end = t.read_column<std::uint64_t>("end");
+  const auto rank = t.read_column<std::int64_t>("rank");
+  const auto start_s = t.read_column<double>("start_s");
+  const auto end_s = t.read_column<double>("end_s");
+  const auto attempt = t.read_column<std::int64_t>("attempt");
+  const auto status = t.read_string_column("status");
+  // Outputs written before the ledger have no pass or partial columns.
+  const h5::Group& g = t.group();
+  const auto pass = g.exists("pass") ? t.read_string_column("pass") : std::vector<std::string>();
+  const auto partial =
+      g.exists("partial") ? t.read_column<std::uint64_t>("partial") : std::vector<std::uint64_t>();
+  const auto partial_hi = g.exists("partial_hi") ? t.read_column<std::uint64_t>("partial_hi")
+                                                 : std::vector<std::uint64_t>();
+  std::vector<ChunkRow> rows(begin.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    rows[i] = {begin[i],
+               end[i],
+               rank[i],
+               start_s[i],
+               end_s[i],
+               attempt[i],
+               status[i],
+               i < pass.size() ? pass[i] : std::string(),
+               i < partial.size() ? partial[i] : 0,
+               i < partial_hi.size() ? partial_hi[i] : 0};
+  }
+  return rows;
 }
 
 std::string encode_identity(const Identity& identity) {

@@ -157,6 +157,9 @@ class OutputFile {
   std::unique_ptr<State> s_;
 };
 
+// The committed rows of a /chunks table (the shortest column after a crash).
+std::vector<ChunkRow> read_chunk_rows(const h5::Table& chunks);
+
 // "name1=value1\nname2=value2" and back: how an Identity is stored (root attribute "identity").
 std::string encode_identity(const Identity& identity);
 Identity decode_identity(std::string_view text);

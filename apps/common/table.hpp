@@ -47,6 +47,7 @@ class Table {
 
   const std::vector<Column>& columns() const noexcept { return columns_; }
   Group& group() noexcept { return group_; }
+  const Group& group() const noexcept { return group_; }
   // Rows written plus rows buffered.
   hsize_t rows() const noexcept { return written_ + buffered_; }
   hsize_t buffered() const noexcept { return buffered_; }

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/output.hpp"
+
 namespace poolreport {
 
 // A file that is missing or not a poolrun output: one line, exit 2.
@@ -22,13 +24,7 @@ class ReportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct Chunk {
-  std::uint64_t begin = 0, end = 0;
-  std::int64_t rank = 0;
-  double start_s = 0, end_s = 0;
-  std::int64_t attempt = 1;
-  std::string status, pass;
-};
+using Chunk = common::ChunkRow;
 
 // One value of /result: a scalar (json is its JSON text, text its plain text), or a dataset
 // too large to print (shape and dtype only), or a group of such values.

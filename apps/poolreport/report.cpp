@@ -164,22 +164,7 @@ std::vector<Value> read_values(const h5::Group& g, int depth) {
 // The committed rows of /chunks: the shortest column (a crash may leave some longer).
 std::vector<Chunk> read_chunks(h5::File& f) {
   if (!f.exists("chunks")) return {};
-  h5::Table t = h5::Table::open(f, "chunks");
-  const auto begin = t.read_column<std::uint64_t>("begin");
-  const auto end = t.read_column<std::uint64_t>("end");
-  const auto rank = t.read_column<std::int64_t>("rank");
-  const auto start_s = t.read_column<double>("start_s");
-  const auto end_s = t.read_column<double>("end_s");
-  const auto attempt = t.read_column<std::int64_t>("attempt");
-  const auto status = t.read_string_column("status");
-  std::vector<std::string> pass;
-  if (t.group().exists("pass")) pass = t.read_string_column("pass");
-  std::vector<Chunk> rows(begin.size());
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    rows[i] = {begin[i], end[i],     rank[i],   start_s[i],
-               end_s[i], attempt[i], status[i], i < pass.size() ? pass[i] : std::string()};
-  }
-  return rows;
+  return common::read_chunk_rows(h5::Table::open(f, "chunks"));
 }
 
 void read_resumes(h5::File& f, Report& r) {

@@ -583,14 +583,16 @@ void Master::check_health() {
   if (now < next_check_) return;
   next_check_ = now + std::chrono::milliseconds(1);
   const double limit = liveness_.worker_timeout_s;
+  // A rank heard from since the last check counts as heard now.
+  const auto heard_now = [&](Remote& r) {
+    if (!r.heard) return false;
+    r.heard = false;
+    r.last_heard = now;
+    return true;
+  };
   bool suspect = false;
   for (auto& r : remotes_) {
-    if (r.lost || r.said_bye) continue;
-    if (r.heard) {
-      r.heard = false;
-      r.last_heard = now;
-      continue;
-    }
+    if (r.lost || r.said_bye || heard_now(r)) continue;
     if (limit > 0 && std::chrono::duration<double>(now - r.last_heard).count() > limit) {
       suspect = true;
     }
@@ -599,12 +601,7 @@ void Master::check_health() {
   // a while first receives what came meanwhile (any message counts as heard now).
   if (suspect && drain_incoming()) {
     for (auto& r : remotes_) {
-      if (r.lost || r.said_bye) continue;
-      if (r.heard) {
-        r.heard = false;
-        r.last_heard = now;
-        continue;
-      }
+      if (r.lost || r.said_bye || heard_now(r)) continue;
       const double silent = std::chrono::duration<double>(now - r.last_heard).count();
       if (silent > limit) {
         const auto host = where(nullptr, r.rank).host;

@@ -15,10 +15,17 @@ import xml.etree.ElementTree as ET
 import h5py
 import numpy as np
 
+from e2e_helpers import attr, wait_for_rows
+from e2e_helpers import rank_pids as _rank_pids
+
 POOLREPORT, POOLRUN, MPIEXEC = sys.argv[1], sys.argv[2], sys.argv[3]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+def rank_pids(mpirun_pid):
+    return _rank_pids(mpirun_pid, POOLRUN)
 
 
 def poolrun(args, d, ranks=2, env=None, timeout=120):
@@ -34,39 +41,10 @@ def start(args, d, ranks=2, delay_ms=300):
                             text=True)
 
 
-def ledger_rows(path):
-    try:
-        with h5py.File(path, "r", swmr=True) as f:
-            return len(f["chunks/begin"])
-    except (OSError, KeyError):
-        return -1
 
 
-def wait_rows(path, rows, proc, timeout=60):
-    t0 = time.time()
-    while ledger_rows(path) < rows:
-        assert proc.poll() is None, f"the run ended before {rows} rows: {proc.communicate()}"
-        assert time.time() - t0 < timeout, "no ledger rows"
-        time.sleep(0.05)
 
 
-def rank_pids(mpirun_pid):
-    """{MPI rank: pid} of the ranks mpirun started (as poolrun_e2e.py finds them)."""
-    ranks = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as e:
-                env = dict(kv.split(b"=", 1) for kv in e.read().split(b"\0") if b"=" in kv)
-            with open(f"/proc/{pid}/stat") as st:
-                ppid = int(st.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        if b"OMPI_COMM_WORLD_RANK" in env and ppid == mpirun_pid and \
-                os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(POOLRUN):
-            ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
-    return ranks
 
 
 def report(path, *args, rc=0):
@@ -75,9 +53,6 @@ def report(path, *args, rc=0):
     return p
 
 
-def attr(f, name):
-    v = f.attrs[name]
-    return v.decode() if isinstance(v, bytes) else v
 
 
 def shortest(f):
@@ -204,7 +179,7 @@ def case_failed(d):
 def interrupted(d, out):
     proc = start(["pi", "--samples", "1e9", "--chunksize", "1e7", "-o", out, "-q",
                   "--flush-interval", "0.2"], d)
-    wait_rows(os.path.join(d, out + ".partial"), 1, proc)
+    wait_for_rows(os.path.join(d, out + ".partial"), 1, proc)
     return proc
 
 

@@ -15,7 +15,14 @@ import time
 
 import h5py
 
+from e2e_helpers import attr, wait_for_rows
+from e2e_helpers import rank_pids as _rank_pids
+
 POOLRUN, MPIEXEC, CONFIGS = sys.argv[1], sys.argv[2], sys.argv[3]
+
+
+def rank_pids(mpirun_pid):
+    return _rank_pids(mpirun_pid, POOLRUN)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 
@@ -34,9 +41,6 @@ def ok(args, ranks=2, cwd=None):
     return p
 
 
-def attr(f, name):
-    v = f.attrs[name]
-    return v.decode() if isinstance(v, bytes) else v
 
 
 def check_common_layout(f, workload, ranks):
@@ -698,34 +702,8 @@ def case_data_errors_2(d):
 # ledger holds a few chunks; --resume at another rank count must then give the bits of a clean
 # run. POOLRUN_TASK_DELAY_MS slows every task so that the kill lands mid-run on any machine.
 
-def rank_pids(mpirun_pid):
-    """{MPI rank: pid} of the ranks mpirun started."""
-    ranks = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as e:
-                env = dict(kv.split(b"=", 1) for kv in e.read().split(b"\0") if b"=" in kv)
-            with open(f"/proc/{pid}/stat") as st:
-                ppid = int(st.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        if b"OMPI_COMM_WORLD_RANK" in env and os.path.realpath(f"/proc/{pid}/exe") == \
-                os.path.realpath(POOLRUN):
-            # Children of mpirun itself (single node: no orted in between).
-            if ppid == mpirun_pid:
-                ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
-    return ranks
 
 
-def ledger_rows(path):
-    """Rows in /chunks of a file that may be written right now (a SWMR reader), or -1."""
-    try:
-        with h5py.File(path, "r", swmr=True) as f:
-            return len(f["chunks/begin"])
-    except (OSError, KeyError):
-        return -1
 
 
 def start(args, d, ranks=3, delay_ms=0, extra_env=None):
@@ -739,12 +717,7 @@ def start(args, d, ranks=3, delay_ms=0, extra_env=None):
 
 
 def wait_rows(d, out, rows, proc, timeout=60):
-    partial = os.path.join(d, out + ".partial")
-    t0 = time.time()
-    while ledger_rows(partial) < rows:
-        assert proc.poll() is None, f"the run ended before {rows} rows: {proc.communicate()}"
-        assert time.time() - t0 < timeout, "no ledger rows"
-        time.sleep(0.05)
+    wait_for_rows(os.path.join(d, out + ".partial"), rows, proc, timeout)
 
 
 def crash_and_resume(d, args, out, victim, delay_ms, compare, rows=3):

@@ -17,12 +17,6 @@ std::int64_t g_value = -1;
 thread_local std::int64_t t_value = -1;
 std::int64_t g_inits = 0;
 std::int64_t g_calls_since_init = 0;
-
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
 }  // namespace
 
 std::int64_t square(std::int64_t x) {
@@ -209,6 +203,27 @@ libpool::Registry make_registry() {
       .add("test.make_boom", make_boom)
       .add("test.boom_arg", boom_arg);
   return r;
+}
+
+const libpool::Registry& registry() {
+  static const libpool::Registry r = make_registry();
+  return r;
+}
+
+int world_size() {
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace pool_tests

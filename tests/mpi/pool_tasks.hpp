@@ -3,6 +3,7 @@
 
 #include <libpool/libpool.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -64,6 +65,12 @@ std::uint64_t span_fail_at(std::uint64_t bad, std::uint64_t begin, std::uint64_t
 std::uint64_t span_sleep(std::uint64_t begin, std::uint64_t end);
 
 libpool::Registry make_registry();
+
+// Shared by every test file: the registry (made once), this job's size and rank, and a clock.
+const libpool::Registry& registry();
+int world_size();
+int world_rank();
+double seconds_since(std::chrono::steady_clock::time_point t0);
 
 }  // namespace pool_tests
 

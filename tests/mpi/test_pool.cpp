@@ -20,21 +20,6 @@ using libpool::MapOptions;
 using libpool::Options;
 using namespace std::chrono_literals;
 
-namespace {
-
-const libpool::Registry& registry() {
-  static const libpool::Registry r = make_registry();
-  return r;
-}
-
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // submit and futures
 

@@ -14,23 +14,6 @@ using libpool::Options;
 
 namespace {
 
-const libpool::Registry& registry() {
-  static const libpool::Registry r = make_registry();
-  return r;
-}
-
-int world_rank() {
-  int r = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
-  return r;
-}
-
-int world_size() {
-  int n = 1;
-  MPI_Comm_size(MPI_COMM_WORLD, &n);
-  return n;
-}
-
 // Checks the pool still works on every rank after a failure.
 void expect_pool_usable(Executor& ex) {
   std::vector<libpool::Future<std::int64_t>> fs;

@@ -14,14 +14,10 @@
 using libpool::Executor;
 using libpool::Span;
 using libpool::SpanOptions;
+using pool_tests::registry;
 using namespace std::chrono_literals;
 
 namespace {
-
-const libpool::Registry& registry() {
-  static const libpool::Registry r = pool_tests::make_registry();
-  return r;
-}
 
 std::uint64_t series(std::uint64_t offset, std::uint64_t begin, std::uint64_t end) {
   std::uint64_t s = 0;

@@ -34,28 +34,12 @@ common::RunMeta meta() {
   return m;
 }
 
-common::ChunkRow row(std::uint64_t begin, std::uint64_t end, std::int64_t rank, double t0,
-                     double t1, std::int64_t attempt, const char* status,
-                     std::uint64_t partial = 0) {
-  common::ChunkRow r;
-  r.begin = begin;
-  r.end = end;
-  r.rank = rank;
-  r.start_s = t0;
-  r.end_s = t1;
-  r.attempt = attempt;
-  r.status = status;
-  r.pass = "count";
-  r.partial = partial;
-  return r;
-}
-
 void write_run(OutputFile& out) {
   out.result().write_scalar("count", std::uint64_t{455052511});
-  out.append_chunk(row(0, 100, 1, 0.1, 0.2, 1, "done"));
-  out.append_chunk(row(100, 200, 2, 0.15, 0.3, 1, "done"));
+  out.append_chunk(chunk_row(0, 100, 1, 0.1, 0.2, "done", 1));
+  out.append_chunk(chunk_row(100, 200, 2, 0.15, 0.3, "done", 1));
   out.flush();
-  out.append_chunk(row(200, 300, 1, 0.2, 0.4, 2, "done"));
+  out.append_chunk(chunk_row(200, 300, 1, 0.2, 0.4, "done", 2));
   const std::vector<common::WorkerRow> workers{{1, "node1", 2, 0.3, 0.01},
                                                {2, "node1", 1, 0.15, 0.2}};
   out.set_workers(workers);
@@ -175,9 +159,9 @@ TEST(CommonOutput, InterruptedWriterNeverClaimsComplete) {
   {
     OutputFile out = OutputFile::create(path, false, meta());
     out.result().write_scalar("count", std::uint64_t{1});
-    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
+    out.append_chunk(chunk_row(0, 10, 1, 0, 1, "done", 1));
     out.flush();
-    out.append_chunk(row(10, 20, 1, 1, 2, 1, "done"));  // buffered: the destructor keeps it
+    out.append_chunk(chunk_row(10, 20, 1, 1, 2, "done", 1));  // buffered: the destructor keeps it
   }  // destroyed without finish(), as when an exception unwinds the master
   EXPECT_FALSE(std::filesystem::exists(path));
   const auto partial = dir / "crash.h5.partial";
@@ -199,9 +183,10 @@ TEST(CommonOutput, KilledSwmrWriterLeavesARunningFileEveryFlushedRowReadable) {
     try {
       OutputFile out = OutputFile::create(path, false, meta());
       out.start();
-      out.append_chunk(row(0, 10, 1, 0, 1, 1, "done", 4));
+      out.append_chunk(chunk_row(0, 10, 1, 0, 1, "done", 1, 4));
       out.flush();
-      out.append_chunk(row(10, 20, 1, 1, 2, 1, "done", 5));  // not flushed: lost with the process
+      out.append_chunk(
+          chunk_row(10, 20, 1, 1, 2, "done", 1, 5));  // not flushed: lost with the process
       ::_exit(0);  // no destructors, no finish: like a SIGKILL right after a flush
     } catch (...) {
       ::_exit(3);
@@ -233,7 +218,7 @@ TEST(CommonOutput, KilledSwmrWriterLeavesARunningFileEveryFlushedRowReadable) {
   EXPECT_EQ(out.previous_chunks()[0].pass, "count");
   EXPECT_EQ(out.attempt(), 2);
   out.start();
-  out.append_chunk(row(10, 20, 1, 0, 1, 2, "done", 5));
+  out.append_chunk(chunk_row(10, 20, 1, 0, 1, "done", 2, 5));
   out.result().write_scalar("count", std::uint64_t{9});
   out.finish(RunStatus::complete, 1.0);
   const hid_t g = raw_open(path);
@@ -251,8 +236,8 @@ TEST(CommonOutput, FailedRunRecordsError) {
   const auto path = dir / "failed.h5";
   {
     OutputFile out = OutputFile::create(path, false, meta());
-    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
-    out.append_chunk(row(10, 20, 2, 0, 1, 1, "failed"));
+    out.append_chunk(chunk_row(0, 10, 1, 0, 1, "done", 1));
+    out.append_chunk(chunk_row(10, 20, 2, 0, 1, "failed", 1));
     out.set_error({2, "node7", 10, 20, "ValueError: boom"});
     out.finish(RunStatus::failed, 2.0);
   }
@@ -275,8 +260,8 @@ TEST(CommonOutput, ResumeContinuesAPartialRun) {
   const auto path = dir / "resume.h5";
   {
     OutputFile out = OutputFile::create(path, false, meta());
-    out.append_chunk(row(0, 10, 1, 0, 1, 1, "done"));
-    out.append_chunk(row(10, 20, 1, 0, 1, 1, "failed"));
+    out.append_chunk(chunk_row(0, 10, 1, 0, 1, "done", 1));
+    out.append_chunk(chunk_row(10, 20, 1, 0, 1, "failed", 1));
     out.set_error({1, "node1", 10, 20, "ValueError: boom"});
     out.finish(RunStatus::failed, 1.0);
   }
@@ -290,7 +275,7 @@ TEST(CommonOutput, ResumeContinuesAPartialRun) {
     EXPECT_EQ(rows[0].end, 10u);
     EXPECT_EQ(rows[0].status, "done");
     EXPECT_EQ(rows[1].status, "failed");
-    out.append_chunk(row(10, 20, 2, 1.5, 2, 2, "done"));
+    out.append_chunk(chunk_row(10, 20, 2, 1.5, 2, "done", 2));
     out.result().write_scalar("count", std::uint64_t{4});
     out.finish(RunStatus::complete, 3.0);
   }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "common/output.hpp"
+
 namespace test_common {
 
 class TempDir {
@@ -146,6 +148,23 @@ inline H5T_class_t raw_dataset_class(hid_t loc, const char* name, std::size_t* s
   H5Tclose(t);
   H5Dclose(d);
   return c;
+}
+
+// A /chunks row for tests of the output file and of poolreport.
+inline common::ChunkRow chunk_row(std::uint64_t begin, std::uint64_t end, std::int64_t rank,
+                                  double t0, double t1, const char* status = "done",
+                                  std::int64_t attempt = 1, std::uint64_t partial = 0) {
+  common::ChunkRow r;
+  r.begin = begin;
+  r.end = end;
+  r.rank = rank;
+  r.start_s = t0;
+  r.end_s = t1;
+  r.attempt = attempt;
+  r.status = status;
+  r.pass = "count";
+  r.partial = partial;
+  return r;
 }
 
 }  // namespace test_common

@@ -14,6 +14,7 @@
 
 using common::OutputFile;
 using common::RunStatus;
+using test_common::chunk_row;
 using test_common::TempDir;
 
 namespace {
@@ -27,19 +28,6 @@ common::RunMeta meta() {
   m.hosts = {"node1"};
   m.identity = {{"workload", "primes"}, {"to", "1000"}};
   return m;
-}
-
-common::ChunkRow row(std::uint64_t begin, std::uint64_t end, std::int64_t rank, double t0,
-                     double t1, const char* status = "done") {
-  common::ChunkRow r;
-  r.begin = begin;
-  r.end = end;
-  r.rank = rank;
-  r.start_s = t0;
-  r.end_s = t1;
-  r.status = status;
-  r.pass = "count";
-  return r;
 }
 
 std::size_t count(const std::string& s, const std::string& what) {
@@ -63,9 +51,9 @@ TEST(Report, CompleteFile) {
   {
     OutputFile out = OutputFile::create(path, false, meta());
     out.result().write_scalar("count", std::uint64_t{168});
-    out.append_chunk(row(0, 500, 1, 0.0, 1.0));
-    out.append_chunk(row(500, 900, 2, 0.0, 0.5));
-    out.append_chunk(row(900, 1000, 2, 0.5, 1.0, "failed"));
+    out.append_chunk(chunk_row(0, 500, 1, 0.0, 1.0));
+    out.append_chunk(chunk_row(500, 900, 2, 0.0, 0.5));
+    out.append_chunk(chunk_row(900, 1000, 2, 0.5, 1.0, "failed"));
     const std::vector<common::WorkerRow> workers{
         {0, "node1", 0, 0, 1}, {1, "node1", 1, 1.0, 0}, {2, "node2", 2, 1.0, 0}};
     out.set_workers(workers);
@@ -113,7 +101,8 @@ TEST(Report, CrashedFileShortestColumn) {
   {
     OutputFile out = OutputFile::create(path, false, meta());
     out.start();
-    for (std::uint64_t i = 0; i < 10; ++i) out.append_chunk(row(i * 100, i * 100 + 100, 1, 0, 1));
+    for (std::uint64_t i = 0; i < 10; ++i)
+      out.append_chunk(chunk_row(i * 100, i * 100 + 100, 1, 0, 1));
     out.flush();
   }  // no finish(): FILE.h5.partial, status running
   ASSERT_FALSE(std::filesystem::exists(path));
@@ -139,7 +128,7 @@ TEST(Report, MillionChunksTimelineStaysSmall) {
     constexpr std::uint64_t n = 1'000'000;
     for (std::uint64_t i = 0; i < n; ++i) {
       const double t = static_cast<double>(i / 2) * 1e-5;
-      out.append_chunk(row(i, i + 1, static_cast<std::int64_t>(i % 2) + 1, t, t + 1e-5));
+      out.append_chunk(chunk_row(i, i + 1, static_cast<std::int64_t>(i % 2) + 1, t, t + 1e-5));
     }
     out.finish(RunStatus::complete, 5.0);
   }

@@ -1,0 +1,48 @@
+"""Helpers shared by the end-to-end tests (poolrun_e2e.py, poolreport_e2e.py): reading a file
+that a run may be writing right now, and finding the pids of the ranks mpirun started."""
+import os
+import time
+
+import h5py
+
+
+def attr(f, name):
+    v = f.attrs[name]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def ledger_rows(path):
+    """Rows in /chunks of a file that may be written right now (a SWMR reader), or -1."""
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            return len(f["chunks/begin"])
+    except (OSError, KeyError):
+        return -1
+
+
+def wait_for_rows(path, rows, proc, timeout=60):
+    """Waits until the ledger at `path` holds `rows` rows while `proc` still runs."""
+    t0 = time.time()
+    while ledger_rows(path) < rows:
+        assert proc.poll() is None, f"the run ended before {rows} rows: {proc.communicate()}"
+        assert time.time() - t0 < timeout, "no ledger rows"
+        time.sleep(0.05)
+
+
+def rank_pids(mpirun_pid, binary):
+    """{MPI rank: pid} of the ranks of `binary` that mpirun started (single node: its children)."""
+    ranks = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as e:
+                env = dict(kv.split(b"=", 1) for kv in e.read().split(b"\0") if b"=" in kv)
+            with open(f"/proc/{pid}/stat") as st:
+                ppid = int(st.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if b"OMPI_COMM_WORLD_RANK" in env and ppid == mpirun_pid and \
+                os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(binary):
+            ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
+    return ranks
