@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <sstream>
@@ -148,6 +149,20 @@ std::vector<std::string> unique_hosts(const std::vector<std::string>& hosts) {
   return u;
 }
 
+// Open MPI can start N separate one-rank jobs when the launcher's PMI does not match the MPI
+// library: each would then compute the whole run alone. Batch scripts say how many ranks they
+// asked for (slurm/common.sh sets it to SLURM_NTASKS).
+void check_rank_count(int size) {
+  const char* expect = std::getenv("POOLRUN_EXPECT_RANKS");
+  if (!expect || !*expect) return;
+  const std::string want(expect);
+  if (want != std::to_string(size))
+    throw common::UsageError("MPI started " + std::to_string(size) +
+                             " rank(s) but this job asked for " + want +
+                             " (POOLRUN_EXPECT_RANKS): launch with srun --mpi=pmix, or mpirun "
+                             "inside the allocation");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -194,6 +209,7 @@ int main(int argc, char** argv) {
       h5::set_debug_errors(common_options.debug);
       try {
         common_options.chunksize_value();
+        check_rank_count(env.size());
         chosen->adjust_options(common_options);
         chosen->validate(common_options);
         if (common_options.output.empty()) {

@@ -1,0 +1,186 @@
+# Shared by slurm/*.sbatch: find poolrun, launch it on the allocation, forward Slurm's warning
+# signal, read the outcome from the output file, requeue after a time limit. See slurm/README.md.
+#
+# Settings (environment, all optional):
+#   POOLRUN / POOLREPORT    the binaries (else PATH, else the source tree's build folder)
+#   LIBPOOL_LAUNCHER        srun | mpirun | auto (default: srun when Slurm offers PMIx)
+#   LIBPOOL_CONFIG          the TOML config (default: configs/<workload>.toml of the source tree)
+#   LIBPOOL_OUTPUT          the output file (default: <job name>-<job id>[_<array task>].h5,
+#                           beside the job's log in the submit directory); -o in the arguments
+#                           wins
+#   LIBPOOL_MAX_REQUEUES    how many times a job requeues itself after its time limit (default 5)
+#   LIBPOOL_MPIRUN_ARGS     extra mpirun arguments (default --bind-to none)
+#   LIBPOOL_SRUN_ARGS       extra srun arguments
+
+libpool_log() { echo "libpool: $*" >&2; }
+
+# The source tree (or installed share folder) that holds slurm/ and configs/. Set by the
+# .sbatch preamble as LIBPOOL_SLURM_DIR.
+LIBPOOL_HOME=$(cd "$LIBPOOL_SLURM_DIR/.." && pwd)
+
+libpool_find_tool() {
+  local name=$1 override=$2 p
+  if [ -n "$override" ]; then
+    [ -x "$override" ] || { libpool_log "error: $override is not an executable"; return 1; }
+    echo "$override"
+    return 0
+  fi
+  if p=$(command -v "$name" 2>/dev/null); then
+    echo "$p"
+    return 0
+  fi
+  for p in "$LIBPOOL_HOME/build/apps/$name/$name" "$LIBPOOL_HOME/bin/$name" \
+    "$LIBPOOL_HOME/../../bin/$name"; do
+    [ -x "$p" ] && { echo "$p"; return 0; }
+  done
+  libpool_log "error: no $name found (set POOLRUN/POOLREPORT, put it on PATH, or build the source tree in $LIBPOOL_HOME/build)"
+  return 1
+}
+
+libpool_launcher() {
+  local choice=${LIBPOOL_LAUNCHER:-auto}
+  case "$choice" in
+    srun | mpirun) echo "$choice" ;;
+    auto)
+      # srun gives every rank Slurm's whole KillWait after a TERM and needs no extra daemons;
+      # it works with Open MPI only through PMIx.
+      if srun --mpi=list 2>&1 | grep -qi pmix; then echo srun; else echo mpirun; fi
+      ;;
+    *)
+      libpool_log "error: LIBPOOL_LAUNCHER must be srun, mpirun or auto, not '$choice'"
+      return 1
+      ;;
+  esac
+}
+
+# Where the run's file lies now: the final name, or the ledger of a run that did not end.
+libpool_existing() {
+  if [ -e "$1" ]; then echo "$1"; elif [ -e "$1.partial" ]; then echo "$1.partial"; fi
+}
+
+# One field of poolreport's JSON (string or number), empty when absent.
+libpool_report_field() {
+  local file=$1 key=$2
+  # The top-level fields come first in poolreport's object; nested ones repeat some names.
+  "$POOLREPORT" --json "$file" 2>/dev/null | grep -o -E "\"$key\":(\"[^\"]*\"|[-0-9.e+]+)" |
+    head -n1 | cut -d: -f2- | tr -d '"'
+}
+
+libpool_chunks_done() {
+  local f
+  f=$(libpool_existing "$1")
+  [ -n "$f" ] || { echo 0; return; }
+  local n
+  n=$(libpool_report_field "$f" chunks_done)
+  echo "${n:-0}"
+}
+
+# Every SBATCH script ends here: libpool_job WORKLOAD [poolrun options...]
+libpool_job() {
+  local workload=$1
+  shift
+  set +e
+  POOLRUN=$(libpool_find_tool poolrun "${POOLRUN:-}") || exit 2
+  POOLREPORT=$(libpool_find_tool poolreport "${POOLREPORT:-}") || exit 2
+  local launcher
+  launcher=$(libpool_launcher) || exit 2
+
+  local args=("$@") output="" resume=0 a i
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    a=${args[i]}
+    case "$a" in
+      -o | --output) output=${args[i + 1]:-} ;;
+      --output=*) output=${a#*=} ;;
+      --resume | --force) resume=2 ;;
+    esac
+  done
+  local config=${LIBPOOL_CONFIG:-$LIBPOOL_HOME/configs/$workload.toml}
+  local pre=("$workload")
+  [ -f "$config" ] && pre+=(--config "$config")
+  if [ -z "$output" ]; then
+    local id=${SLURM_JOB_ID:-$$}
+    [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && id=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
+    output=${LIBPOOL_OUTPUT:-${SLURM_SUBMIT_DIR:-$PWD}/${SLURM_JOB_NAME:-$workload}-$id.h5}
+    pre+=(-o "$output")
+  fi
+  # FILE.h5:/DATASET (datagen) names the dataset too; the file is what is looked at.
+  output=${output%%:/*}
+  # A requeued job, or one given the output of a job that did not finish, continues it.
+  if [ "$resume" -eq 0 ] && [ -n "$(libpool_existing "$output")" ]; then pre+=(--resume); fi
+  local done_before
+  done_before=$(libpool_chunks_done "$output")
+
+  local ntasks=${SLURM_NTASKS:-1}
+  export POOLRUN_EXPECT_RANKS=$ntasks
+  local cmd
+  if [ "$launcher" = srun ]; then
+    # shellcheck disable=SC2206
+    cmd=(srun --mpi=pmix --kill-on-bad-exit=1 ${LIBPOOL_SRUN_ARGS:-})
+  else
+    if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+    # The ranks need time to flush and drain after Slurm's TERM; mpirun kills them after 2 s
+    # unless told otherwise.
+    export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-20}
+    # shellcheck disable=SC2206
+    cmd=(mpirun -n "$ntasks" ${LIBPOOL_MPIRUN_ARGS:---bind-to none})
+    [ "${SLURM_OVERCOMMIT:-}" = 1 ] && cmd+=(--oversubscribe)
+  fi
+  cmd+=("$POOLRUN" "${pre[@]}" "${args[@]}")
+  libpool_log "job ${SLURM_JOB_ID:-?} attempt $((${SLURM_RESTART_COUNT:-0} + 1)) on ${SLURM_JOB_NODELIST:-$(hostname)}: ${cmd[*]}"
+
+  # bash runs traps only between commands: the launcher runs in the background and the script
+  # waits in a loop. Slurm's warning (USR1, from --signal=B:USR1@T) reaches only this shell:
+  # pass it on to every rank. A TERM (time limit, scancel, requeue) reaches every process
+  # already; never forward it to mpirun, whose second TERM kills the ranks at once.
+  LIBPOOL_WARNED=0
+  LIBPOOL_TERMINATED=0
+  "${cmd[@]}" &
+  local pid=$!
+  trap 'LIBPOOL_WARNED=1; libpool_log "time limit near: stopping the run (it drains, then writes a partial file)"; kill -USR1 '"$pid"' 2>/dev/null' USR1
+  trap 'LIBPOOL_TERMINATED=1' TERM INT
+  local rc
+  while :; do
+    wait "$pid"
+    rc=$?
+    kill -0 "$pid" 2>/dev/null || break
+  done
+  trap - USR1 TERM INT
+
+  # The file's status is the truth: launchers rewrite the ranks' exit codes (srun with
+  # KillOnBadExit turns a 3 into 143; mpirun returns 1 for a TERM it received).
+  local file status code
+  file=$(libpool_existing "$output")
+  if [ -z "$file" ]; then
+    libpool_log "no output written (launcher exit $rc)"
+    [ "$rc" -eq 0 ] && exit 1
+    [ "$rc" -eq 2 ] && exit 2
+    exit 1
+  fi
+  status=$(libpool_report_field "$file" status)
+  case "$status" in
+    complete) code=0 ;;
+    partial) code=3 ;;
+    failed) code=1 ;;
+    *) code=1 ;; # running: a rank or node died before the run could write its end
+  esac
+  local done_after
+  done_after=$(libpool_chunks_done "$output")
+  libpool_log "$file: status ${status:-unreadable}, $done_after chunks done ($((done_after - done_before)) in this attempt), launcher exit $rc, job exit $code"
+
+  if [ "$code" -eq 3 ] && [ "$LIBPOOL_WARNED" -eq 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    local restarts=${SLURM_RESTART_COUNT:-0} cap=${LIBPOOL_MAX_REQUEUES:-5}
+    if [ "$done_after" -le "$done_before" ]; then
+      libpool_log "not requeued: this attempt made no progress"
+    elif [ "$restarts" -ge "$cap" ]; then
+      libpool_log "not requeued: already restarted $restarts times (LIBPOOL_MAX_REQUEUES=$cap)"
+    elif ! scontrol show job -o "$SLURM_JOB_ID" 2>/dev/null | grep -q ' Requeue=1'; then
+      libpool_log "not requeued: the job is not requeueable (submit with --requeue)"
+    else
+      libpool_log "requeueing job $SLURM_JOB_ID (restart $((restarts + 1)) of at most $cap); it resumes $output"
+      # Requeueing signals every process of the job, this shell included: do it last.
+      trap 'exit 3' TERM
+      scontrol requeue "$SLURM_JOB_ID" || libpool_log "scontrol requeue failed"
+    fi
+  fi
+  exit "$code"
+}
