@@ -51,7 +51,7 @@ pid_from() { [ -r "$1" ] && tr -dc '0-9' <"$1" || true; }
 pids_of_state() {
   local p cmd
   for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
     case "$cmd" in *"$STATE/"*) echo "${p#/proc/}" ;; esac
   done
 }

@@ -98,6 +98,8 @@ class Run {
   // Records the error that fails the run (the first one wins).
   void record_error(const libpool::RemoteError& e, libpool::Span span);
   void record_error(const std::string& message, libpool::Span span);
+  void record_error(const std::string& message, libpool::Span span, int rank,
+                    const std::string& host);
   bool failed() const { return failed_; }
   // Fails the run because of what the data turned out to be (say, an infinite histogram range):
   // status failed, finish() prints "poolrun: error: <message>" and returns exit_usage.

@@ -99,10 +99,20 @@ void Run::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool:
     record_chunk(row);
     record_error(e, span);
   } catch (const libpool::BrokenPool& e) {
-    // A rank is gone (or the pool broke): the chunk was not computed, nothing to record but why.
+    // A rank is gone (or the pool broke): the chunk was not computed, nothing to record but why
+    // and where: /error names the rank and host that were lost, not the master.
     if (!lost_rank_ && !failed_) {
       lost_rank_ = true;
-      record_error(e.what(), span);
+      int rank = 0;
+      std::string host = hosts_.empty() ? std::string() : hosts_[0];
+      if (const auto* lost = dynamic_cast<const libpool::WorkerLost*>(&e)) {
+        rank = lost->rank();
+        host = lost->host();
+      } else if (const auto* late = dynamic_cast<const libpool::TaskTimeout*>(&e)) {
+        rank = late->rank();
+        host = late->host();
+      }
+      record_error(e.what(), span, rank, host);
     }
   } catch (const std::exception& e) {
     row.status = std::string(common::chunk_failed);
@@ -153,13 +163,17 @@ void Run::record_error(const libpool::RemoteError& e, libpool::Span span) {
 }
 
 void Run::record_error(const std::string& message, libpool::Span span) {
+  record_error(message, span, 0, hosts_.empty() ? std::string() : hosts_[0]);
+}
+
+void Run::record_error(const std::string& message, libpool::Span span, int rank,
+                       const std::string& host) {
   if (failed_) return;
   failed_ = true;
   error_message_ = lost_rank_ ? message
                               : "chunk [" + std::to_string(span.begin) + ", " +
                                     std::to_string(span.end) + "): " + message;
-  pending_error_ = common::ErrorInfo{0, hosts_.empty() ? std::string() : hosts_[0], span.begin,
-                                     span.end, message};
+  pending_error_ = common::ErrorInfo{rank, host, span.begin, span.end, message};
 }
 
 void Run::refuse(const std::string& message) {

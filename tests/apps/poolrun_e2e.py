@@ -6,6 +6,7 @@ exact integers; nothing is compared only with another poolrun run unless the poi
 reproducibility (pi across ranks, chunk sizes and schedules).
 """
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -905,7 +906,12 @@ def lost_rank(d, out, fault, extra_args=(), mca=(), rows=3):
     with h5py.File(os.path.join(d, out)) as f:
         assert attr(f, "status") == "failed", attr(f, "status")
         assert len(f["chunks/begin"]) >= rows
-        assert "rank" in attr(f["error"], "message")
+        err_msg = attr(f["error"], "message")
+        # /error names the rank and host that were lost (not the master that noticed).
+        m = re.search(r"rank (\d+) on ([^\s:]+)", err_msg)
+        assert m, err_msg
+        assert int(f["error"].attrs["rank"]) == int(m.group(1)), dict(f["error"].attrs)
+        assert attr(f["error"], "host") == m.group(2), dict(f["error"].attrs)
     ok(args + ["-o", out, "--resume", "-q"], cwd=d)
     ok(args + ["-o", "clean_" + out, "-q"], cwd=d)
     with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean_" + out)) as c:

@@ -1,0 +1,431 @@
+"""End-to-end tests of slurm/: the real dev cluster (munge, slurmctld, one slurmd per node in its
+own namespaces), the real sbatch scripts, the real .h5 files read with h5py.
+
+Usage: slurm_e2e.py SOURCE_DIR POOLRUN POOLREPORT MPIEXEC CASE
+Every case checks the file a job wrote, not only the job's exit code: srun and mpirun rewrite
+the ranks' exit codes. Results are compared bit for bit with a run outside Slurm.
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+SOURCE, POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1:5]
+SLURM = os.path.join(SOURCE, "slurm")
+CLUSTER = os.path.join(SLURM, "dev-cluster.sh")
+# The tests' own cluster: its own state, ports and subnet, so that a developer's cluster from
+# `slurm/dev-cluster.sh start` is never touched.
+STATE = os.environ.get("LIBPOOL_TEST_CLUSTER_DIR", "/tmp/libpool-test-cluster")
+CLUSTER_ENV = dict(os.environ, LIBPOOL_CLUSTER_DIR=STATE, LIBPOOL_CLUSTER_PORT="16917",
+                   LIBPOOL_CLUSTER_NET="10.78.0")
+NODES = 3
+ENV = dict(CLUSTER_ENV, SLURM_CONF=os.path.join(STATE, "etc", "slurm.conf"),
+           POOLRUN=POOLRUN, POOLREPORT=POOLREPORT,
+           OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+for k in ("LIBPOOL_ROOT", "LIBPOOL_LAUNCHER", "LIBPOOL_OUTPUT", "LIBPOOL_CONFIG"):
+    ENV.pop(k, None)
+FINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+         "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
+
+
+def cluster(*args, check=True):
+    p = subprocess.run(["bash", CLUSTER, *args], capture_output=True, text=True, env=CLUSTER_ENV,
+                       timeout=120)
+    assert not check or p.returncode == 0, f"dev-cluster {args}: {p.returncode}\n{p.stdout}{p.stderr}"
+    return p
+
+
+def sbatch(d, script, args=(), opts=(), env=None):
+    p = subprocess.run(["sbatch", "--parsable", *opts, os.path.join(SLURM, script), *args],
+                       capture_output=True, text=True, cwd=d, env=env or ENV, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip().split(";")[0]
+
+
+def job(jid):
+    out = subprocess.run(["scontrol", "show", "job", "-o", jid], capture_output=True, text=True,
+                         env=ENV, timeout=30).stdout
+    return dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+
+
+def wait_job(jid, timeout=240):
+    t0 = time.time()
+    while True:
+        j = job(jid)
+        if j.get("JobState") in FINAL:
+            return j
+        assert time.time() - t0 < timeout, f"job {jid} still {j.get('JobState')}"
+        time.sleep(0.3)
+
+
+def wait_running(jid, timeout=60):
+    t0 = time.time()
+    while job(jid).get("JobState") != "RUNNING":
+        assert time.time() - t0 < timeout, f"job {jid} never ran: {job(jid)}"
+        time.sleep(0.2)
+
+
+def log(d, name):
+    with open(os.path.join(d, name)) as f:
+        return f.read()
+
+
+def attr(f, name):
+    v = f.attrs[name]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def rows(path):
+    try:
+        with h5py.File(path, "r", swmr=True) as f:
+            return len(f["chunks/begin"])
+    except (OSError, KeyError):
+        return -1
+
+
+def wait_rows(path, n, timeout=60):
+    t0 = time.time()
+    while rows(path) < n and rows(path + ".partial") < n:
+        assert time.time() - t0 < timeout, f"no {n} rows in {path}"
+        time.sleep(0.2)
+
+
+def local(d, args, ranks=2):
+    """The same run outside Slurm: the reference bits."""
+    cmd = [MPIEXEC, "-q", "-n", str(ranks), "--oversubscribe", POOLRUN, *args, "-q"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=d, env=ENV, timeout=120)
+    assert p.returncode == 0, p.stderr
+
+
+def datasets(f, skip=("chunks", "workers", "resumes")):
+    out = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and name.split("/")[0] not in skip:
+            out[name] = obj[()]
+    f.visititems(visit)
+    return out
+
+
+def same_results(a, b):
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        da, db = datasets(fa), datasets(fb)
+        assert sorted(da) == sorted(db), (sorted(da), sorted(db))
+        for k in da:
+            x, y = np.asarray(da[k]), np.asarray(db[k])
+            assert x.dtype == y.dtype and x.shape == y.shape, k
+            if x.dtype == object:  # variable-length strings: compare the values
+                assert x.tolist() == y.tolist(), f"{k} differs: {x} vs {y}"
+            else:
+                assert x.tobytes() == y.tobytes(), f"{k} differs: {x} vs {y}"
+
+
+def complete(path, workload):
+    with h5py.File(path, "r") as f:
+        assert attr(f, "status") == "complete", attr(f, "status")
+        assert attr(f, "workload") == workload
+        assert attr(f, "slurm_job_id")
+        return [h for h in f.attrs["hosts"]], sorted(set(f["workers/host"].asstr()[:]))
+
+
+def case_start(d):
+    # Idempotent: a second start finds it up; status says so; each node has its own name and
+    # address.
+    cluster("start", "--nodes", str(NODES))
+    p = cluster("start", "--nodes", str(NODES))
+    assert "already up" in p.stderr, p.stderr
+    p = cluster("status")
+    for i in range(1, NODES + 1):
+        assert re.search(rf"n{i} idle 2 cpus 10\.78\.0\.{10 + i}", p.stdout), p.stdout
+    assert "export SLURM_CONF=" in cluster("env").stdout
+    jid = sbatch(d, "../tests/slurm/hosts.sbatch", opts=["-N", str(NODES), "--output=h-%j.out"])
+    assert wait_job(jid)["JobState"] == "COMPLETED"
+    names = sorted(log(d, f"h-{jid}.out").split())
+    assert names == [f"n{i}" for i in range(1, NODES + 1)], names
+
+
+def case_scripts(d):
+    # Every script with small parameters, found through PATH and submitted from a directory
+    # that is not the source tree; outputs land beside the logs, named with the job id.
+    env = dict(ENV, PATH=os.path.dirname(POOLRUN) + ":" + os.path.dirname(POOLREPORT) + ":"
+               + os.environ["PATH"])
+    env.pop("POOLRUN")
+    env.pop("POOLREPORT")
+    small = {
+        "seed": [],
+        "powersum": ["--exponent", "3", "--n", "1e6"],
+        "primes": ["--to", "1e7"],
+        "pi": ["--samples", "1e7", "--seed", "5"],
+        "factor": ["--numbers", "1000003", "999983", "62710561"],
+        "datagen": ["--kind", "image", "--shape", "8x16x16x3", "-o", "img.h5:/images"],
+    }
+    jobs = {w: sbatch(d, f"{w}.sbatch", a, ["-n", "2"], env) for w, a in small.items()}
+    assert wait_job(jobs["datagen"])["JobState"] == "COMPLETED"
+    after = {
+        "stats": ["img.h5:/images", "--bins", "8"],
+        "thumbnails": ["img.h5:/images", "--size", "4x4"],
+    }
+    for w, a in after.items():
+        jobs[w] = sbatch(d, f"{w}.sbatch", a, ["-n", "2"], env)
+        small[w] = a
+    for w, jid in jobs.items():
+        j = wait_job(jid)
+        out = "img.h5" if w == "datagen" else f"{w}-{jid}.h5"
+        assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (w, j, log(d, f"{w}-{jid}.out"))
+        assert os.path.exists(os.path.join(d, f"{w}-{jid}.out"))
+        complete(os.path.join(d, out), w)
+        ref = f"ref-{w}.h5"
+        if w == "datagen":
+            args = [a if a != "img.h5:/images" else ref + ":/images" for a in small[w]]
+            local(d, ["datagen", "--config", f"{SOURCE}/configs/datagen.toml", *args])
+        else:
+            local(d, [w, "--config", f"{SOURCE}/configs/{w}.toml", *small[w], "-o", ref])
+        same_results(os.path.join(d, out), os.path.join(d, ref))
+
+
+def slow_pi(extra=()):
+    # ~30 s of wall time at 4 ranks from sleeps, ~0.1 s of arithmetic: CPU-light, and the bits
+    # are those of a quick run.
+    return ["--samples", "4e6", "--chunksize", "10000", "--seed", "7", *extra]
+
+
+def case_time_limit(d):
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="300")
+    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4", "--time=1",
+                                             "--signal=B:USR1@40"], env)
+    j = wait_job(jid, timeout=300)
+    text = log(d, f"pi-{jid}.out")
+    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
+    assert int(j["Restarts"]) >= 1, j
+    # The first attempt ended partial with exit 3 after the warning, then requeued itself.
+    assert re.search(r"status partial, \d+ chunks done .* job exit 3", text), text
+    assert "requeueing job" in text and "attempt 2" in text, text
+    out = os.path.join(d, f"pi-{jid}.h5")
+    complete(out, "pi")
+    with h5py.File(out, "r") as f:
+        assert list(f["resumes/previous_status"].asstr()[:])[0] == "partial"
+        assert max(f["chunks/attempt"][:]) >= 2
+        assert len(f["chunks/begin"]) == 400
+    local(d, ["pi", *slow_pi(), "-o", "ref.h5"], ranks=2)
+    same_results(out, os.path.join(d, "ref.h5"))
+
+
+def case_scancel_resume(d):
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="200")
+    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4"], env)
+    out = os.path.join(d, f"pi-{jid}.h5")
+    wait_rows(out, 20)
+    subprocess.run(["scancel", jid], env=ENV, check=True)
+    j = wait_job(jid)
+    assert j["JobState"] == "CANCELLED", j
+    with h5py.File(out, "r") as f:  # TERM: the ranks flushed, drained, and ended the file
+        assert attr(f, "status") == "partial", attr(f, "status")
+        done = len(f["chunks/begin"])
+    assert 20 <= done < 400, done
+    # Resuming: the same script given the output continues it, on another shape.
+    jid2 = sbatch(d, "pi.sbatch", slow_pi(["-o", out]), ["-N", "1", "-n", "2"],
+                  dict(ENV, POOLRUN_TASK_DELAY_MS="0"))
+    j2 = wait_job(jid2)
+    text = log(d, f"pi-{jid2}.out")
+    assert j2["ExitCode"] == "0:0", (j2, text)
+    assert "--resume" in text, text
+    complete(out, "pi")
+    with h5py.File(out, "r") as f:
+        assert len(f["resumes/time"]) == 1
+        assert int(f["resumes/chunks_kept"][0]) == done
+    local(d, ["pi", *slow_pi(), "-o", "ref.h5"])
+    same_results(out, os.path.join(d, "ref.h5"))
+
+
+def case_nodes(d):
+    # The same job on 1, 2 and 3 nodes, through srun and through mpirun: the same bits, and
+    # every node in the file.
+    args = ["--samples", "3e7", "--chunksize", "1e6", "--seed", "11"]
+    local(d, ["pi", *args, "-o", "ref.h5"])
+    runs = [("srun", 1, 2), ("srun", 2, 4), ("mpirun", 2, 4), ("srun", 3, 6), ("mpirun", 3, 3)]
+    for launcher, nodes, ranks in runs:
+        env = dict(ENV, LIBPOOL_LAUNCHER=launcher)
+        jid = sbatch(d, "pi.sbatch", args, ["-N", str(nodes), "-n", str(ranks)], env)
+        j = wait_job(jid)
+        text = log(d, f"pi-{jid}.out")
+        assert j["ExitCode"] == "0:0", (launcher, nodes, text)
+        assert f": {launcher} " in text, text
+        out = os.path.join(d, f"pi-{jid}.h5")
+        hosts, worker_hosts = complete(out, "pi")
+        want = [f"n{i}" for i in range(1, nodes + 1)]
+        assert sorted(hosts) == want and worker_hosts == want, (launcher, hosts, worker_hosts)
+        with h5py.File(out, "r") as f:
+            assert int(f.attrs["ranks"]) == ranks
+        same_results(out, os.path.join(d, "ref.h5"))
+
+
+def node_pids(node):
+    with open(os.path.join(STATE, "nodes", f"{node}.netns")) as f:
+        ns = f.read().strip()
+    with open(os.path.join(STATE, "nodes", f"{node}.holder")) as f:
+        holder = int(f.read())
+    pids = []
+    for p in os.listdir("/proc"):
+        if p.isdigit() and int(p) != holder:
+            try:
+                if os.readlink(f"/proc/{p}/ns/net") == ns:
+                    pids.append(int(p))
+            except OSError:
+                pass
+    return pids
+
+
+def case_node_death(d):
+    # A worker node dies (its slurmd, step daemon and ranks killed): the job ends non-zero
+    # within the liveness timeout, the file names the rank and host and resumes elsewhere.
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="200")
+    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4", "--no-requeue"], env)
+    out = os.path.join(d, f"pi-{jid}.h5")
+    try:
+        wait_rows(out, 20)
+        for p in node_pids("n2"):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        t0 = time.time()
+        while True:
+            try:
+                with h5py.File(out, "r") as f:
+                    if attr(f, "status") != "running":
+                        break
+            except OSError:
+                pass
+            assert time.time() - t0 < 15, "the job did not notice the dead node"
+            time.sleep(0.2)
+        with h5py.File(out, "r") as f:
+            assert attr(f, "status") == "failed", attr(f, "status")
+            err = f["error"]
+            assert attr(err, "host") == "n2" and "stopped answering" in attr(err, "message"), \
+                dict(err.attrs)
+            done = len(f["chunks/begin"])
+        j = wait_job(jid, timeout=120)
+        assert j["JobState"] in ("FAILED", "NODE_FAIL", "CANCELLED"), j
+        assert j["ExitCode"] != "0:0", j
+        jid2 = sbatch(d, "pi.sbatch", slow_pi(["-o", out]), ["-N", "1", "-n", "2", "-w", "n1"],
+                      dict(ENV, POOLRUN_TASK_DELAY_MS="0"))
+        j2 = wait_job(jid2)
+        assert j2["ExitCode"] == "0:0", log(d, f"pi-{jid2}.out")
+        complete(out, "pi")
+        with h5py.File(out, "r") as f:
+            assert int(f["resumes/chunks_kept"][0]) == done
+            assert list(f["resumes/previous_status"].asstr()[:]) == ["failed"]
+        local(d, ["pi", *slow_pi(), "-o", "ref.h5"])
+        same_results(out, os.path.join(d, "ref.h5"))
+    finally:
+        subprocess.run(["scancel", jid], env=ENV, capture_output=True)
+        cluster("start", "--nodes", str(NODES))  # brings n2 back (a restart)
+
+
+def case_array(d):
+    jid = sbatch(d, "pi-array.sbatch", ["--samples", "1e6"], ["--array=0-2", "-n", "2"])
+    for t in range(3):
+        j = wait_job(f"{jid}_{t}")
+        out = os.path.join(d, f"pi-seeds-{jid}_{t}.h5")
+        assert j["ExitCode"] == "0:0", log(d, f"pi-seeds-{jid}_{t}.out")
+        complete(out, "pi")
+        with h5py.File(out, "r") as f:
+            assert attr(f, "identity")  # the seed is part of what a resume must match
+            cfg = attr(f, "command_line")
+            assert f"--seed {1000 + t}" in cfg, cfg
+        local(d, ["pi", "--samples", "1e6", "--seed", str(1000 + t), "-o", f"ref{t}.h5"])
+        same_results(out, os.path.join(d, f"ref{t}.h5"))
+
+
+def case_launch_errors(d):
+    # srun without PMIx: Debian's Open MPI cannot start; the job fails and writes nothing.
+    env = dict(ENV, LIBPOOL_LAUNCHER="srun", LIBPOOL_SRUN_ARGS="--mpi=none")
+    jid = sbatch(d, "pi.sbatch", ["--samples", "1e6"], ["-n", "2"], env)
+    j = wait_job(jid)
+    text = log(d, f"pi-{jid}.out")
+    assert j["ExitCode"] != "0:0" and "no output written" in text, (j, text)
+    assert not os.path.exists(os.path.join(d, f"pi-{jid}.h5"))
+    # Ranks that came up as separate one-rank jobs (what a PMI mismatch can produce): each
+    # sees fewer ranks than the job asked for and refuses before touching the output.
+    p = subprocess.run([POOLRUN, "pi", "--samples", "1e6", "-o", "x.h5"], capture_output=True,
+                       text=True, cwd=d, env=dict(ENV, POOLRUN_EXPECT_RANKS="4"), timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert "MPI started 1 rank(s) but this job asked for 4" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(d, "x.h5"))
+    jid = sbatch(d, "pi.sbatch", ["--samples", "1e6"], ["-n", "1"],
+                 dict(ENV, LIBPOOL_LAUNCHER="pbs"))
+    j = wait_job(jid)
+    assert j["ExitCode"] == "2:0" and "LIBPOOL_LAUNCHER must be" in log(d, f"pi-{jid}.out")
+    # A bad option: exit 2 from poolrun, no file.
+    jid = sbatch(d, "pi.sbatch", ["--samples", "many"], ["-n", "2"])
+    j = wait_job(jid)
+    assert j["ExitCode"] == "2:0", (j, log(d, f"pi-{jid}.out"))
+    assert not os.path.exists(os.path.join(d, f"pi-{jid}.h5"))
+
+
+def case_scaling(d):
+    p = subprocess.run(["bash", os.path.join(SLURM, "scaling.sh"), "--series", "1x1 1x2 2x2",
+                        "pi", "--samples", "2e7", "--seed", "3"], capture_output=True, text=True,
+                       cwd=d, env=ENV, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = [ln.split() for ln in p.stdout.splitlines() if ln and ln.split()[0].isdigit()]
+    assert [(r[0], r[2]) for r in lines] == [("1", "1"), ("1", "2"), ("2", "4")], p.stdout
+    assert float(lines[0][4]) == 1.0 and float(lines[0][5]) == 1.0, p.stdout
+    files = sorted(x for x in os.listdir(d) if x.endswith(".h5"))
+    assert len(files) == 3
+    ref = os.path.join(d, files[0])
+    for x in files[1:]:
+        same_results(os.path.join(d, x), ref)
+
+
+def leftovers():
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{p}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and STATE + "/" in cmd:
+            found.append(cmd)
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [ln for ln in links.splitlines() if "lpv16917" in ln or "lpbr16917" in ln]
+    return found
+
+
+def case_stop(d):
+    # A crashed cluster (controller and one node's holder killed) still stops completely.
+    pid = int(open(os.path.join(STATE, "run", "slurmctld.pid")).read())
+    os.kill(pid, signal.SIGKILL)
+    os.kill(int(open(os.path.join(STATE, "nodes", "n1.holder")).read()), signal.SIGKILL)
+    ns_pids = node_pids("n2")
+    assert ns_pids, "n2 has no processes"
+    cluster("stop")
+    time.sleep(0.2)
+    assert not leftovers(), leftovers()
+    for p in ns_pids:
+        assert not os.path.exists(f"/proc/{p}") or \
+            open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+    assert cluster("status", check=False).returncode == 3
+    cluster("stop")  # idempotent
+
+
+if __name__ == "__main__":
+    case = sys.argv[5]
+    if os.geteuid() != 0:
+        print("slurm tests need root (network namespaces, slurmd)")
+        sys.exit(77)
+    with tempfile.TemporaryDirectory(prefix="slurm-e2e-", dir="/tmp") as tmp:
+        globals()["case_" + case](tmp)
+    print(f"{case}: ok")
