@@ -12,6 +12,11 @@ foreach(app IN ITEMS poolrun poolreport)
     message(FATAL_ERROR "cmake --install did not install bin/${app}")
   endif()
 endforeach()
+foreach(file IN ITEMS share/libpool/slurm/pi.sbatch share/libpool/slurm/common.sh share/libpool/configs/pi.toml)
+  if(NOT EXISTS ${WORK_DIR}/prefix/${file})
+    message(FATAL_ERROR "cmake --install did not install ${file}")
+  endif()
+endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/build
                         -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc OUTPUT_QUIET)
