@@ -330,12 +330,21 @@ def case_node_death(d):
 
 
 def case_array(d):
-    jid = sbatch(d, "pi-array.sbatch", ["--samples", "1e6"], ["--array=0-2", "-n", "2"])
+    # No POOLRUN/POOLREPORT and none on PATH: the scripts take the source tree's build folder
+    # (where scripts/test.sh builds) when that is the build under test.
+    env = dict(ENV)
+    in_tree = os.path.join(SOURCE, "build", "apps", "poolrun", "poolrun")
+    if os.path.exists(in_tree) and os.path.samefile(in_tree, POOLRUN):
+        env.pop("POOLRUN")
+        env.pop("POOLREPORT")
+    jid = sbatch(d, "pi-array.sbatch", ["--samples", "1e6"], ["--array=0-2", "-n", "2"], env)
     for t in range(3):
         j = wait_job(f"{jid}_{t}")
         out = os.path.join(d, f"pi-seeds-{jid}_{t}.h5")
         assert j["ExitCode"] == "0:0", log(d, f"pi-seeds-{jid}_{t}.out")
         complete(out, "pi")
+        if "POOLRUN" not in env:
+            assert in_tree in log(d, f"pi-seeds-{jid}_{t}.out")
         with h5py.File(out, "r") as f:
             assert attr(f, "identity")  # the seed is part of what a resume must match
             cfg = attr(f, "command_line")
