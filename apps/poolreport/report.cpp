@@ -758,7 +758,9 @@ std::string timeline_svg(const Report& r, int width) {
         const std::string color = ok ? pass_color[c.pass] : kFailedColor;
         s += "<rect class=\"chunk\" data-n=\"1\" x=\"" + fixed(x0, 2) + "\" y=\"" +
              std::to_string(y + 2) + "\" width=\"" + fixed(x1 - x0, 2) + "\" height=\"" +
-             std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"><title>" +
+             std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"" +
+             // Neighbours of one colour would read as one box: a white edge where it fits.
+             (x1 - x0 >= 4.0 ? " stroke=\"white\" stroke-width=\"1\"" : "") + "><title>" +
              xml_escape("[" + std::to_string(c.begin) + ", " + std::to_string(c.end) + ") pass " +
                         c.pass + ", attempt " + std::to_string(c.attempt) + ", " +
                         fixed(c.end_s - c.start_s, 6) + " s, " + c.status) +
