@@ -13,7 +13,7 @@ import tempfile
 import h5py
 import numpy as np
 
-POOLRUN, MPIEXEC, CONFIGS, DOC = sys.argv[1:5]
+POOLRUN, MPIEXEC, CONFIGS, DOC = [os.path.abspath(a) for a in sys.argv[1:5]]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 ENV.pop("SLURM_JOB_ID", None)
