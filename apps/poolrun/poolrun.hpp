@@ -260,9 +260,10 @@ std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
 void init_base_primes(std::uint64_t upper_bound);
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
 
-// A testing aid: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS milliseconds (read once
-// per rank), so that fault tests can kill or signal a run while its chunks are in flight. Unset
-// in normal use.
+// Testing aids, unset in normal use: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS
+// milliseconds (read once per rank), so that fault tests can kill or signal a run while its
+// chunks are in flight; with POOLRUN_TASK_FAIL_AFTER=N every task after a rank's first N raises,
+// so that tests can make a failed file of any workload.
 void test_delay();
 
 // Formatting for summaries.
