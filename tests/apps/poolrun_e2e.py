@@ -267,10 +267,10 @@ def case_progress(d):
             "--chunksize", "1e6", "--force"]
 
     def run(extra):
-        p = subprocess.run(base + extra, capture_output=True, text=True, cwd=d, env=env,
-                           timeout=60)
+        # Bytes: text mode would turn the bar's carriage returns into newlines.
+        p = subprocess.run(base + extra, capture_output=True, cwd=d, env=env, timeout=60)
         assert p.returncode == 0, p.stderr
-        return p.stderr
+        return p.stderr.decode()
     # A pipe (a log, Slurm): one status line per --progress-interval, no redraw.
     err = run(["-o", "a.h5", "--progress-interval", "0.2"])
     lines = [l for l in err.splitlines() if l.startswith("poolrun pi: ")]

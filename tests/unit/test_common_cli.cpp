@@ -376,13 +376,13 @@ TEST(CommonCli, RunMetadata) {
 TEST(CommonCli, DumpConfigTemplateWithoutRequiredOptions) {
   // --dump-config without a required option: the options so far, then the missing ones
   // commented with their descriptions, exit 0; without --dump-config the same is an error.
-  std::string input;
+  DatasetSpec input;
   std::uint64_t bins = 0;
   auto make = [&] {
     auto app = std::make_unique<CLI::App>("poolrun", "poolrun");
     app->require_subcommand(1);
     CLI::App* stats = app->add_subcommand("stats", "reduce")->fallthrough();
-    stats->add_option("input", input, "The dataset")->required()->type_name("FILE.h5:/DSET");
+    add_dataset_spec(*stats, "input", input, "The dataset")->required();
     add_u64(*stats, "--bins", bins, "Histogram bins");
     app->add_subcommand("pi", "estimate pi")->fallthrough();
     add_config(*app);
