@@ -715,7 +715,11 @@ std::string timeline_svg(const Report& r, int width) {
   const double scale = plot_w / total;
   std::map<std::int64_t, int> lane_of;
   int li = 0;
-  for (auto rk : rank_set) lane_of[rk] = li++;
+  // Lanes grouped by host (ranks in order within one), so a slow node shows as a block.
+  std::vector<std::int64_t> lane_order(rank_set.begin(), rank_set.end());
+  std::stable_sort(lane_order.begin(), lane_order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return hosts[a] < hosts[b]; });
+  for (auto rk : lane_order) lane_of[rk] = li++;
 
   std::string s;
   s.reserve(1 << 16);
@@ -729,7 +733,7 @@ std::string timeline_svg(const Report& r, int width) {
        xml_escape(r.workload + ": " + r.status + ", " + std::to_string(r.chunks.size()) +
                   " chunks") +
        "</text>\n";
-  for (auto rk : rank_set) {
+  for (auto rk : lane_order) {
     const int y = top + lane_of[rk] * (lane_h + gap);
     std::string label = "rank " + std::to_string(rk);
     if (!hosts[rk].empty()) label += " (" + hosts[rk] + ")";
