@@ -14,6 +14,7 @@ LIBPOOL_PACKAGES=(
   libprimesieve-dev primesieve-bin
   python3 python3-numpy python3-h5py python3-mpi4py
   slurm-wlm munge iproute2
+  chromium
 )
 
 as_root() {

@@ -460,12 +460,56 @@ const CLI::App* dump_requested(const CLI::App& app) {
 }
 }  // namespace
 
+std::string config_template(const CLI::App& app) {
+  std::string out = effective_config(app);
+  // Options without a value (required ones, and those with no default) would be left out:
+  // list them commented, with their description, for the user to fill in.
+  std::string missing;
+  const auto add = [&](const CLI::App& a, const std::string& prefix) {
+    for (const CLI::Option* opt : a.get_options({})) {
+      // The same test as CLI11's config writer: these are the ones it leaves out.
+      if (!opt->get_configurable() || opt->count() > 0 || !opt->get_default_str().empty() ||
+          opt->get_expected_min() == 0 || opt->get_run_callback_for_default())
+        continue;
+      missing += "\n# " + opt->get_description() +
+                 (opt->get_required() ? " (required)" : " (optional, no default)") + "\n# " +
+                 prefix + opt->get_single_name() + "=" + opt->get_type_name() + "\n";
+    }
+  };
+  add(app, "");
+  std::vector<std::string> names;
+  bool chosen = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names.push_back(sub->get_name());
+    if (app.got_subcommand(sub)) {
+      add(*sub, sub->get_name() + ".");
+      chosen = true;
+    }
+  }
+  if (!chosen && !names.empty()) {
+    missing += "\n# Choose one (on the command line or as workload=\"NAME\" above):";
+    for (const auto& n : names) missing += " " + n;
+    missing += "\n";
+  }
+  return out + missing;
+}
+
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv) {
   try {
     check_raw_lists(argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --help-all, --version
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    // --dump-config without the required options: a template to fill in, not an error.
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) == "--dump-config") {
+        std::cout << config_template(app);
+        return 0;
+      }
+    }
+    std::cerr << one_line(e, std::filesystem::path(app.get_name()).filename().string()) << '\n';
+    return 2;
   } catch (const CLI::Error& e) {
     std::cerr << one_line(e, std::filesystem::path(app.get_name()).filename().string()) << '\n';
     return 2;

@@ -93,12 +93,18 @@ ConfigOptions add_config(CLI::App& app);
 // The effective configuration as TOML (every configurable option, defaults included).
 std::string effective_config(const CLI::App& app);
 
+// effective_config() plus, commented with their descriptions, the options that have no value
+// yet (required ones first of all), and the workloads to choose from when none is chosen: what
+// --dump-config prints when required options are missing.
+std::string config_template(const CLI::App& app);
+
 // One line for a CLI11 error: "<app>: error: <message>". Multi-line messages are joined.
 std::string one_line(const CLI::Error& e, std::string_view app_name);
 
 // Parses argv. Returns nullopt to go on with the run, or the exit code to leave with: 0 after
-// --help/--version/--dump-config (printed on stdout), 2 after a usage error (one line on
-// stderr, no help dump). UsageError thrown from callbacks is reported the same way.
+// --help/--version/--dump-config (printed on stdout; a template when required options are missing),
+// 2 after a usage error (one line on stderr, no help dump). UsageError thrown from callbacks is
+// reported the same way.
 std::optional<int> parse(CLI::App& app, int argc, const char* const* argv);
 
 }  // namespace common::cli

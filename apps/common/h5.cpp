@@ -36,6 +36,12 @@ bool debug_errors() noexcept {
   return g_debug_errors;
 }
 
+std::string library_version() {
+  unsigned major = 0, minor = 0, release = 0;
+  H5_CHECK(H5get_libversion(&major, &minor, &release));
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+}
+
 Error::Error(std::string call, std::string stack, std::string summary)
     : std::runtime_error(g_debug_errors || summary.empty() ? full_text(call, stack) : summary),
       call_(std::move(call)),

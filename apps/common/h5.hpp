@@ -44,6 +44,9 @@ class Error : public std::runtime_error {
 void set_debug_errors(bool on) noexcept;
 bool debug_errors() noexcept;
 
+// The HDF5 library this program runs with ("1.10.8").
+std::string library_version();
+
 namespace detail {
 // Switches HDF5's automatic error printing off (idempotent; also done at static init).
 void silence_errors() noexcept;

@@ -67,6 +67,18 @@ double age_seconds(const fs::path& p) {
 
 }  // namespace
 
+OutputLock::Writer OutputLock::writer(const fs::path& output, double stale_after) {
+  const fs::path path = lock_path(output);
+  std::ifstream in(path);
+  if (!in) return Writer::none;
+  std::ostringstream content;
+  content << in.rdbuf();
+  const auto h = parse(content.str());
+  const bool same_host = h.host == hostname();
+  const bool stale = same_host ? !alive_here(h) : age_seconds(path) > stale_after;
+  return stale ? Writer::gone : Writer::alive;
+}
+
 fs::path OutputLock::lock_path(const fs::path& output) {
   fs::path p = output;
   p += ".lock";

@@ -19,6 +19,10 @@ class OutputLock {
   // Takes the lock of `output`; UsageError (one line naming host and pid) if a live run holds it.
   static OutputLock acquire(const std::filesystem::path& output, double stale_after = 60.0);
   static std::filesystem::path lock_path(const std::filesystem::path& output);
+  // Whether a run still writes `output`, by its lock: none (no lock file), alive, or gone (its
+  // holder died: the same rule as acquire()'s takeover).
+  enum class Writer { none, alive, gone };
+  static Writer writer(const std::filesystem::path& output, double stale_after = 60.0);
 
   OutputLock(OutputLock&& other) noexcept;
   OutputLock& operator=(OutputLock&& other) noexcept;

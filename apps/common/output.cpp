@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <stdexcept>
 #include <system_error>
 
@@ -79,6 +80,48 @@ h5::File open_for_reading(const fs::path& file) {
   }
 }
 
+// What a user needs to repeat the run: where it ran, on what inputs, built how (docs/output.md,
+// "Provenance"). Read before the output is touched: an unreadable input is refused first.
+struct Provenance {
+  std::vector<std::pair<std::string, std::string>> text;
+  std::vector<std::string> paths, mtimes, checksums;
+  std::vector<std::uint64_t> sizes;
+};
+
+Provenance collect_provenance(const RunMeta& meta) {
+  Provenance p;
+  p.text = {{"working_directory", working_directory()},
+            {"build_git_commit", std::string(build_git_commit())},
+            {"build_git_dirty", std::string(build_git_dirty())},
+            {"compiler", compiler()},
+            {"compiler_flags", std::string(compiler_flags())},
+            {"hdf5_version", h5::library_version()},
+            {"mpi_library", meta.mpi_library.empty() ? std::string("unknown") : meta.mpi_library}};
+  for (const auto& in : meta.input_files) {
+    FileProvenance fp;
+    try {
+      fp = file_provenance(in);
+    } catch (const std::runtime_error& e) {
+      throw UsageError(std::string("input: ") + e.what());
+    }
+    p.paths.push_back(fp.path);
+    p.sizes.push_back(fp.size);
+    p.mtimes.push_back(fp.mtime);
+    p.checksums.push_back(fp.checksum);
+  }
+  return p;
+}
+
+// Written with the other attributes, before SWMR starts.
+void write_provenance(h5::File& f, const Provenance& p) {
+  for (const auto& [name, value] : p.text) f.set_attr(name, value);
+  if (p.paths.empty()) return;
+  f.set_attr("input_files", std::span<const std::string>(p.paths));
+  f.set_attr("input_sizes", std::span<const std::uint64_t>(p.sizes));
+  f.set_attr("input_mtimes", std::span<const std::string>(p.mtimes));
+  f.set_attr("input_checksums", std::span<const std::string>(p.checksums));
+}
+
 }  // namespace
 
 struct OutputFile::State {
@@ -86,6 +129,9 @@ struct OutputFile::State {
   h5::PendingFile pending;
   h5::Group result;
   h5::Table chunks;
+  h5::Dataset progress;  // {items of the current pass, items done}: fixed size, SWMR-safe
+  std::array<std::uint64_t, 2> progress_now{};
+  bool progress_dirty = false;
   bool started = false;
   bool swmr = false;
   bool finished = false;
@@ -206,6 +252,7 @@ ResumeState OutputFile::check_resume(const fs::path& path, const RunMeta& meta) 
 
 OutputFile OutputFile::create(const fs::path& path, bool force, const RunMeta& meta) {
   check_target(path, force);
+  const Provenance provenance = collect_provenance(meta);
   auto s = std::make_unique<State>(h5::PendingFile::create_swmr(path));
   h5::File& f = s->pending.file();
   f.set_attr("workload", meta.workload);
@@ -219,17 +266,21 @@ OutputFile OutputFile::create(const fs::path& path, bool force, const RunMeta& m
   f.set_attr("config", meta.config);
   f.set_attr("command_line", meta.command_line);
   f.set_attr("identity", encode_identity(meta.identity));
+  write_provenance(f, provenance);
   if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
   s->result = f.create_group("result");
   s->chunks = h5::Table::create(f, "chunks", chunk_columns(), kChunkTable);
   h5::Table::create(f, "workers", worker_columns());
   h5::Table::create(f, "resumes", resume_columns());
+  s->progress = f.create_dataset("progress", h5::Dtype::uint64, {2});
+  s->progress.write(std::span<const std::uint64_t>(s->progress_now));
   f.flush();
   return OutputFile(std::move(s));
 }
 
 OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
   const ResumeState rs = check_resume(path, meta);
+  const Provenance provenance = collect_provenance(meta);
   if (rs.complete) throw UsageError("--resume: " + quoted(rs.file) + " is already complete");
   const fs::path partial = h5::PendingFile::partial_path_for(path);
   if (rs.file != partial) {
@@ -262,10 +313,18 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
   f.set_attr("hosts", std::span<const std::string>(meta.hosts));
   f.set_attr("config", meta.config);
   f.set_attr("command_line", meta.command_line);
+  write_provenance(f, provenance);
   if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
   f.flush();
   h5::Group result = f.open_group("result");
+  // Outputs written before /progress get it on their first resume.
+  h5::Dataset progress = f.exists("progress")
+                             ? f.open_dataset("progress")
+                             : f.create_dataset("progress", h5::Dtype::uint64, {2});
+  const std::array<std::uint64_t, 2> zero{};
+  progress.write(std::span<const std::uint64_t>(zero));
   auto s = std::make_unique<State>(h5::PendingFile::adopt(path, std::move(f)));
+  s->progress = std::move(progress);
   s->previous = std::move(previous);
   s->attempt = attempt;
   s->result = std::move(result);
@@ -322,9 +381,20 @@ std::uint64_t OutputFile::buffered_rows() const {
   return state().chunks.buffered();
 }
 
+void OutputFile::set_progress(std::uint64_t total, std::uint64_t done) {
+  State& s = state();
+  if (s.progress_now[0] == total && s.progress_now[1] == done) return;
+  s.progress_now = {total, done};
+  s.progress_dirty = true;
+}
+
 void OutputFile::flush() {
   State& s = state();
   h5::File& f = s.pending.file();
+  if (s.progress_dirty && s.progress.valid()) {
+    s.progress.write(std::span<const std::uint64_t>(s.progress_now));
+    s.progress_dirty = false;
+  }
   if (s.chunks.buffered() == 0) {
     f.flush();
     return;
@@ -341,10 +411,12 @@ void OutputFile::end_ledger() {
   if (!s.swmr) return;
   s.result = h5::Group();
   s.chunks = h5::Table();
+  s.progress = h5::Dataset();
   s.pending.reopen();
   s.swmr = false;
   s.result = s.pending.file().open_group("result");
   s.chunks = h5::Table::open(s.pending.file(), "chunks");
+  s.progress = s.pending.file().open_dataset("progress");
 }
 
 void OutputFile::set_workers(std::span<const WorkerRow> rows) {
@@ -385,6 +457,7 @@ void OutputFile::finish(RunStatus status, double wall_seconds) {
   f.set_attr("status", to_string(status));
   s.result = h5::Group();
   s.chunks = h5::Table();
+  s.progress = h5::Dataset();
   s.pending.commit();
   s.finished = true;
 }

@@ -55,6 +55,10 @@ struct RunMeta {
   std::vector<std::string> hosts;
   std::string libpool_version;  // empty: this build's version
   Identity identity;
+  // Provenance (root attributes): the files the run reads and the MPI library it runs on;
+  // the working directory, build, compiler and HDF5 version come from this process.
+  std::vector<std::string> input_files;
+  std::string mpi_library;
 };
 
 struct ChunkRow {
@@ -135,6 +139,9 @@ class OutputFile {
   // Buffered; written by flush().
   void append_chunk(const ChunkRow& row);
   std::uint64_t buffered_rows() const;
+  // The current pass's items in all and done so far, for readers of a running file (/progress,
+  // written at each flush).
+  void set_progress(std::uint64_t total, std::uint64_t done);
   // Makes everything written so far durable, then the buffered rows: a row reaches the disk
   // only after the data it claims.
   void flush();

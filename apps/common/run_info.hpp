@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -24,5 +26,30 @@ std::string hostname();
 std::optional<std::string> slurm_job_id();
 // The libpool project version this library was built from ("0.1.0").
 std::string_view libpool_version() noexcept;
+
+// Provenance: what a user needs to repeat a run (root attributes, docs/output.md).
+// The current working directory ("unknown" when it cannot be read).
+std::string working_directory();
+// The git commit the build was configured from, "unknown" when not built from a git checkout,
+// and whether that checkout had uncommitted changes ("yes", "no", "unknown").
+std::string_view build_git_commit() noexcept;
+std::string_view build_git_dirty() noexcept;
+// The compiler ("GCC 12.2.0") and the flags of this build (build type, CMAKE_CXX_FLAGS...).
+std::string compiler();
+std::string_view compiler_flags() noexcept;
+
+// CRC-32 (IEEE 802.3, zlib's crc32) of data, continuing from crc.
+std::uint32_t crc32(const void* data, std::size_t size, std::uint32_t crc = 0) noexcept;
+
+// An input file's identity: absolute path, size, modification time and a cheap checksum.
+struct FileProvenance {
+  std::string path;  // absolute, lexically normal (symlinks kept as given)
+  std::uint64_t size = 0;
+  std::string mtime;     // ISO 8601 UTC with nanoseconds
+  std::string checksum;  // "crc32:xxxxxxxx" of the whole file up to 2 MiB, else of its first
+                         // MiB followed by its last MiB
+};
+// Throws std::runtime_error when the file cannot be read.
+FileProvenance file_provenance(const std::filesystem::path& path);
 
 }  // namespace common

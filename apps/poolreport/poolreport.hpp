@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <iosfwd>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -62,6 +63,12 @@ struct Resume {
   std::string previous_status, previous_error;
 };
 
+// An input file as the run recorded it (provenance).
+struct InputFile {
+  std::string path, mtime, checksum;
+  std::uint64_t size = 0;
+};
+
 struct Report {
   std::filesystem::path file;
   bool swmr = false;            // opened as a SWMR reader (a running or crashed file)
@@ -70,6 +77,11 @@ struct Report {
   bool partial_beside = false;  // FILE.h5 read while FILE.h5.partial exists (a resume writes)
   std::string workload, status, created, libpool_version, command_line, config;
   std::vector<std::pair<std::string, std::string>> identity;
+  // Provenance: working directory, build, libraries (name, value), and the input files.
+  std::vector<std::pair<std::string, std::string>> provenance;
+  std::vector<InputFile> inputs;
+  // /progress as of the last flush: the current pass's items and those done (0, 0: unknown).
+  std::uint64_t progress_total = 0, progress_done = 0;
   std::vector<Value> result;
   bool has_wall = false;
   double wall_s = 0;  // wall_seconds of the last attempt (or, without it, its last chunk's end)
@@ -96,6 +108,13 @@ std::string to_text(const Report& r);
 std::string to_json(const Report& r);
 // Lanes per rank; boxes narrower than a pixel at `width` merge, one per lane and pixel column.
 std::string timeline_svg(const Report& r, int width = 1200);
+
+// Watches a run writing `path` (FILE.h5 or FILE.h5.partial) until it ends: a redrawn block on a
+// terminal, a line per `interval` seconds otherwise. Returns 0 (complete), 1 (failed), 3
+// (partial), 4 (the writer died and left FILE.h5.partial), 2 (no such run).
+int follow(const std::filesystem::path& path, double interval, bool terminal, std::ostream& out);
+// One status line of a running (or final) file: progress, rate, ETA, per-rank chunks and busy %.
+std::string follow_line(const Report& r);
 
 // JSON string body escaping (quotes not included); XML text/attribute escaping.
 std::string json_escape(std::string_view s);

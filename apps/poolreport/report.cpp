@@ -14,7 +14,13 @@
 #include <set>
 #include <sstream>
 
+#include <optional>
+#include <thread>
+
+#include <unistd.h>
+
 #include "common/h5.hpp"
+#include "common/lock.hpp"
 #include "common/table.hpp"
 #include "poolreport.hpp"
 
@@ -387,6 +393,29 @@ Report read_report(const fs::path& given) {
       r.identity.emplace_back(line.substr(0, eq), line.substr(eq + 1));
     }
   }
+  for (const char* name : {"working_directory", "build_git_commit", "build_git_dirty", "compiler",
+                           "compiler_flags", "mpi_library", "hdf5_version", "slurm_job_id"})
+    if (f.has_attr(name)) r.provenance.emplace_back(name, attr_or(f, name));
+  if (f.has_attr("input_files")) {
+    const auto paths = f.attr_strings("input_files");
+    const auto mtimes =
+        f.has_attr("input_mtimes") ? f.attr_strings("input_mtimes") : std::vector<std::string>();
+    const auto sums = f.has_attr("input_checksums") ? f.attr_strings("input_checksums")
+                                                    : std::vector<std::string>();
+    const auto sizes = f.has_attr("input_sizes") ? f.attr_array<std::uint64_t>("input_sizes")
+                                                 : std::vector<std::uint64_t>();
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      r.inputs.push_back({paths[i], i < mtimes.size() ? mtimes[i] : std::string(),
+                          i < sums.size() ? sums[i] : std::string(),
+                          i < sizes.size() ? sizes[i] : 0});
+  }
+  if (f.is_dataset("progress")) {
+    const auto p = f.open_dataset("progress").read<std::uint64_t>();
+    if (p.size() == 2) {
+      r.progress_total = p[0];
+      r.progress_done = p[1];
+    }
+  }
   if (f.has_attr("wall_seconds")) {
     r.wall_s = f.attr<double>("wall_seconds");
     r.has_wall = r.status != "running";  // a running file's is an earlier attempt's
@@ -488,6 +517,12 @@ std::string to_text(const Report& r) {
   o << "ranks, hosts:    " << r.ranks << ", " << r.hosts << "\n";
   o << "\nidentity:\n";
   for (const auto& [k, v] : r.identity) o << "  " << k << " = " << v << "\n";
+  o << "\nprovenance:\n";
+  if (r.provenance.empty()) o << "  (not recorded: written by an older poolrun)\n";
+  for (const auto& [k, v] : r.provenance) o << "  " << k << " = " << v << "\n";
+  for (const auto& in : r.inputs)
+    o << "  input " << in.path << ": " << in.size << " bytes, modified " << in.mtime << ", "
+      << in.checksum << "\n";
   o << "\nresult:\n";
   if (r.result.empty()) o << "  (none)\n";
   text_values(o, r.result, "  ");
@@ -555,6 +590,20 @@ std::string to_json(const Report& r) {
   for (std::size_t i = 0; i < r.identity.size(); ++i)
     s += (i ? "," : "") + jstr(r.identity[i].first) + ":" + jstr(r.identity[i].second);
   s += "}";
+  key("provenance") += "{";
+  for (std::size_t i = 0; i < r.provenance.size(); ++i)
+    s += (i ? "," : "") + jstr(r.provenance[i].first) + ":" + jstr(r.provenance[i].second);
+  s += "}";
+  key("inputs") += "[";
+  for (std::size_t i = 0; i < r.inputs.size(); ++i) {
+    const auto& in = r.inputs[i];
+    s += std::string(i ? "," : "") + "{\"path\":" + jstr(in.path) +
+         ",\"size\":" + std::to_string(in.size) + ",\"mtime\":" + jstr(in.mtime) +
+         ",\"checksum\":" + jstr(in.checksum) + "}";
+  }
+  s += "]";
+  key("progress") += "{\"total\":" + std::to_string(r.progress_total) +
+                     ",\"done\":" + std::to_string(r.progress_done) + "}";
   key("result") += json_values(r.result);
   key("wall_seconds") += jnum(r.wall_s);
   key("wall_from_attribute") += r.has_wall ? "true" : "false";
@@ -666,7 +715,11 @@ std::string timeline_svg(const Report& r, int width) {
   const double scale = plot_w / total;
   std::map<std::int64_t, int> lane_of;
   int li = 0;
-  for (auto rk : rank_set) lane_of[rk] = li++;
+  // Lanes grouped by host (ranks in order within one), so a slow node shows as a block.
+  std::vector<std::int64_t> lane_order(rank_set.begin(), rank_set.end());
+  std::stable_sort(lane_order.begin(), lane_order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return hosts[a] < hosts[b]; });
+  for (auto rk : lane_order) lane_of[rk] = li++;
 
   std::string s;
   s.reserve(1 << 16);
@@ -680,7 +733,7 @@ std::string timeline_svg(const Report& r, int width) {
        xml_escape(r.workload + ": " + r.status + ", " + std::to_string(r.chunks.size()) +
                   " chunks") +
        "</text>\n";
-  for (auto rk : rank_set) {
+  for (auto rk : lane_order) {
     const int y = top + lane_of[rk] * (lane_h + gap);
     std::string label = "rank " + std::to_string(rk);
     if (!hosts[rk].empty()) label += " (" + hosts[rk] + ")";
@@ -709,7 +762,9 @@ std::string timeline_svg(const Report& r, int width) {
         const std::string color = ok ? pass_color[c.pass] : kFailedColor;
         s += "<rect class=\"chunk\" data-n=\"1\" x=\"" + fixed(x0, 2) + "\" y=\"" +
              std::to_string(y + 2) + "\" width=\"" + fixed(x1 - x0, 2) + "\" height=\"" +
-             std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"><title>" +
+             std::to_string(lane_h - 4) + "\" fill=\"" + color + "\"" +
+             // Neighbours of one colour would read as one box: a white edge where it fits.
+             (x1 - x0 >= 4.0 ? " stroke=\"white\" stroke-width=\"1\"" : "") + "><title>" +
              xml_escape("[" + std::to_string(c.begin) + ", " + std::to_string(c.end) + ") pass " +
                         c.pass + ", attempt " + std::to_string(c.attempt) + ", " +
                         fixed(c.end_s - c.start_s, 6) + " s, " + c.status) +
@@ -794,6 +849,140 @@ std::string timeline_svg(const Report& r, int width) {
   return s;
 }
 
+namespace {
+
+std::string human(double v) {
+  const char* prefixes[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (std::abs(v) >= 1000 && i < 5) {
+    v /= 1000;
+    ++i;
+  }
+  return fmt(v, 3) + prefixes[i];
+}
+
+std::string human_s(double s) {
+  if (s < 60) return fmt(s, 3) + " s";
+  char buf[32];
+  if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
+  return buf;
+}
+
+// The partial name of what the user gave (FILE.h5 or FILE.h5.partial) and the final name.
+std::pair<fs::path, fs::path> names_of(const fs::path& given) {
+  const std::string s = given.string();
+  const std::string suffix = ".partial";
+  if (s.size() > suffix.size() && s.ends_with(suffix))
+    return {given, fs::path(s.substr(0, s.size() - suffix.size()))};
+  return {h5::PendingFile::partial_path_for(given), given};
+}
+
+int exit_for(const std::string& status) {
+  if (status == "complete") return 0;
+  if (status == "partial") return 3;
+  return 1;
+}
+
+}  // namespace
+
+std::string follow_line(const Report& r) {
+  std::string s = r.file.filename().string() + ": " + r.status;
+  // The rate of this attempt: its items over its pool time so far.
+  const double rate =
+      r.attempt_span_s > 0 ? static_cast<double>(r.last_attempt_items) / r.attempt_span_s : 0.0;
+  if (r.progress_total > 0) {
+    const double frac =
+        static_cast<double>(r.progress_done) / static_cast<double>(r.progress_total);
+    s += "  " + fixed(100.0 * frac, 1) + "%  " + std::to_string(r.progress_done) + "/" +
+         std::to_string(r.progress_total) + " items";
+    if (r.status == "running" && rate > 0 && r.progress_done < r.progress_total)
+      s += "  ETA " + human_s(static_cast<double>(r.progress_total - r.progress_done) / rate);
+  } else {
+    s += "  " + std::to_string(r.items_done) + " items";
+  }
+  s += "  " + human(rate) + " items/s  " + std::to_string(r.done) + " chunks";
+  if (r.failed) s += " (" + std::to_string(r.failed) + " failed)";
+  if (r.swmr) s += "  flushed " + fixed(r.since_flush_s, 1) + " s ago";
+  s += "  ranks";
+  for (const auto& p : r.per_rank)
+    if (p.chunks > 0)
+      s += " " + std::to_string(p.rank) + ":" + std::to_string(p.chunks) + "/" +
+           fixed(p.busy_pct, 0) + "%";
+  return s;
+}
+
+int follow(const fs::path& given, double interval, bool terminal, std::ostream& out) {
+  const auto [partial, final_name] = names_of(given);
+  std::error_code ec;
+  if (!fs::exists(partial, ec) && !fs::exists(final_name, ec))
+    throw ReportError(given.string() + ": no such file (nor " + partial.string() + ")");
+  int drawn = 0;  // lines of the last redraw on a terminal
+  const auto show = [&](const std::vector<std::string>& lines) {
+    if (terminal) {
+      std::string s;
+      if (drawn > 0) s += "\x1b[" + std::to_string(drawn) + "F";  // back to the block's start
+      for (const auto& l : lines) s += l + "\x1b[K\n";
+      for (int i = static_cast<int>(lines.size()); i < drawn; ++i) s += "\x1b[K\n";
+      drawn = std::max(drawn, static_cast<int>(lines.size()));
+      out << s << std::flush;
+    } else {
+      for (const auto& l : lines) out << l << "\n";
+      out << std::flush;
+    }
+  };
+  const auto block = [&](const Report& r) {
+    std::vector<std::string> lines{follow_line(r)};
+    if (terminal) {  // the per-rank table too, one line a rank
+      lines[0] = follow_line(r).substr(0, follow_line(r).find("  ranks"));
+      for (const auto& p : r.per_rank)
+        lines.push_back("  rank " + std::to_string(p.rank) + " " + p.host + ": " +
+                        std::to_string(p.chunks) + " chunks, busy " + fixed(p.busy_pct, 1) + "%");
+    }
+    return lines;
+  };
+  while (true) {
+    // The lock before the file: a finishing run renames its file before it drops the lock, so
+    // a lock found gone while FILE.h5.partial still exists means the writer died.
+    const auto writer = common::OutputLock::writer(final_name);
+    if (fs::exists(partial, ec)) {
+      std::optional<Report> r;
+      try {
+        r = read_report(partial);
+      } catch (const std::exception& e) {
+        // Before the first flush the file may not be readable yet.
+        if (writer == common::OutputLock::Writer::alive) {
+          show({partial.filename().string() + ": starting"});
+          std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+          continue;
+        }
+        throw;
+      }
+      if (writer != common::OutputLock::Writer::alive && fs::exists(partial, ec)) {
+        show(block(*r));
+        out << "poolreport: the run writing " << partial.string()
+            << " is gone (killed or crashed); the file holds what it flushed, last at "
+            << r->last_flush << "; continue it with poolrun --resume\n";
+        return 4;
+      }
+      show(block(*r));
+    } else if (fs::exists(final_name, ec)) {
+      const Report r = read_report(final_name);
+      if (r.status != "running") {
+        show(block(r));
+        out << "poolreport: the run ended: " << final_name.string() << " is " << r.status << "\n";
+        return exit_for(r.status);
+      }
+    } else {
+      throw ReportError(final_name.string() + " disappeared");
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  }
+}
+
 int main(int argc, char** argv) {
   CLI::App app{
       "poolreport: what a poolrun output file holds (complete, partial, failed, or a "
@@ -810,6 +999,17 @@ int main(int argc, char** argv) {
   app.add_option("--width", width, "Timeline width in pixels")
       ->capture_default_str()
       ->check(CLI::Range(300, 100000));
+  bool config = false, follow_run = false;
+  double interval = 1.0;
+  app.add_flag("--config", config,
+               "Print the run's stored configuration as TOML (poolrun --config FILE.toml reruns "
+               "it)");
+  app.add_flag("--follow", follow_run,
+               "Watch a running job's file until it ends: a redrawn view on a terminal, a line "
+               "per --interval otherwise");
+  app.add_option("--interval", interval, "Seconds between --follow updates")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -817,7 +1017,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   try {
+    if (follow_run) return follow(file, interval, ::isatty(STDOUT_FILENO) != 0, std::cout);
     const Report r = read_report(file);
+    if (config) {
+      if (r.config.empty()) throw ReportError(file + ": no stored configuration");
+      std::cout << r.config;
+      if (!r.config.ends_with('\n')) std::cout << '\n';
+      return 0;
+    }
     if (!timeline.empty()) {
       std::ofstream out(timeline, std::ios::binary);
       out << timeline_svg(r, width);

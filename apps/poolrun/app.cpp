@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
 
 #include "common/cli.hpp"
@@ -85,9 +87,15 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->capture_default_str()
       ->check(CLI::IsMember({"dynamic", "guided"}));
   app.add_option("--progress", o.progress,
-                 "Progress: a live line on a terminal, a line every few seconds otherwise")
+                 "Progress: auto (a live bar when stderr is a terminal, a line every "
+                 "--progress-interval otherwise), always (the live bar on any stderr: under "
+                 "mpirun on a terminal), never")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--progress-interval", o.progress_interval,
+                 "Seconds between progress lines when the bar is not drawn (logs, Slurm)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
   app.add_flag("--debug", o.debug,
                "HDF5 errors in full: the C++ call and HDF5's whole error stack");
   app.add_flag("-q,--quiet", o.quiet, "No progress and no summary (errors still go to stderr)");
@@ -142,6 +150,72 @@ std::vector<std::string> gather_hosts(int size) {
   return hosts;
 }
 
+// The MPI library's own description, on one line ("unknown" if MPI cannot say).
+std::string mpi_library_version() {
+  char buf[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int len = 0;
+  if (MPI_Get_library_version(buf, &len) != MPI_SUCCESS) return "unknown";
+  std::string v(buf, static_cast<std::size_t>(std::clamp(len, 0, MPI_MAX_LIBRARY_VERSION_STRING)));
+  for (char& c : v)
+    if (c == '\n' || c == '\r' || c == '\0') c = ' ';
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  return v.empty() ? "unknown" : v;
+}
+
+// The `workload = "NAME"` key before any [table] of a TOML file; empty when there is none or
+// the file cannot be read (CLI11 reports that itself).
+std::string config_workload(const std::string& file) {
+  std::ifstream in(file);
+  static const std::regex key(
+      R"re(^\s*workload\s*=\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_]+))\s*(?:#.*)?$)re");
+  for (std::string line; std::getline(in, line);) {
+    const auto b = line.find_first_not_of(" \t");
+    if (b != std::string::npos && line[b] == '[') break;
+    std::smatch m;
+    if (std::regex_match(line, m, key)) return m[1].matched ? m[1] : m[2].matched ? m[2] : m[3];
+  }
+  return {};
+}
+
+// CLI11 cannot select a subcommand from a config file: a stored configuration names its workload
+// in a top-level key, and when the command line names none, it is inserted as the first
+// argument. A command line that names another workload is refused. Returns the arguments to
+// parse and sets `workload` to the workload they select (empty when none).
+std::vector<std::string> select_workload(int argc, char** argv,
+                                         const std::vector<std::unique_ptr<Workload>>& workloads,
+                                         std::string& workload) {
+  std::vector<std::string> args(argv, argv + argc);
+  std::string config;
+  std::string given;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--config" && i + 1 < args.size()) {
+      config = args[++i];
+    } else if (a.starts_with("--config=")) {
+      config = a.substr(9);
+    } else if (a == "-o" || a == "--output") {
+      ++i;  // a value, even if it spells a workload
+    } else if (given.empty()) {
+      for (const auto& w : workloads)
+        if (a == w->name()) given = a;
+    }
+  }
+  workload = given;
+  if (config.empty()) return args;
+  const std::string from_file = config_workload(config);
+  if (from_file.empty()) return args;
+  const bool known = std::any_of(workloads.begin(), workloads.end(),
+                                 [&](const auto& w) { return from_file == w->name(); });
+  if (!known)
+    throw common::UsageError("--config " + config + ": unknown workload '" + from_file + "'");
+  if (!given.empty() && given != from_file)
+    throw common::UsageError("the command line runs " + given + " but --config " + config +
+                             " is a " + from_file + " configuration");
+  if (given.empty()) args.insert(args.begin() + 1, from_file);
+  workload = from_file;
+  return args;
+}
+
 std::vector<std::string> unique_hosts(const std::vector<std::string>& hosts) {
   std::vector<std::string> u;
   for (const auto& h : hosts)
@@ -182,13 +256,20 @@ int main(int argc, char** argv) {
   CLI::App app("poolrun: batch workloads on an MPI process pool", "poolrun");
   app.set_version_flag("--version", "poolrun " + std::string(common::libpool_version()));
   app.require_subcommand(1);
+  std::string workload_key;
+  CLI::Option* workload_opt =
+      app.add_option("--workload", workload_key,
+                     "The workload; a configuration file that names it runs it when the command "
+                     "line names none")
+          ->group("");
   add_common_options(app, common_options);
   for (auto& w : workloads) {
     CLI::App* sub = app.add_subcommand(w->name(), w->description())->fallthrough();
     sub->footer(
         "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
         "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
-        "dynamic|guided, --progress auto|always|never, --resume, --flush-interval S, "
+        "dynamic|guided, --progress auto|always|never, --progress-interval S, --resume, "
+        "--flush-interval S, "
         "--task-timeout S, --debug, -q/--quiet, --version");
     w->add_options(*sub);
   }
@@ -201,13 +282,31 @@ int main(int argc, char** argv) {
   common::Identity identity;
   {
     Muted muted(rank != 0);
-    if (auto code = common::cli::parse(app, argc, argv)) {
+    std::vector<std::string> args;
+    std::string selected;
+    try {
+      args = select_workload(argc, argv, workloads, selected);
+    } catch (const common::UsageError& e) {
+      std::cerr << "poolrun: error: " << e.what() << '\n';
+      verdict = exit_usage;
+    }
+    // The stored and dumped configuration names the workload it runs.
+    if (!selected.empty()) workload_opt->default_str(selected);
+    std::vector<const char*> arg_ptrs;
+    for (const auto& a : args) arg_ptrs.push_back(a.c_str());
+    if (verdict != -1) {
+      // refused above
+    } else if (auto code =
+                   common::cli::parse(app, static_cast<int>(arg_ptrs.size()), arg_ptrs.data())) {
       verdict = *code;
     } else {
       for (auto& w : workloads)
         if (app.got_subcommand(w->name())) chosen = w.get();
       h5::set_debug_errors(common_options.debug);
       try {
+        if (!workload_key.empty() && workload_key != chosen->name())
+          throw common::UsageError("--workload " + workload_key + " does not match the workload " +
+                                   chosen->name() + " on the command line");
         common_options.chunksize_value();
         check_rank_count(env.size());
         chosen->adjust_options(common_options);
@@ -269,6 +368,8 @@ int main(int argc, char** argv) {
     meta.ranks = pool.size();
     meta.hosts = unique_hosts(hosts);
     meta.identity = identity;
+    meta.input_files = chosen->input_files();
+    meta.mpi_library = mpi_library_version();
     std::optional<common::OutputFile> out;
     try {
       out.emplace(common_options.resume ? common::OutputFile::resume(common_options.output, meta)

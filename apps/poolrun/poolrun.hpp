@@ -44,9 +44,10 @@ struct CommonOptions {
   std::string progress = "auto";
   bool quiet = false;
   bool resume = false;
-  bool debug = false;           // HDF5 errors with the call and the whole error stack
-  double flush_interval = 5.0;  // seconds; how old the newest chunk on disk may be
-  double task_timeout = 0;      // seconds; 0: none
+  bool debug = false;              // HDF5 errors with the call and the whole error stack
+  double flush_interval = 5.0;     // seconds; how old the newest chunk on disk may be
+  double task_timeout = 0;         // seconds; 0: none
+  double progress_interval = 5.0;  // seconds between status lines when not redrawing a bar
 
   // 0 for "auto".
   std::uint64_t chunksize_value() const;
@@ -148,7 +149,7 @@ class Run {
   std::uint64_t total_ = 0;
   std::uint64_t done_ = 0;
   bool live_ = false;      // a redrawn line on a terminal
-  bool periodic_ = false;  // a status line every few seconds (logs)
+  bool periodic_ = false;  // a status line every --progress-interval seconds (logs)
   double last_print_ = 0;
   void print_progress(bool final_line);
   void handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span);
@@ -261,9 +262,10 @@ std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
 void init_base_primes(std::uint64_t upper_bound);
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
 
-// A testing aid: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS milliseconds (read once
-// per rank), so that fault tests can kill or signal a run while its chunks are in flight. Unset
-// in normal use.
+// Testing aids, unset in normal use: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS
+// milliseconds (read once per rank), so that fault tests can kill or signal a run while its
+// chunks are in flight; with POOLRUN_TASK_FAIL_AFTER=N every task after a rank's first N raises,
+// so that tests can make a failed file of any workload.
 void test_delay();
 
 // Formatting for summaries.

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "common/cli.hpp"
@@ -189,18 +191,25 @@ void Run::start_progress(const std::string& label, std::uint64_t total) {
   total_ = total;
   done_ = 0;
   last_print_ = elapsed();
+  out_.set_progress(total_, 0);
+  // auto: a redrawn bar when stderr is a terminal, a line per --progress-interval otherwise.
+  // Under mpirun rank 0's stderr is a pipe to mpirun even when mpirun writes to a terminal, so
+  // no rank can tell: `always` draws the bar on whatever stderr is (the user says it is shown
+  // on a terminal).
   const auto mode = options_.progress_mode();
   const bool tty = ::isatty(STDERR_FILENO) != 0;
-  live_ = !options_.quiet && tty && mode != ProgressMode::never;
-  periodic_ = !options_.quiet && !tty && mode != ProgressMode::never;
-  if (mode == ProgressMode::always && !tty) periodic_ = true;
+  const bool show = !options_.quiet && mode != ProgressMode::never;
+  live_ = show && (tty || mode == ProgressMode::always);
+  periodic_ = show && !live_;
 }
 
 void Run::add_progress(std::uint64_t items) {
   done_ += items;
+  out_.set_progress(total_, done_);
   if (!live_ && !periodic_) return;
   const double now = elapsed();
-  const double every = live_ ? 0.2 : 5.0;  // a terminal redraws, a log gets a line now and then
+  // A terminal redraws often; a log gets a line per --progress-interval.
+  const double every = live_ ? 0.2 : options_.progress_interval;
   if (now - last_print_ < every) return;
   last_print_ = now;
   print_progress(false);
@@ -282,6 +291,16 @@ void test_delay() {
     return v ? std::strtol(v, nullptr, 10) : 0L;
   }();
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  // Another testing aid: POOLRUN_TASK_FAIL_AFTER=N makes every task after a rank's first N raise,
+  // so that a failed file of any workload can be made (most cannot fail on real input).
+  static const long fail_after = [] {
+    const char* v = std::getenv("POOLRUN_TASK_FAIL_AFTER");
+    return v ? std::strtol(v, nullptr, 10) : -1L;
+  }();
+  static std::atomic<long> calls{0};
+  if (fail_after >= 0 && calls.fetch_add(1) >= fail_after)
+    throw std::runtime_error(
+        "task failed on purpose (POOLRUN_TASK_FAIL_AFTER=" + std::to_string(fail_after) + ")");
 }
 
 std::string human_seconds(double s) {

@@ -5,6 +5,11 @@ Usage: poolreport_e2e.py POOLREPORT POOLRUN MPIEXEC CASE CONFIGS_DIR
 """
 import json
 import os
+import pty
+import select
+import shutil
+import struct
+import zlib
 import signal
 import subprocess
 import sys
@@ -258,8 +263,305 @@ def case_many_chunks(d):
     assert os.path.getsize(os.path.join(d, "many.h5.svg")) < 2_000_000
 
 
+def case_provenance(d):
+    # Inputs: absolute path, size, mtime and the documented checksum; build and libraries.
+    data = np.arange(2, 3_000_000, dtype=np.uint64)  # > 2 MiB: first and last MiB
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["n"] = data
+    p = poolrun(["factor", "--input", "in.h5:/n", "--chunksize", "1e6", "-o", "f.h5", "-q"], d)
+    assert p.returncode == 0, p.stderr
+    raw = open(os.path.join(d, "in.h5"), "rb").read()
+    mib = 1 << 20
+    want = zlib.crc32(raw) if len(raw) <= 2 * mib else zlib.crc32(raw[:mib] + raw[-mib:])
+    st = os.stat(os.path.join(d, "in.h5"))
+    with h5py.File(os.path.join(d, "f.h5"), "r") as f:
+        a = {k: (attr(f, k) if k in f.attrs else None) for k in f.attrs}
+        assert a["working_directory"] == os.path.realpath(d), a["working_directory"]
+        assert [x.decode() if isinstance(x, bytes) else x for x in f.attrs["input_files"]] == \
+            [os.path.join(os.path.realpath(d), "in.h5")]
+        assert list(f.attrs["input_sizes"]) == [st.st_size]
+        assert f.attrs["input_checksums"][0] in (f"crc32:{want:08x}", f"crc32:{want:08x}".encode())
+        mtime = f.attrs["input_mtimes"][0]
+        mtime = mtime.decode() if isinstance(mtime, bytes) else mtime
+        assert mtime.endswith(f".{st.st_mtime_ns % 10**9:09d}Z"), mtime
+        assert time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(st.st_mtime_ns // 10**9)) in mtime
+        commit = subprocess.run(["git", "-C", os.path.dirname(os.path.abspath(__file__)),
+                                 "rev-parse", "HEAD"], capture_output=True, text=True)
+        # The commit CMake saw: this checkout's (or an earlier one of it), or unknown outside git.
+        assert a["build_git_commit"] == "unknown" or len(a["build_git_commit"]) == 40, a
+        if commit.returncode != 0:
+            assert a["build_git_commit"] == "unknown"
+        assert a["build_git_dirty"] in ("yes", "no", "unknown")
+        assert a["compiler"].startswith(("GCC ", "Clang ")), a["compiler"]
+        assert ":" in a["compiler_flags"]
+        assert a["hdf5_version"] == "%d.%d.%d" % h5py.h5.get_libversion()
+        assert "Open MPI" in a["mpi_library"] or "MPICH" in a["mpi_library"], a["mpi_library"]
+    text = report(os.path.join(d, "f.h5")).stdout
+    j = json.loads(report(os.path.join(d, "f.h5"), "--json").stdout)
+    assert j["provenance"]["working_directory"] == os.path.realpath(d)
+    assert j["inputs"][0]["size"] == st.st_size and j["inputs"][0]["checksum"] == f"crc32:{want:08x}"
+    assert f"crc32:{want:08x}" in text and "hdf5_version = " in text, text
+    # A workload without input files records none.
+    p = poolrun(["primes", "--to", "1e5", "-o", "p.h5", "-q"], d)
+    assert p.returncode == 0, p.stderr
+    with h5py.File(os.path.join(d, "p.h5"), "r") as f:
+        assert "input_files" not in f.attrs and "mpi_library" in f.attrs
+
+
+def case_config_roundtrip(d):
+    # The stored config, printed by poolreport --config, reruns the run bit for bit, at
+    # another rank count, without naming the workload on the command line.
+    for wl, args in (("pi", ["--samples", "3e6", "--chunksize", "1e5", "--seed", "11"]),
+                     ("powersum", ["--exponent", "3", "--n", "1000,2000", "--chunksize", "300"])):
+        p = poolrun([wl, *args, "-o", "a.h5", "-q", "--force"], d)
+        assert p.returncode == 0, p.stderr
+        cfg = report(os.path.join(d, "a.h5"), "--config").stdout
+        assert f'workload="{wl}"' in cfg.splitlines()[2:4], cfg
+        with open(os.path.join(d, "run.toml"), "w") as f:
+            f.write(cfg)
+        p = poolrun(["--config", "run.toml", "-o", "b.h5", "-q", "--force"], d, ranks=3)
+        assert p.returncode == 0, p.stderr
+        with h5py.File(os.path.join(d, "a.h5")) as a, h5py.File(os.path.join(d, "b.h5")) as b:
+            assert attr(b, "workload") == wl
+            for k in a["result"]:
+                x, y = np.asarray(a["result"][k][()]), np.asarray(b["result"][k][()])
+                assert x.dtype == y.dtype and x.shape == y.shape, (wl, k)
+                same = x.tolist() == y.tolist() if x.dtype.kind in "SOU" else \
+                    x.tobytes() == y.tobytes()  # the same bits
+                assert same, (wl, k, x, y)
+            assert attr(a, "identity") == attr(b, "identity")
+    # The file says pi, the command line says primes: one line, exit 2, nothing written.
+    p = poolrun(["primes", "--config", "run.toml", "-o", "c.h5"], d)
+    assert p.returncode == 2 and "powersum configuration" in p.stderr, (p.returncode, p.stderr)
+    assert p.stderr.strip().count("\n") == 0, p.stderr
+    assert not os.path.exists(os.path.join(d, "c.h5"))
+    # A workload the file names that does not exist.
+    with open(os.path.join(d, "bad.toml"), "w") as f:
+        f.write('workload = "nope"\n')
+    p = poolrun(["--config", "bad.toml"], d)
+    assert p.returncode == 2 and "unknown workload 'nope'" in p.stderr, p.stderr
+    # The same workload on both: fine.
+    p = poolrun(["powersum", "--config", "run.toml", "-o", "d.h5", "-q"], d)
+    assert p.returncode == 0, p.stderr
+    # --dump-config without the required options: a commented template, exit 0.
+    p = poolrun(["stats", "--dump-config"], d, ranks=1)
+    assert p.returncode == 0, p.stderr
+    assert 'workload="stats"' in p.stdout
+    assert "# stats.input=FILE.h5:/DSET" in p.stdout and "(required)" in p.stdout, p.stdout
+    p = poolrun(["--dump-config"], d, ranks=1)
+    assert p.returncode == 0 and "Choose one" in p.stdout and "thumbnails" in p.stdout, p.stdout
+    # Without --dump-config the missing option is still an error.
+    p = poolrun(["stats"], d, ranks=1)
+    assert p.returncode == 2 and "input is required" in p.stderr, p.stderr
+    report(os.path.join(d, "nope.h5"), "--config", rc=2)
+
+
+def follow_start(d, out, samples="4e7"):
+    proc = start(["pi", "--samples", samples, "--chunksize", "1e6", "-o", out, "-q",
+                  "--flush-interval", "0.2"], d, delay_ms=150)
+    wait_for_rows(os.path.join(d, out + ".partial"), 1, proc)
+    return proc
+
+
+def case_follow_live(d):
+    proc = follow_start(d, "live.h5")
+    t0 = time.time()
+    p = subprocess.run([POOLREPORT, os.path.join(d, "live.h5"), "--follow", "--interval", "0.2"],
+                       capture_output=True, text=True, timeout=120)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0 and p.returncode == 0, (proc.returncode, p.stdout, p.stderr)
+    lines = p.stdout.splitlines()
+    running = [l for l in lines if ": running" in l]
+    # A pipe gets a line per interval while the run runs, with progress, rate, ETA, ranks.
+    assert len(running) >= 3, lines
+    assert any("ETA" in l and "items/s" in l and "ranks " in l for l in running), running
+    pct = [float(l.split()[2].rstrip("%")) for l in running if "%" in l.split()[2]]
+    assert pct == sorted(pct) and pct[-1] < 100, pct
+    assert lines[-1].endswith("live.h5 is complete"), lines[-1]
+    assert "100.0%  40000000/40000000" in lines[-2], lines[-2]
+    assert "\x1b[" not in p.stdout
+    assert time.time() - t0 < 60
+
+
+def case_follow_killed(d):
+    # rank 0 killed with -9: --follow (on a terminal here) says the writer is gone, exit 4.
+    proc = follow_start(d, "k.h5", samples="1e9")
+    master, slave = pty.openpty()
+    fol = subprocess.Popen([POOLREPORT, os.path.join(d, "k.h5.partial"), "--follow",
+                            "--interval", "0.2"], stdout=slave, stderr=slave)
+    os.close(slave)
+    out = b""
+
+    def read_for(seconds):
+        nonlocal out
+        end = time.time() + seconds
+        while time.time() < end:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    return
+    read_for(1.5)
+    assert fol.poll() is None, out
+    pids = rank_pids(proc.pid)
+    os.kill(pids[0], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    t0 = time.time()
+    while fol.poll() is None and time.time() - t0 < 30:
+        read_for(0.2)
+    read_for(0.3)
+    os.close(master)
+    assert fol.returncode == 4, (fol.returncode, out)
+    text = out.decode(errors="replace")
+    assert "\x1b[" in text and "  rank " in text and "busy" in text, text  # a redrawn block
+    assert "is gone" in text and "--resume" in text, text
+    # Given a file no run writes: one line, exit 2.
+    p = report(os.path.join(d, "none.h5"), "--follow", rc=2)
+    assert p.stderr.count("\n") == 1, p.stderr
+
+
+def png_pixels(path):
+    """(width, height, [rows of RGB(A) bytes]) of an 8-bit non-interlaced PNG (stdlib only)."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and interlace == 0 and ctype in (2, 6), (depth, ctype, interlace)
+            bpp = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pr) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+
+def case_svg_browser(d):
+    chromium = shutil.which("chromium")
+    if not chromium:
+        if os.environ.get("CI"):
+            raise AssertionError("chromium is required in CI (scripts/common.sh installs it)")
+        print("SKIP: chromium is not installed (apt-get install chromium)")
+        sys.exit(77)
+    p = poolrun(["seed", "-o", "seed.h5", "-q"], d)
+    assert p.returncode == 0, p.stderr
+    svg = os.path.join(d, "seed.svg")
+    report(os.path.join(d, "seed.h5"), "--timeline", svg)
+    root = ET.parse(svg).getroot()  # valid XML
+    with h5py.File(os.path.join(d, "seed.h5"), "r") as f:
+        rows = shortest(f)
+    boxes = [r for r in root.iter(SVG + "rect") if r.get("class") in ("chunk", "agg")]
+    assert sum(int(r.get("data-n")) for r in boxes) == rows
+    width, height = int(root.get("width")), int(root.get("height"))
+    png = os.path.join(d, "seed.png")
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+                        "--hide-scrollbars", f"--screenshot={png}",
+                        f"--window-size={width},{height}", "file://" + svg],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and os.path.exists(png), (r.returncode, r.stderr[-2000:])
+    w, h, bpp, pix = png_pixels(png)
+    assert (w, h) == (width, height), (w, h, width, height)
+    # Not blank: the boxes' colours (the pass palette) are on screen, in the lanes' rows.
+    palette = {(0x4e, 0x79, 0xa7), (0x59, 0xa1, 0x4f), (0xed, 0xc9, 0x48), (0xb0, 0x7a, 0xa1),
+               (0x76, 0xb7, 0xb2)}
+    coloured = 0
+    nonwhite = 0
+    for row in pix:
+        for x in range(0, w * bpp, bpp):
+            px = tuple(row[x:x + 3])
+            nonwhite += px != (255, 255, 255)
+            coloured += px in palette
+    assert nonwhite > 0.02 * w * h, nonwhite
+    assert coloured > 1000, coloured
+    if os.environ.get("POOLREPORT_SCREENSHOT"):  # to look at it: the test keeps a copy there
+        shutil.copy(png, os.environ["POOLREPORT_SCREENSHOT"])
+
+
+# Every workload in every state poolreport must read: small runs with many chunks, slowed by
+# POOLRUN_TASK_DELAY_MS so that a signal or a kill lands mid-run; failures injected with
+# POOLRUN_TASK_FAIL_AFTER where real inputs cannot fail.
+def workload_args(wl, d):
+    if wl in ("factor", "stats", "thumbnails") and not os.path.exists(os.path.join(d, "in.h5")):
+        with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+            f["n"] = np.arange(2, 402, dtype=np.uint64)
+            # stats cuts ~4 MiB blocks: 40 of them, compressed to almost nothing on disk.
+            f.create_dataset("x", data=np.zeros(40 << 20, np.uint8), chunks=(1 << 20,),
+                             compression="gzip")
+            f["img"] = np.arange(120 * 16 * 16, dtype=np.uint32).reshape(120, 16, 16).astype(
+                np.uint8)
+    return {"powersum": ["--exponent", "3", "--n", "40000", "--chunksize", "1000"],
+            "primes": ["--to", "4e6", "--chunksize", "1e5"],
+            "pi": ["--samples", "4e7", "--chunksize", "1e6"],
+            "factor": ["--input", "in.h5:/n", "--chunksize", "10"],
+            "seed": [],
+            "datagen": ["--kind", "normal", "--shape", "40000", "--chunk", "1000",
+                        "--chunksize", "1000"],
+            "stats": ["in.h5:/x", "--chunksize", "1"],
+            "thumbnails": ["in.h5:/img", "--size", "4x4", "--chunksize", "3"]}[wl]
+
+
+def states(d, wl):
+    args = workload_args(wl, d)
+    # failed: the second task on each rank raises; exit 1, /error, failed rows.
+    # One rank started without mpirun (MPI's singleton mode): mpirun takes 1-2 s more to end a
+    # job whose ranks exit non-zero; the failure path on the master is the same.
+    env = dict(ENV, POOLRUN_TASK_FAIL_AFTER="1")
+    p = subprocess.run([POOLRUN, wl, *args, "-o", "failed.h5", "-q"], cwd=d, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, (wl, p.returncode, p.stderr)
+    _, j, _ = check(os.path.join(d, "failed.h5"), "failed")
+    assert j["chunks_failed"] >= 1 and "on purpose" in j["error"]["message"], (wl, j["error"])
+    assert j["failures"] and j["failures"][0]["count"] >= 1
+    # partial: SIGTERM to rank 0 (exit 3); the report's rows are the file's.
+    proc = start([wl, *args, "-o", "partial.h5", "-q", "--flush-interval", "0.1"], d,
+                 delay_ms=150)
+    wait_for_rows(os.path.join(d, "partial.h5.partial"), 1, proc)
+    os.kill(rank_pids(proc.pid)[0], signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3, (wl, proc.returncode)
+    _, j, _ = check(os.path.join(d, "partial.h5"), "partial")
+    assert j["rows"] >= 1 and j["error"] is None, wl
+    # crashed: rank 0 killed with -9; FILE.h5.partial read as a SWMR reader.
+    proc = start([wl, *args, "-o", "crashed.h5", "-q", "--flush-interval", "0.1"], d,
+                 delay_ms=150)
+    wait_for_rows(os.path.join(d, "crashed.h5.partial"), 1, proc)
+    os.kill(rank_pids(proc.pid)[0], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    _, j, _ = check(os.path.join(d, "crashed.h5"), "running", swmr=True)
+    assert j["rows"] >= 1 and j["workload"] == wl, wl
+
+
+for _wl in ("powersum", "primes", "pi", "factor", "seed", "datagen", "stats", "thumbnails"):
+    globals()["case_states_" + _wl] = (lambda wl: lambda d: states(d, wl))(_wl)
+
+
 if __name__ == "__main__":
     case = sys.argv[4]
     with tempfile.TemporaryDirectory(prefix="poolreport-e2e-") as tmp:
-        globals()["case_" + case](tmp)
+        globals()["case_" + case](os.path.realpath(tmp))
     print(f"{case}: ok")

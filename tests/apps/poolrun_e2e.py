@@ -261,6 +261,35 @@ def case_interrupt(d):
         assert len(f["chunks/begin"]) > 0
 
 
+def case_progress(d):
+    # Slowed tasks (100 ms each, 24 chunks, about 1.3 s of work on 2 ranks).
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="100")
+    base = [MPIEXEC, "-q", "-n", "2", "--oversubscribe", POOLRUN, "pi", "--samples", "24e6",
+            "--chunksize", "1e6", "--force"]
+
+    def run(extra):
+        # Bytes: text mode would turn the bar's carriage returns into newlines.
+        p = subprocess.run(base + extra, capture_output=True, cwd=d, env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        return p.stderr.decode()
+    # A pipe (a log, Slurm): one status line per --progress-interval, no redraw.
+    err = run(["-o", "a.h5", "--progress-interval", "0.2"])
+    lines = [l for l in err.splitlines() if l.startswith("poolrun pi: ")]
+    assert len(lines) >= 3 and "\r" not in err, err
+    assert all("/24000000" in l for l in lines), lines
+    # The default interval (5 s) prints none in a run this short.
+    err = run(["-o", "b.h5"])
+    assert "poolrun pi: " not in err, err
+    # --progress always: the redrawn bar on stderr although it is a pipe (mpirun's to a terminal).
+    err = run(["-o", "c.h5", "--progress", "always"])
+    assert "\r[" in err and "\x1b[K" in err and "ETA" in err, repr(err)
+    # never, and a bad interval (exit 2, one line).
+    assert "poolrun pi" not in run(["-o", "e.h5", "--progress", "never",
+                                    "--progress-interval", "0.1"])
+    p = poolrun(["pi", "--progress-interval", "0", "-o", "f.h5"], cwd=d)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+
+
 def case_configs(d):
     # The committed configs run as they are, and --dump-config round-trips.
     for wl in ("powersum", "primes", "pi", "factor", "seed", "datagen", "stats", "thumbnails"):

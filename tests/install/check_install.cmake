@@ -33,3 +33,16 @@ message(STATUS "${out}")
 if(rc OR NOT out MATCHES "twice\\(21\\) = 42")
   message(FATAL_ERROR "the consumer did not run: ${rc} ${out}")
 endif()
+# The installed tools run from the prefix: a small pi run, then the installed poolreport on it.
+file(REMOVE ${WORK_DIR}/pi.h5)
+execute_process(COMMAND ${MPIEXEC} -n 2 --oversubscribe ${WORK_DIR}/prefix/bin/poolrun pi
+                        --samples 1e6 -o ${WORK_DIR}/pi.h5 -q
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc OR NOT EXISTS ${WORK_DIR}/pi.h5)
+  message(FATAL_ERROR "the installed poolrun did not run: ${rc} ${out} ${err}")
+endif()
+execute_process(COMMAND ${WORK_DIR}/prefix/bin/poolreport ${WORK_DIR}/pi.h5 --json
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(rc OR NOT out MATCHES "\"status\":\"complete\"" OR NOT out MATCHES "\"samples\":1000000")
+  message(FATAL_ERROR "the installed poolreport did not read the run: ${rc} ${out} ${err}")
+endif()

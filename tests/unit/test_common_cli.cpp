@@ -2,6 +2,7 @@
 // CLI11 2.1.2, one-line errors with exit code 2, run metadata.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -370,4 +371,72 @@ TEST(CommonCli, RunMetadata) {
   EXPECT_EQ(common::iso8601_utc_now().size(), 20u);
   EXPECT_FALSE(common::hostname().empty());
   EXPECT_FALSE(common::libpool_version().empty());
+}
+
+TEST(CommonCli, DumpConfigTemplateWithoutRequiredOptions) {
+  // --dump-config without a required option: the options so far, then the missing ones
+  // commented with their descriptions, exit 0; without --dump-config the same is an error.
+  DatasetSpec input;
+  std::uint64_t bins = 0;
+  auto make = [&] {
+    auto app = std::make_unique<CLI::App>("poolrun", "poolrun");
+    app->require_subcommand(1);
+    CLI::App* stats = app->add_subcommand("stats", "reduce")->fallthrough();
+    add_dataset_spec(*stats, "input", input, "The dataset")->required();
+    add_u64(*stats, "--bins", bins, "Histogram bins");
+    app->add_subcommand("pi", "estimate pi")->fallthrough();
+    add_config(*app);
+    return app;
+  };
+  auto app = make();
+  auto p = run_parse(*app, {"poolrun", "stats", "--dump-config"});
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("stats.bins=0"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("# The dataset (required)\n# stats.input=FILE.h5:/DSET\n"),
+            std::string::npos)
+      << p.out;
+  app = make();
+  p = run_parse(*app, {"poolrun", "--dump-config"});
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find("Choose one"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find(" stats pi"), std::string::npos) << p.out;
+  app = make();
+  p = run_parse(*app, {"poolrun", "stats"});
+  EXPECT_EQ(p.code, 2);
+  EXPECT_NE(p.err.find("input is required"), std::string::npos) << p.err;
+}
+
+TEST(CommonCli, Provenance) {
+  // CRC-32's check value (the one zlib.crc32 gives), and in two pieces.
+  const std::string check = "123456789";
+  EXPECT_EQ(common::crc32(check.data(), check.size()), 0xCBF43926u);
+  EXPECT_EQ(common::crc32(check.data() + 4, 5, common::crc32(check.data(), 4)), 0xCBF43926u);
+  test_common::TempDir dir;
+  // Small files: the whole file; large ones: first MiB then last MiB.
+  const auto small = dir / "small.bin";
+  { std::ofstream(small) << check; }
+  const auto ps = common::file_provenance(small);
+  EXPECT_EQ(ps.checksum, "crc32:cbf43926");
+  EXPECT_EQ(ps.size, 9u);
+  EXPECT_TRUE(std::filesystem::path(ps.path).is_absolute());
+  EXPECT_EQ(ps.mtime.size(), 30u) << ps.mtime;  // 2024-11-25T14:03:12.123456789Z
+  constexpr std::size_t mib = 1 << 20;
+  std::string big(3 * mib + 7, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  const auto large = dir / "large.bin";
+  { std::ofstream(large, std::ios::binary) << big; }
+  const std::string ends = big.substr(0, mib) + big.substr(big.size() - mib);
+  char want[16];
+  std::snprintf(want, sizeof want, "crc32:%08x", common::crc32(ends.data(), ends.size()));
+  EXPECT_EQ(common::file_provenance(large).checksum, want);
+  // A change in the last MiB is seen (one in the middle would not be: cheap by design).
+  big[big.size() - 1] ^= 1;
+  { std::ofstream(large, std::ios::binary) << big; }
+  EXPECT_NE(common::file_provenance(large).checksum, want);
+  EXPECT_THROW(common::file_provenance(dir / "missing.bin"), std::runtime_error);
+  EXPECT_FALSE(common::working_directory().empty());
+  EXPECT_FALSE(common::build_git_commit().empty());
+  EXPECT_TRUE(common::build_git_dirty() == "yes" || common::build_git_dirty() == "no" ||
+              common::build_git_dirty() == "unknown");
+  EXPECT_FALSE(common::compiler().empty());
 }

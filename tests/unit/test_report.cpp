@@ -139,3 +139,26 @@ TEST(Report, MillionChunksTimelineStaysSmall) {
   EXPECT_EQ(count(svg, "class=\"chunk\""), 0u);
   EXPECT_GT(count(svg, "class=\"agg\""), 100u);
 }
+
+TEST(Report, TimelineLanesGroupedByHost) {
+  // Ranks placed round-robin on two nodes: the lanes of one node come together.
+  poolreport::Report r;
+  r.workload = "pi";
+  r.status = "complete";
+  const char* hosts[] = {"nodeB", "nodeA", "nodeB", "nodeA"};
+  for (std::int64_t rank = 0; rank < 4; ++rank) {
+    poolreport::RankRow row;
+    row.rank = rank;
+    row.host = hosts[rank];
+    r.per_rank.push_back(row);
+    r.chunks.push_back(chunk_row(static_cast<std::uint64_t>(rank) * 10,
+                                 static_cast<std::uint64_t>(rank) * 10 + 10, rank, 0.0, 1.0));
+  }
+  const auto svg = poolreport::timeline_svg(r);
+  const auto at = [&](const std::string& label) { return svg.find(label); };
+  ASSERT_NE(at("rank 1 (nodeA)"), std::string::npos) << svg;
+  EXPECT_LT(at("rank 1 (nodeA)"), at("rank 3 (nodeA)"));
+  EXPECT_LT(at("rank 3 (nodeA)"), at("rank 0 (nodeB)"));
+  EXPECT_LT(at("rank 0 (nodeB)"), at("rank 2 (nodeB)"));
+  EXPECT_EQ(count(svg, "class=\"chunk\""), 4u);
+}
