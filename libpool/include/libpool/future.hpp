@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "libpool/codec.hpp"
+#include "libpool/detail/protocol.hpp"
 #include "libpool/errors.hpp"
 
 namespace libpool {
@@ -42,14 +43,27 @@ Clock::time_point deadline_after(Seconds timeout);
 
 struct WorkBase;
 
-// What futures need from the executor that created them.
+// The master of a pool (rank 0), as the headers see it: futures, maps and the Executor talk to
+// the pool through this interface only; its one implementation is detail::Master (master.cpp).
 class MasterCore {
  public:
   virtual ~MasterCore() = default;
+  // Numbers the work, writes its task header and queues it (may start it at once). Work that
+  // cannot be scheduled (shutdown, broken pool) completes with the reason.
+  virtual void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) = 0;
+  // Completes work that failed before it could be queued (an argument that did not encode).
+  virtual void fail(std::shared_ptr<WorkBase> work, std::exception_ptr error) = 0;
   // Runs the pool until done() is true or the deadline passes; returns done().
   virtual bool progress_until(const std::function<bool()>& done, Clock::time_point deadline) = 0;
-  // Cancels work that has not been handed to a worker yet.
+  // Cancels work that has not been handed to a worker yet; true if it is (now) cancelled.
   virtual bool cancel(WorkBase& work) = 0;
+  virtual void shutdown(bool wait, bool cancel_futures) = 0;
+  // Ranks that run tasks, and the tasks each holds at once (1 + Options::prefetch).
+  virtual std::size_t workers() const noexcept = 0;
+  virtual std::size_t window() const noexcept = 0;
+  // Throws what new work would fail with (a broken pool's error, or shutdown), if anything.
+  virtual void check_accepting() const = 0;
+  virtual std::optional<std::string> broken() const = 0;
 };
 
 // One unit of work as the master tracks it: a submit, or one chunk of a map.
@@ -61,20 +75,13 @@ struct WorkBase {
   bool done() const noexcept {
     return state == WorkState::Finished || state == WorkState::Cancelled;
   }
-  // Sets the outcome without running callbacks: the master completes work in the middle of its
-  // own bookkeeping and runs the callbacks once that is consistent again.
+  // Sets the outcome without running callbacks. Only the master completes work (Master::complete),
+  // in the middle of its own bookkeeping; it runs the callbacks once that is consistent again.
   void settle(std::exception_ptr e = nullptr) {
     error = std::move(e);
     state = WorkState::Finished;
   }
-  void finish(std::exception_ptr e = nullptr) {
-    settle(std::move(e));
-    run_callbacks();
-  }
-  void mark_cancelled() {
-    state = WorkState::Cancelled;
-    run_callbacks();
-  }
+  void settle_cancelled() noexcept { state = WorkState::Cancelled; }
   // Runs and drops the callbacks. One that throws is reported on stderr and does not stop the
   // others (Python logs it the same way): user code must not be able to derail the pool.
   void run_callbacks() noexcept;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "libpool/codec.hpp"
+#include "libpool/detail/protocol.hpp"
 
 namespace libpool {
 
@@ -25,15 +26,6 @@ namespace detail {
 using ErasedFn = void (*)();
 template <class R, class... A>
 using Fn = R (*)(A...);
-
-// How the items of a map chunk are laid out on the wire.
-enum class ChunkMode : std::uint8_t {
-  Iota = 1,  // one integer argument: the chunk carries only its first value
-  Zip = 2,   // each item's arguments encoded one after the other
-};
-
-// Where a task failed, reported in RemoteError.
-enum class Phase : std::uint8_t { DecodeArguments = 1, Run = 2, EncodeResult = 3, Initialize = 4 };
 
 struct TaskEntry {
   std::string name;
@@ -75,8 +67,7 @@ void call_chunk(ErasedFn erased, Reader& in, Writer& out, Phase& phase) {
   } else {
     const auto fn = reinterpret_cast<Fn<R, A...>>(erased);
     phase = Phase::DecodeArguments;
-    const auto mode = static_cast<ChunkMode>(in.get<std::uint8_t>());
-    const auto count = in.get<std::uint64_t>();
+    const auto [mode, count] = read_chunk_head(in);
     out.put(count);
     // Results of trivially copyable type go straight into the buffer, no per-item bookkeeping.
     R* slots = nullptr;
