@@ -155,14 +155,25 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
   int initialised = 0;
   detail::mpi_check(MPI_Initialized(&initialised), "MPI_Initialized");
   if (!initialised) throw Error("MPI is not initialised: create a libpool::Environment first");
+  int level = MPI_THREAD_SINGLE;
+  LIBPOOL_MPI(MPI_Query_thread(&level));
+  // Below MPI_THREAD_MULTIPLE only the thread that initialised MPI may call it, and the pool
+  // calls MPI from the thread that creates it: refuse before any collective.
+  if (level < MPI_THREAD_MULTIPLE) {
+    int is_main = 0;
+    LIBPOOL_MPI(MPI_Is_thread_main(&is_main));
+    if (!is_main) {
+      throw Error(
+          "libpool: create the Executor on the thread that initialised MPI (the one that made "
+          "the libpool::Environment): MPI runs MPI_THREAD_FUNNELED, no other thread may call it");
+    }
+  }
   auto c = std::make_unique<detail::Comm>(comm);
   LIBPOOL_MPI(MPI_Comm_rank(c->get(), &rank_));
   LIBPOOL_MPI(MPI_Comm_size(c->get(), &size_));
 
   // Does rank 0 run tasks? Always on one rank; otherwise per options, and only if MPI lets a
   // second thread exist (it never calls MPI, but MPI_THREAD_SINGLE forbids threads at all).
-  int level = MPI_THREAD_SINGLE;
-  LIBPOOL_MPI(MPI_Query_thread(&level));
   bool master_works = size_ == 1;
   if (size_ > 1 && level >= MPI_THREAD_FUNNELED) {
     master_works = options.master_works == MasterWorks::Yes ||

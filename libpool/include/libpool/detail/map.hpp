@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "libpool/arith.hpp"
 #include "libpool/codec.hpp"
 #include "libpool/detail/protocol.hpp"
 #include "libpool/errors.hpp"
@@ -195,7 +196,7 @@ class MapDriver {
     buffersize_ = opt.buffersize ? opt.buffersize : ctx.auto_buffersize();
     if (opt_.chunksize == 0) {
       if (auto n = src_->remaining(); n && opt_.schedule == Schedule::Dynamic) {
-        fixed_ = std::clamp<std::uint64_t>((*n + 4 * ctx.workers - 1) / (4 * ctx.workers), 1,
+        fixed_ = std::clamp<std::uint64_t>(ceil_div<std::uint64_t>(*n, 4 * ctx.workers), 1,
                                            max_auto_chunk());
       } else {
         fixed_ = 1;
@@ -298,7 +299,7 @@ class MapDriver {
     const auto left = src_->remaining();
     if (!left) return fixed_;
     const std::uint64_t div = 2 * ctx_.workers;
-    const std::uint64_t guided = std::min((*left + div - 1) / div, max_auto_chunk());
+    const std::uint64_t guided = std::min(ceil_div(*left, div), max_auto_chunk());
     return std::max<std::uint64_t>(guided, fixed_);
   }
 
