@@ -160,7 +160,6 @@ void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
   check_thread();
   work->master = this;
   work->id = next_id_++;
-  if (kind == TaskKind::Call) work->chunk = work->id;
   if (broken_ || shutdown_) {
     // A lazy map that goes on after shutdown() lands here, as in Python 3.14.
     complete(work, broken_

@@ -223,6 +223,7 @@ class Executor {
     check_can_submit();
     auto st = std::make_shared<detail::ResultState<R>>();
     st->task_hash = entry.hash;
+    st->chunk = submits_++;  // errors name the submit by its position, as the caller counts
     detail::reserve_task_header(st->message);
     try {
       (detail::put_as<std::decay_t<A>>(st->message, std::forward<Args>(args)), ...);
@@ -232,6 +233,33 @@ class Executor {
     }
     master_->enqueue(st, detail::TaskKind::Call);
     return Future<R>(std::move(st));
+  }
+
+  // Anything else passed as the task (a lambda, std::function, functor, member function) does
+  // not compile, with a message saying what to do.
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Args>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>) void submit(
+      LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Args&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
+  }
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Args>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>) void map(
+      LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Args&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
+  }
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Args>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>) void map_unordered(
+      LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Args&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
+  }
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Args>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>) void map_spans(
+      LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Args&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
   }
 
   // fn over the zipped inputs, results in input order, computed chunk by chunk. Inputs are any
@@ -304,6 +332,7 @@ class Executor {
   int rank_ = 0;
   int size_ = 1;
   std::unique_ptr<detail::MasterCore> master_;  // rank 0 only
+  std::uint64_t submits_ = 0;                   // submit() calls so far
 };
 
 }  // namespace libpool

@@ -98,7 +98,7 @@ struct WorkBase {
   MasterCore* master = nullptr;
   std::uint64_t id = 0;
   std::uint64_t task_hash = 0;
-  std::uint64_t chunk = 0;       // chunk index (map) or id (submit): for error messages
+  std::uint64_t chunk = 0;       // chunk index (map) or position (submit): for error messages
   std::uint64_t item_begin = 0;  // map only
   std::uint64_t item_count = 0;  // map only: 0 means a submit
   Writer message;                // header + payload; dropped once the result is in
@@ -200,7 +200,9 @@ class Future {
   // Which rank ran it and when. Meaningful once done and not cancelled.
   const TaskInfo& info() const noexcept { return state_->info; }
 
+  // Futures are keys, as in Python (`futures[future]`): equal when they are the same future.
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
+  friend struct std::hash<Future>;
   detail::WorkBase& work() const noexcept { return *state_; }
 
  private:
@@ -212,3 +214,10 @@ class Future {
 };
 
 }  // namespace libpool
+
+template <class T>
+struct std::hash<libpool::Future<T>> {
+  std::size_t operator()(const libpool::Future<T>& f) const noexcept {
+    return std::hash<const void*>{}(f.state_.get());
+  }
+};

@@ -39,6 +39,18 @@ struct TaskEntry {
 
 std::uint64_t hash_name(std::string_view name) noexcept;
 
+// What a task is: a pointer to a plain function (which has a name on every rank).
+template <class F>
+concept FunctionPointer = std::is_pointer_v<std::decay_t<F>> &&
+    std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>;
+template <class>
+inline constexpr bool kNotATask = false;
+#define LIBPOOL_NOT_A_TASK_MESSAGE                                                               \
+  "libpool: a task must be a plain function registered with Registry::add, passed as a "         \
+  "function pointer: not a lambda, std::function, functor or member function (those have no "    \
+  "name on the other ranks; wrap a member in a free function). For an overloaded function pick " \
+  "one: static_cast<R (*)(Args...)>(f)"
+
 template <class T>
 inline constexpr bool kArgByMutableRef =
     std::is_lvalue_reference_v<T> && !std::is_const_v<std::remove_reference_t<T>>;
@@ -129,6 +141,17 @@ class Registry {
     e.call = &detail::call_task<R, A...>;
     e.call_chunk = &detail::call_chunk<R, A...>;
     insert(std::move(e));
+    return *this;
+  }
+
+  // Anything else passed as a task does not compile, with a message saying what to do (an
+  // overloaded name deduces nothing: the template parameter's name then carries the advice).
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Rest>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>)
+      Registry& add(std::string_view,
+                    LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Rest&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
     return *this;
   }
 

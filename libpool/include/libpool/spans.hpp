@@ -226,7 +226,7 @@ class SpanMap {
       });
       live_.push_back(st);
       ctx_.master->enqueue(st, detail::TaskKind::Call);
-      st->chunk = chunks_made_++;  // after enqueue, which numbers calls by their work id
+      st->chunk = chunks_made_++;
     }
   }
 
