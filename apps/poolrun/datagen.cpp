@@ -300,16 +300,15 @@ class Datagen final : public Workload {
                                        std::uint64_t, std::uint64_t)) {
     const std::uint64_t rows = shape_[0];
     const std::uint64_t row = product(shape_, 1);
-    const std::uint64_t nchunks = (rows + chunk_rows_ - 1) / chunk_rows_;
+    const std::uint64_t nchunks = libpool::ceil_div(rows, chunk_rows_);
     // Work chunks are runs of whole HDF5 chunks (a compressed chunk is written once):
     // --chunksize elements rounded up, or ~4 MiB and at least 4 work chunks a worker.
     const std::uint64_t chunk_elems = chunk_rows_ * row;
     std::uint64_t cs = run.options().chunksize_value();
     if (cs != 0) {
-      // No (cs + e - 1) / e: it wraps near 2^64. More than the whole dataset is the whole
-      // dataset, so that cs * chunk_rows_ cannot overflow either.
-      cs =
-          std::clamp<std::uint64_t>(cs / chunk_elems + (cs % chunk_elems != 0 ? 1 : 0), 1, nchunks);
+      // More than the whole dataset is the whole dataset, so that cs * chunk_rows_ cannot
+      // overflow either.
+      cs = std::clamp<std::uint64_t>(libpool::ceil_div(cs, chunk_elems), 1, nchunks);
     } else {
       cs = std::clamp<std::uint64_t>(
           nchunks / (4 * run.workers()), 1,

@@ -276,17 +276,16 @@ class Stats final : public Workload {
     const std::uint64_t block_rows = std::min(
         rows,
         c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
-    const std::uint64_t nblocks = (rows + block_rows - 1) / block_rows;
+    const std::uint64_t nblocks = libpool::ceil_div(rows, block_rows);
     // Work chunks: --chunksize elements rounded up to whole blocks; auto ~16 MiB, and at least
     // 4 chunks a worker when the dataset is small.
     const std::uint64_t block_elems = block_rows * product(info_.shape, 1);
     std::uint64_t cs = run.options().chunksize_value();
     std::uint64_t cs_min = 1, cs_max = UINT64_MAX;
     if (cs != 0) {
-      // --chunksize elements, rounded up to whole blocks (no (cs + b - 1) / b: it wraps near
-      // 2^64); more than the whole dataset is the whole dataset.
-      cs =
-          std::clamp<std::uint64_t>(cs / block_elems + (cs % block_elems != 0 ? 1 : 0), 1, nblocks);
+      // --chunksize elements, rounded up to whole blocks; more than the whole dataset is the
+      // whole dataset.
+      cs = std::clamp<std::uint64_t>(libpool::ceil_div(cs, block_elems), 1, nblocks);
       cs_min = cs_max = cs;
     } else {
       const std::uint64_t block_bytes = block_elems * info_.element_size;

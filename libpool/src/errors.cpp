@@ -16,13 +16,13 @@ std::string mpi_message(const std::string& call, int code) {
          " failed: " + (len > 0 ? std::string(text, len) : "MPI error " + std::to_string(code));
 }
 
-// ", chunk 412 (items 41200..41299)" for a map's chunk, ", work 7" for a submit.
+// ", chunk 412 (items 41200..41299)" for a map's chunk, ", submit #7" for the eighth submit.
 std::string which_work(const RemoteErrorInfo& i) {
   if (i.item_count > 0) {
     return ", chunk " + std::to_string(i.chunk) + " (items " + std::to_string(i.item_begin) + ".." +
            std::to_string(i.item_begin + i.item_count - 1) + ")";
   }
-  return ", work " + std::to_string(i.chunk);
+  return ", submit #" + std::to_string(i.chunk);
 }
 
 std::string remote_message(const RemoteErrorInfo& i) {

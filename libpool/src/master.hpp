@@ -1,5 +1,5 @@
 #pragma once
-// The master side of the pool (rank 0). See the protocol diagram on top of executor.cpp.
+// The master side of the pool (rank 0). See the protocol diagram on top of master.cpp.
 
 #include <mpi.h>
 
@@ -46,17 +46,17 @@ class Master final : public MasterCore {
          std::unique_ptr<TaskThread> local);
   ~Master() override;
 
-  void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind);
+  void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) override;
+  void fail(std::shared_ptr<WorkBase> work, std::exception_ptr error) override;
   bool progress_until(const std::function<bool()>& done, Clock::time_point deadline) override;
   bool cancel(WorkBase& work) override;
-  void shutdown(bool wait, bool cancel_futures);
-
-  bool accepting() const noexcept { return !shutdown_; }
-  const std::optional<std::string>& broken() const noexcept { return broken_; }
-  // The exception new work fails with once the pool is broken (null while it is not).
-  const std::exception_ptr& broken_error() const noexcept { return broken_error_; }
-  std::size_t workers() const noexcept { return remotes_.size() + ((local_ || inline_) ? 1 : 0); }
-  std::size_t in_flight_cap() const noexcept { return cap_; }
+  void shutdown(bool wait, bool cancel_futures) override;
+  std::size_t workers() const noexcept override {
+    return remotes_.size() + ((local_ || inline_) ? 1 : 0);
+  }
+  std::size_t window() const noexcept override { return window_; }
+  void check_accepting() const override;
+  std::optional<std::string> broken() const override { return broken_; }
 
  private:
   struct InFlight {
@@ -100,12 +100,15 @@ class Master final : public MasterCore {
   RemoteErrorInfo where(const WorkBase* work, int rank) const;
   // Forgets a remote's in-flight tasks without waiting for their sends.
   void drop_in_flight(Remote& remote);
-  // Records an outcome; its callbacks run later, from run_callbacks().
-  void settle(const std::shared_ptr<WorkBase>& work, std::exception_ptr error);
+  // The one way work completes: records the outcome; its callbacks run later, from
+  // run_callbacks(), once the master's bookkeeping is consistent (at the end of every entry
+  // point: a progress round, enqueue, fail, cancel).
+  void complete(const std::shared_ptr<WorkBase>& work, std::exception_ptr error);
+  void complete_cancelled(WorkBase& work);
   void run_callbacks() noexcept;
   void check_thread() const;
   void abandon() noexcept;
-  void update_cap(double task_seconds);
+  void update_window(double task_seconds);
   void stop_workers() noexcept;
   void await_goodbyes() noexcept;
 
@@ -114,7 +117,10 @@ class Master final : public MasterCore {
 
   std::unique_ptr<Comm> comm_;
   int size_;
-  int prefetch_;
+  // Tasks one worker holds at once: 1 + Options::prefetch, or adapted to the tasks' mean time
+  // (2 for long tasks, up to 16 for tiny ones) when prefetch is -1.
+  std::size_t window_ = 2;
+  bool adaptive_window_ = true;
   Liveness liveness_;
   std::vector<Remote> remotes_;
   std::unique_ptr<TaskThread> local_;
@@ -123,7 +129,6 @@ class Master final : public MasterCore {
   std::deque<std::shared_ptr<WorkBase>> queue_;
   std::size_t in_flight_ = 0;  // tasks handed to workers (remote and local) and not yet back
   std::uint64_t next_id_ = 0;
-  std::size_t cap_ = 2;
   double mean_task_s_ = -1;
   std::size_t rr_ = 0;
   bool shutdown_ = false;
@@ -147,8 +152,10 @@ class Master final : public MasterCore {
     Clock::time_point since{};  // when it was first found not complete
   } receiving_;
   Writer local_result_;
-  std::vector<std::shared_ptr<WorkBase>> completed_;  // settled, callbacks not yet run
-  std::thread::id thread_;                            // the one thread that drives the pool
+  // Completed, callbacks not yet run; cancelled work is held by the caller, the rest here.
+  std::vector<std::shared_ptr<WorkBase>> completed_;
+  std::vector<WorkBase*> cancelled_;
+  std::thread::id thread_;  // the one thread that drives the pool
 };
 
 }  // namespace libpool::detail

@@ -30,44 +30,11 @@ std::pair<std::string, std::string> current_exception_parts() {
   }
 }
 
-const char* phase_text(Phase p) {
-  switch (p) {
-    case Phase::DecodeArguments:
-      return "decoding arguments";
-    case Phase::Run:
-      return "";
-    case Phase::EncodeResult:
-      return "encoding result";
-    case Phase::Initialize:
-      return "initializer";
-  }
-  return "";
-}
-
 }  // namespace
 
 std::string describe_current_exception() {
   auto [type, message] = current_exception_parts();
   return type + ": " + message;
-}
-
-void put_error(Writer& out, const std::string& type, const std::string& message, Phase phase,
-               const std::string& host) {
-  out.put(type);
-  out.put(message);
-  out.put(static_cast<std::uint8_t>(phase));
-  out.put(host);
-}
-
-RemoteErrorInfo get_error(Reader& in) {
-  RemoteErrorInfo info;
-  info.type = in.get<std::string>();
-  info.message = in.get<std::string>();
-  const auto phase = static_cast<Phase>(in.get<std::uint8_t>());
-  info.host = in.get<std::string>();
-  in.expect_end();
-  if (const char* p = phase_text(phase); *p) info.message += std::string(" (") + p + ")";
-  return info;
 }
 
 std::optional<std::string> TaskRunner::initialize() {
@@ -89,21 +56,19 @@ std::optional<std::string> TaskRunner::initialize() {
 void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
   ResultHeader rh{};
   rh.start_s = now_s();
-  const std::size_t base = out.size();
-  out.grow(sizeof rh);
+  const std::size_t base = reserve_result_header(out);
 
   TaskHeader th{};
   Phase phase = Phase::DecodeArguments;
   try {
-    if (n < sizeof th) throw CodecError("task message shorter than its header");
-    std::memcpy(&th, msg, sizeof th);
+    th = read_task_header(msg, n);
     rh.work_id = th.work_id;
     if (!broken_ && max_tasks_ != 0 && since_init_ >= max_tasks_) {
       if (auto err = initialize()) broken_ = "initializer failed: " + *err;
     }
     if (broken_) {
       rh.status = ResultStatus::Broken;
-      put_error(out, "libpool::BrokenPool", *broken_, Phase::Initialize, rank_.host);
+      write_error(out, "libpool::BrokenPool", *broken_, Phase::Initialize, rank_.host);
     } else {
       const TaskEntry* e = registry_->find(th.task_hash);
       if (!e) throw RegistryError("unknown task hash " + std::to_string(th.task_hash));
@@ -122,7 +87,7 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     auto [type, message] = current_exception_parts();
     out.truncate(base + sizeof rh);
     rh.status = ResultStatus::Error;
-    put_error(out, type, message, phase, rank_.host);
+    write_error(out, type, message, phase, rank_.host);
     ++since_init_;
   }
   if (out.size() - base > kMaxMessageBytes) {
@@ -130,12 +95,12 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     const std::size_t bytes = out.size() - base;
     out.truncate(base + sizeof rh);
     rh.status = ResultStatus::Error;
-    put_error(out, "libpool::Error",
-              "result of " + std::to_string(bytes) + " bytes exceeds the 2 GiB message limit",
-              Phase::EncodeResult, rank_.host);
+    write_error(out, "libpool::Error",
+                "result of " + std::to_string(bytes) + " bytes exceeds the 2 GiB message limit",
+                Phase::EncodeResult, rank_.host);
   }
   rh.end_s = now_s();
-  std::memcpy(out.data() + base, &rh, sizeof rh);
+  write_result_header(out, base, rh);
 }
 
 }  // namespace libpool::detail

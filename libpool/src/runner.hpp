@@ -53,9 +53,4 @@ class TaskRunner {
 // "type: message" for the exception being handled.
 std::string describe_current_exception();
 
-// Encodes / decodes the payload of an Error or Broken result.
-void put_error(Writer& out, const std::string& type, const std::string& message, Phase phase,
-               const std::string& host);
-RemoteErrorInfo get_error(Reader& in);
-
 }  // namespace libpool::detail

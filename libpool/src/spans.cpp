@@ -3,15 +3,9 @@
 
 #include <algorithm>
 
+#include "libpool/arith.hpp"
+
 namespace libpool::detail {
-
-namespace {
-
-std::uint64_t ceil_div(std::uint64_t n, std::uint64_t d) {
-  return n / d + (n % d != 0 ? 1 : 0);  // no (n + d - 1) / d: that wraps near 2^64
-}
-
-}  // namespace
 
 SpanCutter::SpanCutter(Span whole, const SpanOptions& opt, std::size_t workers)
     : guided_(opt.schedule == Schedule::Guided), workers_(std::max<std::uint64_t>(1, workers)) {

@@ -98,9 +98,47 @@ void TaskThread::abandon(std::vector<Writer> keep) {
 
 // With the lock held: the task starting now, for running().
 void TaskThread::start(State& s, const std::byte* task, std::size_t size) {
-  TaskHeader h{};
-  if (size >= sizeof h) std::memcpy(&h, task, sizeof h);
-  s.running = Running{h.work_id, h.task_hash, Clock::now(), ++s.started};
+  // A short message is the runner's to report; its work id is unknown here.
+  const std::uint64_t work_id =
+      size >= sizeof(TaskHeader) ? read_task_header(task, size).work_id : 0;
+  const std::uint64_t hash =
+      size >= sizeof(TaskHeader) ? read_task_header(task, size).task_hash : 0;
+  s.running = Running{work_id, hash, Clock::now(), ++s.started};
+}
+
+Writer TaskThread::take_spare(State& s) {
+  Writer w;
+  if (!s.spare.empty()) {
+    w = std::move(s.spare.back());
+    s.spare.pop_back();
+  }
+  w.clear();
+  return w;
+}
+
+void TaskThread::publish(State& s, Writer&& result) {
+  s.results.push_back(std::move(result));
+  s.results_waiting.fetch_add(1, std::memory_order_release);
+  if (s.owner_waiting) s.results_cv.notify_one();
+}
+
+void TaskThread::publish_reply(State& s) {
+  if (s.reply_parts == 0) return;
+  set_batch_count(s.reply, s.reply_parts);
+  publish(s, std::move(s.reply));
+  s.reply = take_spare(s);
+  s.reply_parts = 0;
+  s.hold_told = false;
+}
+
+TaskThread::Clock::time_point TaskThread::release_held(Clock::duration limit) {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  if (s.reply_parts == 0 || !s.running) return Clock::time_point::max();
+  const auto due = s.running->since + limit;
+  if (Clock::now() < due) return due;
+  publish_reply(s);
+  return Clock::time_point::max();
 }
 
 void TaskThread::loop(State& s) {
@@ -117,36 +155,31 @@ void TaskThread::loop(State& s) {
     const Job job = s.jobs.front();
     s.jobs.pop_front();
     s.skip_rest = false;
-    if (!s.spare.empty()) {
-      out = std::move(s.spare.back());
-      s.spare.pop_back();
-    }
-    out.clear();
+    out = take_spare(s);
     if (job.kind == JobKind::Task) {
       start(s, job.data, job.size);
       lock.unlock();
       s.runner.run(job.data, job.size, out);
       lock.lock();
+      s.running.reset();
+      publish(s, std::move(out));
     } else {
       run_replies(s, job, out, lock);
+      s.running.reset();
     }
-    s.running.reset();
-    s.results.push_back(std::move(out));
-    s.results_waiting.fetch_add(1, std::memory_order_release);
-    if (s.owner_waiting) s.results_cv.notify_one();
   }
 }
 
 // A worker's job: its tasks' results in replies, as the worker's MPI thread would build them
-// running the tasks itself. Called and returns with the lock held; the last reply is left in
-// out for the caller to publish.
-void TaskThread::run_replies(State& s, const Job& job, Writer& out,
+// running the tasks itself. Each task runs into task_out (this thread's alone); its result then
+// joins s.reply under the lock, where the owner may release it while a later task runs long.
+// Called and returns with the lock held; every reply of the job is published by then.
+void TaskThread::run_replies(State& s, const Job& job, Writer& task_out,
                              std::unique_lock<std::mutex>& lock) {
   Reader r(job.data, job.size);
   std::uint64_t left = 1;
   if (job.kind == JobKind::Batch) left = r.get<BatchCount>();
-  BatchCount parts = 0;
-  Clock::time_point started{};
+  bool ran_any = false;
   while (left > 0 && !s.skip_rest) {
     const std::byte* task = job.data;
     std::size_t len = job.size;
@@ -154,40 +187,45 @@ void TaskThread::run_replies(State& s, const Job& job, Writer& out,
       len = r.get<std::uint64_t>();
       task = r.take(len);
     }
-    if (parts > 0 &&
-        (out.size() >= kReplyFlushBytes || Clock::now() - started >= kReplyFlushTime)) {
-      // This reply is due: publish it and start the next.
-      std::memcpy(out.data(), &parts, sizeof parts);
-      s.results.push_back(std::move(out));
-      s.results_waiting.fetch_add(1, std::memory_order_release);
-      if (s.owner_waiting) s.results_cv.notify_one();
-      out = Writer();
-      if (!s.spare.empty()) {
-        out = std::move(s.spare.back());
-        s.spare.pop_back();
-        out.clear();
-      }
-      parts = 0;
-    }
-    if (parts == 0) {
-      out.put(BatchCount{0});
-      started = Clock::now();
+    if (s.reply_parts > 0 &&
+        (s.reply.size() >= kReplyFlushBytes || Clock::now() - s.reply_started >= kReplyFlushTime)) {
+      publish_reply(s);  // this reply is due: publish it and start the next
     }
     start(s, task, len);
+    const auto task_started = s.running->since;
+    if (s.reply_parts > 0 && !s.hold_told) {
+      // Results wait behind this task: the owner, asleep until its next reply, must come back
+      // in time to release them should the task run long.
+      s.hold_told = true;
+      if (s.owner_waiting) s.results_cv.notify_one();
+    }
     lock.unlock();
-    const std::size_t at = out.size();
-    out.put(std::uint64_t{0});
-    s.runner.run(task, len, out);
-    const std::uint64_t written = out.size() - at - sizeof(std::uint64_t);
-    std::memcpy(out.data() + at, &written, sizeof written);
-    ++parts;
+    task_out.clear();
+    begin_batch(task_out);
+    const std::size_t at = begin_part(task_out);
+    s.runner.run(task, len, task_out);
+    end_part(task_out, at);
     --left;
     lock.lock();
+    // A large result goes out in a reply of its own, without being copied.
+    ran_any = true;
+    if (s.reply_parts > 0 && task_out.size() > kReplyFlushBytes) publish_reply(s);
+    if (s.reply_parts == 0) {
+      std::swap(s.reply, task_out);
+      s.reply_started = task_started;
+    } else {
+      s.reply.write_bytes(task_out.data() + sizeof(BatchCount),
+                          task_out.size() - sizeof(BatchCount));
+    }
+    ++s.reply_parts;
   }
-  if (parts == 0) {
-    out.put(BatchCount{0});  // an empty batch (the caller never sends one): an empty reply
-  } else {
-    std::memcpy(out.data(), &parts, sizeof parts);
+  if (s.reply_parts > 0) {
+    publish_reply(s);
+  } else if (!ran_any) {
+    // Nothing ran (an empty batch, which the caller never sends, or skipped): an empty reply.
+    task_out.clear();
+    begin_batch(task_out);
+    publish(s, std::move(task_out));
   }
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "libpool/detail/protocol.hpp"
 #include "runner.hpp"
 
 namespace libpool::detail {
@@ -44,8 +45,9 @@ class TaskThread {
     Reply,  // one task message -> a reply: BatchCount + (uint64 length + result message)*
     Batch,  // a batch of task messages (BatchCount + (length + task)*) -> one or more replies
   };
-  // A worker's reply goes out when it holds kReplyFlushBytes or its first result has waited
-  // kReplyFlushTime (so a long task does not hold back the results before it).
+  // A worker's reply goes out when it holds kReplyFlushBytes, when its first result has waited
+  // kReplyFlushTime as the next task starts, and when the owner releases it (release_held) while
+  // a long task runs: a finished result does not wait behind a long later task of its batch.
 
   // The message must stay alive and unchanged until all its results have been popped; a Batch
   // must be well framed (the caller checks).
@@ -56,6 +58,10 @@ class TaskThread {
   // Blocks until a result is ready or `timeout` has passed; for an owner that sleeps while the
   // thread works. Returns at once if a result is ready.
   void wait_for_result(std::chrono::nanoseconds timeout);
+  // Publishes the reply being built (finished results of a Reply or Batch job) if the task
+  // running now has run `limit` or longer. Returns when to look again (the running task's start
+  // plus limit), or Clock::time_point::max() when nothing is held.
+  Clock::time_point release_held(Clock::duration limit);
 
   // The task being run now, if any.
   struct Running {
@@ -100,10 +106,19 @@ class TaskThread {
     bool stop = false;
     bool skip_rest = false;  // drop_queued(): the running batch runs no more of its tasks
     std::atomic<std::size_t> results_waiting{0};
+    // The reply being built from a Reply or Batch job's finished results (BatchCount + parts).
+    Writer reply;
+    BatchCount reply_parts = 0;
+    Clock::time_point reply_started{};  // when its first task started
+    bool hold_told = false;             // the owner was woken for the results it holds
   };
   static void loop(State& s);
-  static void run_replies(State& s, const Job& job, Writer& out,
+  static void run_replies(State& s, const Job& job, Writer& task_out,
                           std::unique_lock<std::mutex>& lock);
+  // With the lock held: moves a finished result or reply to the owner's queue.
+  static void publish(State& s, Writer&& result);
+  static void publish_reply(State& s);
+  static Writer take_spare(State& s);
   static void start(State& s, const std::byte* task, std::size_t size);
 
   std::shared_ptr<State> state_;

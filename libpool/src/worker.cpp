@@ -25,9 +25,6 @@ double to_seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-// A reply holding one result is sent without the batch framing: kTagResult, from this offset.
-constexpr std::size_t kFramingBytes = sizeof(BatchCount) + sizeof(std::uint64_t);
-
 // The worker's MPI thread. It never blocks inside MPI (Open MPI's blocking calls spin a core):
 // it polls, and between polls
 //   - with no task on the task thread, it backs off as the master does (spin, yield, sleep up to
@@ -74,6 +71,9 @@ class WorkerLoop {
     while (true) {
       bool any = receive();
       if (stop_) break;
+      // Finished results held behind a task that runs long go out now, not when it ends.
+      const auto hold_until =
+          inbox_.empty() ? Clock::time_point::max() : thread_->release_held(kReplyHoldLimit);
       any |= collect_replies();
       const auto now = Clock::now();
       heartbeat_if_due(now);
@@ -89,7 +89,7 @@ class WorkerLoop {
       }
       // Tasks run on the thread: sleep until a reply, the next heartbeat, the running task's
       // deadline, or the next look at the incoming messages, whichever comes first.
-      const auto wake = std::min(next_heartbeat_, task_deadline_);
+      const auto wake = std::min({next_heartbeat_, task_deadline_, hold_until});
       const Clock::duration nap = sends_.empty() ? kMaxNap : kMaxNapSending;
       const Clock::duration wait = std::min(nap, wake - now);
       if (wait > Clock::duration::zero()) thread_->wait_for_result(wait);
@@ -175,12 +175,10 @@ class WorkerLoop {
     if (!batch) {
       parts_.push_back({in_.data(), in_.size(), hash_of(in_.data(), in_.size())});
     } else {
-      Reader r(in_.data(), in_.size());  // checks the framing before the thread relies on it
-      for (auto n = r.get<BatchCount>(); n > 0; --n) {
-        const auto len = r.get<std::uint64_t>();
-        const std::byte* part = r.take(len);
-        parts_.push_back({part, len, hash_of(part, len)});
-      }
+      BatchReader r(in_.data(), in_.size());  // checks the framing before the thread relies on it
+      const std::byte* part = nullptr;
+      std::size_t len = 0;
+      while (r.next(part, len)) parts_.push_back({part, len, hash_of(part, len)});
     }
     if (parts_.empty()) return;
     bool here = inbox_.empty();
@@ -200,9 +198,8 @@ class WorkerLoop {
   }
 
   static std::uint64_t hash_of(const std::byte* task, std::size_t size) {
-    TaskHeader h{};
-    if (size >= sizeof h) std::memcpy(&h, task, sizeof h);
-    return h.task_hash;
+    // A short message gets hash 0 (no kind): the runner reports it as the task's error.
+    return size >= sizeof(TaskHeader) ? read_task_header(task, size).task_hash : 0;
   }
 
   // ---- inline --------------------------------------------------------------------------------
@@ -224,16 +221,15 @@ class WorkerLoop {
     }
     if (reply_parts_ == 0) {
       reply_.clear();
-      reply_.put(BatchCount{0});
+      begin_batch(reply_);
       reply_started_ = Clock::now();
     }
-    const std::size_t at = reply_.size();
-    reply_.put(std::uint64_t{0});
+    const std::size_t at = begin_part(reply_);
     runner_.run(p.data, p.size, reply_);
-    const std::uint64_t written = reply_.size() - at - sizeof(std::uint64_t);
-    std::memcpy(reply_.data() + at, &written, sizeof written);
-    ResultHeader rh{};
-    std::memcpy(&rh, reply_.data() + at + sizeof(std::uint64_t), sizeof rh);
+    end_part(reply_, at);
+    const std::size_t result_at = at + sizeof(std::uint64_t);
+    const ResultHeader rh =
+        read_result_header(reply_.data() + result_at, reply_.size() - result_at);
     const double took = rh.end_s - rh.start_s;
     record(p.hash, took);
     if (config_.task_timeout_s > 0 && took > config_.task_timeout_s) {
@@ -255,12 +251,12 @@ class WorkerLoop {
     while (thread_->pop_result(result_)) {
       any = true;
       // Time every task in it, for the inline decision.
-      Reader r(result_.data(), result_.size());
-      const auto parts = r.get<BatchCount>();
-      for (BatchCount i = 0; i < parts; ++i) {
-        const auto len = r.get<std::uint64_t>();
-        ResultHeader rh{};
-        std::memcpy(&rh, r.take(len), std::min<std::size_t>(sizeof rh, len));
+      BatchReader r(result_.data(), result_.size());
+      const auto parts = r.count_left();
+      const std::byte* part = nullptr;
+      std::size_t len = 0;
+      while (r.next(part, len)) {
+        const ResultHeader rh = read_result_header(part, len);
         record(hashes_.front(), rh.end_s - rh.start_s);
         hashes_.pop_front();
       }
@@ -271,7 +267,7 @@ class WorkerLoop {
       }
       if (gave_up_ || parts == 0) continue;
       if (parts == 1) {
-        send(std::move(result_), kFramingBytes, kTagResult);
+        send(std::move(result_), kBatchFramingBytes, kTagResult);
       } else {
         send(std::move(result_), 0, kTagResultBatch);
       }
@@ -298,9 +294,7 @@ class WorkerLoop {
   void report_timeout(std::uint64_t work_id, double seconds) {
     flush_reply();
     Writer w = spare();
-    w.put(work_id);
-    w.put(seconds);
-    w.put(runner_.rank().host);
+    write_task_timeout(w, {work_id, seconds, runner_.rank().host});
     send(std::move(w), 0, kTagTaskTimeout);
     // The master gives up on this rank: nothing it still holds is worth running or sending.
     gave_up_ = true;
@@ -323,9 +317,9 @@ class WorkerLoop {
 
   void flush_reply() {
     if (reply_parts_ == 0) return;
-    std::memcpy(reply_.data(), &reply_parts_, sizeof reply_parts_);
+    set_batch_count(reply_, reply_parts_);
     if (reply_parts_ == 1) {
-      send(std::move(reply_), kFramingBytes, kTagResult);
+      send(std::move(reply_), kBatchFramingBytes, kTagResult);
     } else {
       send(std::move(reply_), 0, kTagResultBatch);
     }

@@ -1,5 +1,5 @@
 #pragma once
-// The worker loop (ranks >= 1). See the protocol diagram on top of executor.cpp.
+// The worker loop (ranks >= 1). See the protocol diagram on top of master.cpp.
 
 #include <mpi.h>
 

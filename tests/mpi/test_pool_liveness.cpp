@@ -171,7 +171,7 @@ TEST(Liveness, TaskTimeoutOnAWorker) {
   EXPECT_GE(timeout->elapsed_seconds(), 0.5);
   const std::string what = timeout->what();
   EXPECT_TRUE(contains(what, "rank 1 on " + libpool::processor_name())) << what;
-  EXPECT_TRUE(contains(what, "task test.nap_on_rank, work ")) << what;
+  EXPECT_TRUE(contains(what, "task test.nap_on_rank, submit #")) << what;
   EXPECT_TRUE(contains(what, "task timeout of 0.5 s")) << what;
   ASSERT_TRUE(ex.broken().has_value());
   EXPECT_THROW(ex.submit(square, 2), libpool::TaskTimeout);

@@ -17,7 +17,9 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -110,10 +112,49 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+namespace detail {
+// Types whose bytes mean nothing in another process, though many are trivially copyable: they
+// get no Codec, so that a task taking or returning one does not compile (see Codec below).
+template <class T>
+struct IsView : std::false_type {};
+template <class C, class Tr>
+struct IsView<std::basic_string_view<C, Tr>> : std::true_type {};
+template <class T, std::size_t N>
+struct IsView<std::span<T, N>> : std::true_type {};
+// A lambda (closure types are never aggregates), std::function, or another callable object.
+template <class T>
+concept Callable = std::is_class_v<T> && !std::is_aggregate_v<T> && requires {
+  &T::operator();
+};
+// An Eigen dense type (without including Eigen): it travels through libpool/codec_eigen.hpp.
+template <class T>
+concept LooksEigen = requires {
+  typename T::Scalar;
+  T::RowsAtCompileTime;
+  T::ColsAtCompileTime;
+};
+template <class T>
+inline constexpr bool kCannotTravel =
+    std::is_pointer_v<T> || std::is_member_pointer_v<T> || IsView<T>::value || Callable<T>;
+}  // namespace detail
+
 // Primary template: a type with no codec is a compile error naming the fix.
 template <class T>
 struct Codec {
-  static_assert(sizeof(T) == 0,
+  static_assert(!std::is_pointer_v<T> && !std::is_member_pointer_v<T>,
+                "libpool: a task cannot take or return a raw pointer: an address means nothing "
+                "on another rank; pass the value itself (a std::string, a std::vector, a struct)");
+  static_assert(!detail::IsView<T>::value,
+                "libpool: a task cannot take or return a view (std::string_view, std::span): it "
+                "points into this process's memory; pass a std::string or a std::vector");
+  static_assert(!detail::Callable<T>,
+                "libpool: a task cannot take or return a lambda, std::function or other callable: "
+                "code does not travel between ranks; register the function and pass data (an "
+                "enum, a name) that selects it");
+  static_assert(!detail::LooksEigen<T>,
+                "libpool: Eigen types travel through their own codec: #include "
+                "<libpool/codec_eigen.hpp>");
+  static_assert(detail::kCannotTravel<T> || detail::LooksEigen<T> || sizeof(T) == 0,
                 "libpool: no Codec for this type; make it trivially copyable, add "
                 "LIBPOOL_FIELDS(...) to it, or specialise libpool::Codec<T>");
 };
@@ -136,7 +177,8 @@ struct IsStdWrapper<std::tuple<Ts...>> : std::true_type {};
 template <class T>
 struct IsStdWrapper<std::optional<T>> : std::true_type {};
 template <class T>
-concept Bitwise = std::is_trivially_copyable_v<T> && !HasFields<T> && !IsStdWrapper<T>::value;
+concept Bitwise = std::is_trivially_copyable_v<T> && !HasFields<T> && !IsStdWrapper<T>::value &&
+                  !kCannotTravel<T>;
 
 inline std::uint64_t read_length(Reader& r, std::size_t element_size) {
   std::uint64_t n;

@@ -81,7 +81,7 @@ struct RemoteErrorInfo {
   int ranks = 0;                 // the pool's size
   std::string host;              // that rank's processor name
   std::string task;              // registered task name
-  std::uint64_t chunk = 0;       // chunk index within a map, or the submit's work id
+  std::uint64_t chunk = 0;       // chunk index within a map, or the submit's position (from 0)
   std::uint64_t item_begin = 0;  // first item of the chunk (map only)
   std::uint64_t item_count = 0;  // items in the chunk (map only; 0 for submit)
 };

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "libpool/codec.hpp"
+#include "libpool/detail/protocol.hpp"
 #include "libpool/errors.hpp"
 
 namespace libpool {
@@ -42,14 +43,27 @@ Clock::time_point deadline_after(Seconds timeout);
 
 struct WorkBase;
 
-// What futures need from the executor that created them.
+// The master of a pool (rank 0), as the headers see it: futures, maps and the Executor talk to
+// the pool through this interface only; its one implementation is detail::Master (master.cpp).
 class MasterCore {
  public:
   virtual ~MasterCore() = default;
+  // Numbers the work, writes its task header and queues it (may start it at once). Work that
+  // cannot be scheduled (shutdown, broken pool) completes with the reason.
+  virtual void enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) = 0;
+  // Completes work that failed before it could be queued (an argument that did not encode).
+  virtual void fail(std::shared_ptr<WorkBase> work, std::exception_ptr error) = 0;
   // Runs the pool until done() is true or the deadline passes; returns done().
   virtual bool progress_until(const std::function<bool()>& done, Clock::time_point deadline) = 0;
-  // Cancels work that has not been handed to a worker yet.
+  // Cancels work that has not been handed to a worker yet; true if it is (now) cancelled.
   virtual bool cancel(WorkBase& work) = 0;
+  virtual void shutdown(bool wait, bool cancel_futures) = 0;
+  // Ranks that run tasks, and the tasks each holds at once (1 + Options::prefetch).
+  virtual std::size_t workers() const noexcept = 0;
+  virtual std::size_t window() const noexcept = 0;
+  // Throws what new work would fail with (a broken pool's error, or shutdown), if anything.
+  virtual void check_accepting() const = 0;
+  virtual std::optional<std::string> broken() const = 0;
 };
 
 // One unit of work as the master tracks it: a submit, or one chunk of a map.
@@ -61,20 +75,13 @@ struct WorkBase {
   bool done() const noexcept {
     return state == WorkState::Finished || state == WorkState::Cancelled;
   }
-  // Sets the outcome without running callbacks: the master completes work in the middle of its
-  // own bookkeeping and runs the callbacks once that is consistent again.
+  // Sets the outcome without running callbacks. Only the master completes work (Master::complete),
+  // in the middle of its own bookkeeping; it runs the callbacks once that is consistent again.
   void settle(std::exception_ptr e = nullptr) {
     error = std::move(e);
     state = WorkState::Finished;
   }
-  void finish(std::exception_ptr e = nullptr) {
-    settle(std::move(e));
-    run_callbacks();
-  }
-  void mark_cancelled() {
-    state = WorkState::Cancelled;
-    run_callbacks();
-  }
+  void settle_cancelled() noexcept { state = WorkState::Cancelled; }
   // Runs and drops the callbacks. One that throws is reported on stderr and does not stop the
   // others (Python logs it the same way): user code must not be able to derail the pool.
   void run_callbacks() noexcept;
@@ -91,7 +98,7 @@ struct WorkBase {
   MasterCore* master = nullptr;
   std::uint64_t id = 0;
   std::uint64_t task_hash = 0;
-  std::uint64_t chunk = 0;       // chunk index (map) or id (submit): for error messages
+  std::uint64_t chunk = 0;       // chunk index (map) or position (submit): for error messages
   std::uint64_t item_begin = 0;  // map only
   std::uint64_t item_count = 0;  // map only: 0 means a submit
   Writer message;                // header + payload; dropped once the result is in
@@ -193,7 +200,9 @@ class Future {
   // Which rank ran it and when. Meaningful once done and not cancelled.
   const TaskInfo& info() const noexcept { return state_->info; }
 
+  // Futures are keys, as in Python (`futures[future]`): equal when they are the same future.
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
+  friend struct std::hash<Future>;
   detail::WorkBase& work() const noexcept { return *state_; }
 
  private:
@@ -205,3 +214,10 @@ class Future {
 };
 
 }  // namespace libpool
+
+template <class T>
+struct std::hash<libpool::Future<T>> {
+  std::size_t operator()(const libpool::Future<T>& f) const noexcept {
+    return std::hash<const void*>{}(f.state_.get());
+  }
+};

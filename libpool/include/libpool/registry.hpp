@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "libpool/codec.hpp"
+#include "libpool/detail/protocol.hpp"
 
 namespace libpool {
 
@@ -25,15 +26,6 @@ namespace detail {
 using ErasedFn = void (*)();
 template <class R, class... A>
 using Fn = R (*)(A...);
-
-// How the items of a map chunk are laid out on the wire.
-enum class ChunkMode : std::uint8_t {
-  Iota = 1,  // one integer argument: the chunk carries only its first value
-  Zip = 2,   // each item's arguments encoded one after the other
-};
-
-// Where a task failed, reported in RemoteError.
-enum class Phase : std::uint8_t { DecodeArguments = 1, Run = 2, EncodeResult = 3, Initialize = 4 };
 
 struct TaskEntry {
   std::string name;
@@ -46,6 +38,18 @@ struct TaskEntry {
 };
 
 std::uint64_t hash_name(std::string_view name) noexcept;
+
+// What a task is: a pointer to a plain function (which has a name on every rank).
+template <class F>
+concept FunctionPointer = std::is_pointer_v<std::decay_t<F>> &&
+    std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>;
+template <class>
+inline constexpr bool kNotATask = false;
+#define LIBPOOL_NOT_A_TASK_MESSAGE                                                               \
+  "libpool: a task must be a plain function registered with Registry::add, passed as a "         \
+  "function pointer: not a lambda, std::function, functor or member function (those have no "    \
+  "name on the other ranks; wrap a member in a free function). For an overloaded function pick " \
+  "one: static_cast<R (*)(Args...)>(f)"
 
 template <class T>
 inline constexpr bool kArgByMutableRef =
@@ -75,8 +79,7 @@ void call_chunk(ErasedFn erased, Reader& in, Writer& out, Phase& phase) {
   } else {
     const auto fn = reinterpret_cast<Fn<R, A...>>(erased);
     phase = Phase::DecodeArguments;
-    const auto mode = static_cast<ChunkMode>(in.get<std::uint8_t>());
-    const auto count = in.get<std::uint64_t>();
+    const auto [mode, count] = read_chunk_head(in);
     out.put(count);
     // Results of trivially copyable type go straight into the buffer, no per-item bookkeeping.
     R* slots = nullptr;
@@ -138,6 +141,17 @@ class Registry {
     e.call = &detail::call_task<R, A...>;
     e.call_chunk = &detail::call_chunk<R, A...>;
     insert(std::move(e));
+    return *this;
+  }
+
+  // Anything else passed as a task does not compile, with a message saying what to do (an
+  // overloaded name deduces nothing: the template parameter's name then carries the advice).
+  template <class LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast, class... Rest>
+  requires(!detail::FunctionPointer<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>)
+      Registry& add(std::string_view,
+                    LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast&&, Rest&&...) {
+    static_assert(detail::kNotATask<LibpoolTaskMustBeAFunctionPointerPickOneOverloadWithStaticCast>,
+                  LIBPOOL_NOT_A_TASK_MESSAGE);
     return *this;
   }
 

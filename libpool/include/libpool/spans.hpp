@@ -114,7 +114,7 @@ class SpanMap {
         cutter_(whole, opt, ctx.workers),
         fixed_(std::move(fixed)),
         ready_(std::make_shared<Ready>()) {
-    buffersize_ = opt.buffersize ? opt.buffersize : 2 * ctx.workers * ctx.in_flight + 2;
+    buffersize_ = opt.buffersize ? opt.buffersize : ctx.auto_buffersize();
     fill();
   }
   SpanMap(SpanMap&&) noexcept = default;
@@ -123,7 +123,7 @@ class SpanMap {
   ~SpanMap() {
     if (!ctx_.master) return;
     for (auto& s : live_) {
-      if (s->state == detail::WorkState::Pending) detail::cancel_pending(*ctx_.master, *s);
+      if (s->state == detail::WorkState::Pending) ctx_.master->cancel(*s);
     }
   }
 
@@ -139,8 +139,8 @@ class SpanMap {
         return nullptr;
       }
       if (ready_->empty()) {
-        detail::core(*ctx_.master)
-            .progress_until([&] { return !ready_->empty(); }, detail::deadline_after(timeout));
+        ctx_.master->progress_until([&] { return !ready_->empty(); },
+                                    detail::deadline_after(timeout));
         if (ready_->empty()) {
           if (timeout == kForever) throw Error("pool stopped before map_spans finished");
           return nullptr;
@@ -165,7 +165,7 @@ class SpanMap {
   void stop() {
     cutter_.stop();
     for (auto& s : live_) {
-      if (s->state == detail::WorkState::Pending) detail::cancel_pending(*ctx_.master, *s);
+      if (s->state == detail::WorkState::Pending) ctx_.master->cancel(*s);
     }
   }
 
@@ -225,8 +225,8 @@ class SpanMap {
         }
       });
       live_.push_back(st);
-      detail::enqueue(*ctx_.master, st, detail::TaskKind::Call);
-      st->chunk = chunks_made_++;  // after enqueue, which numbers calls by their work id
+      ctx_.master->enqueue(st, detail::TaskKind::Call);
+      st->chunk = chunks_made_++;
     }
   }
 
