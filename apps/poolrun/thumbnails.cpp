@@ -81,6 +81,9 @@ class Thumbnails final : public Workload {
     if (info_.dtype != h5::Dtype::uint8 && info_.dtype != h5::Dtype::float32)
       throw common::UsageError(what + ": expected uint8 or float32 images, found " +
                                std::string(h5::to_string(info_.dtype)));
+    // A task holds one input image and its thumbnail at least (before the size checks below:
+    // those would read --size against an image that can never be resized anyway).
+    check_fits(what, {info_.shape.begin() + 1, info_.shape.end()}, info_.element_size, "one image");
     if (size_.width > info_.shape[2] || size_.height > info_.shape[1])
       throw common::UsageError("--size " + std::to_string(size_.width) + "x" +
                                std::to_string(size_.height) + " is larger than the images of " +

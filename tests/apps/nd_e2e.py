@@ -1,0 +1,169 @@
+"""End-to-end tests of poolrun on N-D data, inputs too large for memory and a full disk: the real
+binary under mpirun, the real .h5 files read with h5py.
+
+Usage: nd_e2e.py POOLRUN MPIEXEC CASE
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+from e2e_helpers import attr
+
+POOLRUN, MPIEXEC = sys.argv[1], sys.argv[2]
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+
+
+def mpirun(ranks):
+    return [MPIEXEC, "-q", "-n", str(ranks), "--oversubscribe", POOLRUN] if ranks else [POOLRUN]
+
+
+def poolrun(args, ranks=2, cwd=None, timeout=120):
+    return subprocess.run(mpirun(ranks) + args, capture_output=True, text=True, cwd=cwd, env=ENV,
+                          timeout=timeout)
+
+
+def ok(args, ranks=2, cwd=None):
+    p = poolrun(args, ranks, cwd)
+    assert p.returncode == 0, f"{args}: exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def one_line(p, code):
+    lines = p.stderr.splitlines()
+    assert p.returncode == code, (p.returncode, p.stderr)
+    assert len(lines) == 1 and lines[0].startswith("poolrun: error: "), p.stderr
+    assert "bad_alloc" not in lines[0], lines[0]
+    return lines[0]
+
+
+def case_gzip_on_workers(d):
+    """--gzip: the workers deflate whole HDF5 chunks and the master stores them as they are.
+    Every dtype (uint8 has nothing to shuffle), an edge chunk, unaligned guided spans (sent back
+    raw and filtered by HDF5) and 1-3 ranks must read back in h5py as the uncompressed data."""
+    runs = [("normal", "float64", "50_000", ["--chunk", "777"]),
+            ("uniform", "float32", "300x41", ["--chunk", "7"]),
+            ("integer", "int32", "20_001", []),
+            ("integer", "int64", "9999", ["--chunk", "1000"]),
+            ("image", "uint8", "13x20x30x3", ["--chunk", "2"])]
+    for i, (kind, dtype, shape, extra) in enumerate(runs):
+        base = ["datagen", "--kind", kind, "--dtype", dtype, "--shape", shape, "--seed", "5",
+                "-q"] + extra
+        ok(base + ["-o", f"plain{i}.h5:/x"], ranks=1, cwd=d)
+        with h5py.File(os.path.join(d, f"plain{i}.h5")) as f:
+            want = f["x"][()]
+        for ranks, sched in ((1, []), (2, []), (3, ["--schedule", "guided", "--chunksize", "1"])):
+            out = f"gz{i}_{ranks}.h5"
+            ok(base + ["--gzip", "6", "-o", out + ":/x"] + sched, ranks=ranks, cwd=d)
+            with h5py.File(os.path.join(d, out)) as f:
+                x = f["x"]
+                assert attr(f, "status") == "complete"
+                assert x.compression == "gzip" and x.compression_opts == 6 and x.shuffle
+                got = x[()]
+                assert got.dtype == want.dtype and got.shape == want.shape
+                assert got.tobytes() == want.tobytes(), (kind, dtype, ranks, sched)
+                # Stored deflated: smaller than the raw bytes (structured data compresses).
+                if kind in ("image", "integer"):
+                    assert x.id.get_storage_size() < got.nbytes, (kind, x.id.get_storage_size())
+                # Each stored chunk inflates by itself (zlib stream, shuffle then deflate).
+                info = x.id.get_chunk_info(0)
+                assert info.filter_mask == 0, info
+
+
+def case_nd_slabs(d):
+    """Slabs are read and written shaped like themselves: stats of a 4-D dataset gives the bits
+    of the same bytes as 1-D (the reduction is over the flat order), at 1 and 3 ranks;
+    thumbnails of a 4-D stack equal numpy's block means."""
+    ok(["datagen", "--kind", "normal", "--dtype", "float32", "--shape", "60x16x16x3",
+        "-o", "nd.h5:/x", "-q"], cwd=d)
+    ok(["datagen", "--kind", "normal", "--dtype", "float32", "--shape", str(60 * 16 * 16 * 3),
+        "-o", "flat.h5:/x", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "nd.h5")) as f, h5py.File(os.path.join(d, "flat.h5")) as g:
+        assert f["x"][()].tobytes() == g["x"][()].tobytes()
+    for ranks in (1, 3):
+        ok(["stats", "nd.h5:/x", "-o", f"snd{ranks}.h5", "-q", "--bins", "7"], ranks, cwd=d)
+        ok(["stats", "flat.h5:/x", "-o", f"sflat{ranks}.h5", "-q", "--bins", "7"], ranks, cwd=d)
+        with h5py.File(os.path.join(d, f"snd{ranks}.h5")) as a, \
+                h5py.File(os.path.join(d, f"sflat{ranks}.h5")) as b:
+            for k in ("count", "mean", "variance", "min", "max", "histogram"):
+                assert a["result"][k][()].tobytes() == b["result"][k][()].tobytes(), k
+            x = h5py.File(os.path.join(d, "nd.h5"))["x"][()].astype(np.float64)
+            assert abs(a["result/mean"][()] - x.mean()) < 1e-12
+    # Thumbnails through N-D slabs, 2 ranks, a chunk size that cuts the stack unevenly.
+    ok(["datagen", "--kind", "image", "--shape", "23x48x32x3", "-o", "img.h5:/i", "-q"], cwd=d)
+    ok(["thumbnails", "img.h5:/i", "--size", "8x12", "--chunksize", "4", "-o", "t.h5", "-q"],
+       ranks=2, cwd=d)
+    with h5py.File(os.path.join(d, "img.h5")) as f, h5py.File(os.path.join(d, "t.h5")) as g:
+        x = f["i"][()].astype(np.float64)
+        want = np.rint(x.reshape(23, 12, 4, 8, 4, 3).mean(axis=(2, 4))).astype(np.uint8)
+        assert np.array_equal(g["result/thumbnails"][()], want)
+
+
+def case_huge_inputs(d):
+    """Inputs that cannot fit in memory are refused before the pool starts: exit 2, one line,
+    no output, and no std::bad_alloc. The files are chunked datasets with no chunk written."""
+    with h5py.File(os.path.join(d, "big.h5"), "w") as f:
+        f.create_dataset("x", shape=(2, 2 ** 40), dtype="f8", chunks=(1, 2 ** 20))
+        f.create_dataset("img", shape=(2, 2 ** 20, 2 ** 20), dtype="u1", chunks=(1, 1024, 1024))
+    assert os.path.getsize(os.path.join(d, "big.h5")) < 1 << 20
+    for args, words in [(["stats", "big.h5:/x"], "does not fit"),
+                        (["stats", "big.h5:/x", "--bins", "10"], "does not fit"),
+                        (["thumbnails", "big.h5:/img", "--size", "64x64"], "does not fit"),
+                        (["thumbnails", "big.h5:/img", "--size", "1048576x1048576"],
+                         "does not fit")]:
+        for ranks in (0, 2):
+            p = poolrun(args + ["-o", "out.h5"], ranks, cwd=d)
+            line = one_line(p, 2)
+            assert "big.h5" in line and words in line, line
+            assert not os.path.exists(os.path.join(d, "out.h5"))
+            assert not os.path.exists(os.path.join(d, "out.h5.partial"))
+
+
+def case_full_disk(d):
+    """A full disk mid-run: exit 1, one line naming the output, no crash (no signal exit), and
+    what is left is a readable HDF5 file that does not claim to be complete. The output lives on
+    a 2 MiB tmpfs in a private mount namespace (root only)."""
+    if os.geteuid() != 0:
+        print("full_disk: skipped: mounting a small tmpfs needs root")
+        return
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    for ranks, args in [(2, ["datagen", "--shape", "4e6"]),
+                        (1, ["datagen", "--shape", "4e6", "--gzip", "1", "--kind", "uniform"]),
+                        (2, ["datagen", "--kind", "image", "--shape", "200x64x64x3"])]:
+        cmd = " ".join(mpirun(ranks) + args + ["-q", "-o", f"{mnt}/out.h5:/x"])
+        # Whatever is left is copied out before the namespace (and its tmpfs) goes away.
+        script = (f"mount -t tmpfs -o size=2m tmpfs {mnt} || exit 99; {cmd}; rc=$?; "
+                  f"cp -a {mnt}/. {d}/left/ 2>/dev/null; exit $rc")
+        os.makedirs(os.path.join(d, "left"), exist_ok=True)
+        p = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        if p.returncode == 99:
+            print("full_disk: skipped: cannot mount a tmpfs here:", p.stderr.strip())
+            return
+        line = one_line(p, 1)
+        assert "out.h5" in line and "No space left on device" in line, line
+        left = [n for n in os.listdir(os.path.join(d, "left")) if n.endswith((".h5", ".partial"))]
+        assert left, os.listdir(os.path.join(d, "left"))
+        for name in left:
+            path = os.path.join(d, "left", name)
+            try:
+                with h5py.File(path, "r", swmr=True) as f:
+                    status = attr(f, "status")
+                    assert status in ("failed", "running"), status
+            except OSError:
+                # Not even the superblock could be written back: it must not claim a final name.
+                assert name.endswith(".partial"), name
+        for name in os.listdir(os.path.join(d, "left")):
+            os.remove(os.path.join(d, "left", name))
+
+
+if __name__ == "__main__":
+    case = sys.argv[3]
+    with tempfile.TemporaryDirectory(prefix="poolrun-nd-") as tmp:
+        globals()["case_" + case](tmp)
+    print(f"{case}: ok")
