@@ -58,7 +58,13 @@ void silence_errors() noexcept {
 
 namespace {
 // Done at load time as well, so even a call made before any File exists stays quiet.
+// HDF5's exit handler is switched off too: after a write failed (a full disk), closing the file
+// fails half-way, and the handler's second close of it at exit crashed (SIGSEGV in
+// H5F__close_cb). Our files are closed by their owners; at exit only read-only inputs can
+// still be open, and the OS closes those. Not checked: it fails only if HDF5 is already in use,
+// and then the handler simply stays.
 [[maybe_unused]] const bool silenced_at_startup = [] {
+  H5dont_atexit();
   silence_errors();
   return true;
 }();
@@ -72,11 +78,33 @@ struct Frames {
 herr_t collect_frame(unsigned /*n*/, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<Frames*>(data);
   if (!out->stack.empty()) out->stack.append("; ");
-  const char* desc = err->desc ? err->desc : "(no description)";
+  std::string desc = err->desc ? err->desc : "(no description)";
+  // The file driver's message holds a ctime() string, newline included: keep one line.
+  for (char& c : desc)
+    if (c == '\n' || c == '\r') c = ' ';
   out->stack.append(err->func_name ? err->func_name : "?").append("(): ").append(desc);
   if (out->first.empty()) out->first = desc;
   out->last = desc;
   return 0;
+}
+// HDF5's file driver puts its whole request in the message ("file write failed: time = ...,
+// filename = '...', file descriptor = 17, errno = 28, error message = 'No space left on device',
+// buf = 0x..., ..."): the one line keeps what failed, the system's reason and the file.
+std::string condense_io_error(const std::string& desc) {
+  const std::string key = "error message = '";
+  const auto msg = desc.find(key);
+  const auto colon = desc.find(':');
+  if (msg == std::string::npos || colon == std::string::npos || colon > msg) return desc;
+  const auto msg_end = desc.find('\'', msg + key.size());
+  if (msg_end == std::string::npos) return desc;
+  std::string out =
+      desc.substr(0, colon) + ": " + desc.substr(msg + key.size(), msg_end - msg - key.size());
+  const std::string fkey = "filename = '";
+  const auto fn = desc.find(fkey);
+  const auto fn_end = fn == std::string::npos ? fn : desc.find('\'', fn + fkey.size());
+  if (fn_end != std::string::npos)
+    out += " (" + desc.substr(fn + fkey.size(), fn_end - fn - fkey.size()) + ")";
+  return out;
 }
 }  // namespace
 
@@ -89,7 +117,7 @@ void fail(const char* call_text) {
   std::string_view call(call_text);
   std::string summary(call.substr(0, call.find('(')));
   if (!frames.first.empty()) summary += ": " + frames.first;
-  if (frames.last != frames.first) summary += ": " + frames.last;
+  if (frames.last != frames.first) summary += ": " + condense_io_error(frames.last);
   for (char& c : summary)
     if (c == '\n' || c == '\r') c = ' ';
   throw Error(call_text, std::move(frames.stack), std::move(summary));
