@@ -41,7 +41,7 @@ double u32(std::uint32_t a) {
 // std::lround for v in [0, 255]: half away from zero. v - trunc(v) is exact there, so this
 // rounds as lround does, inline instead of a libm call per element.
 std::uint8_t round_half_away(double v) {
-  const auto t = static_cast<std::uint32_t>(v);
+  const auto t = static_cast<std::int32_t>(v);
   return static_cast<std::uint8_t>(v - static_cast<double>(t) >= 0.5 ? t + 1 : t);
 }
 
@@ -95,7 +95,8 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   // stepped along instead of divided out per element (three 64-bit divisions an element were
   // most of the generator's time).
   std::uint64_t pos_n = 0, pos_y = 0, pos_x = 0, pos_c = 0;
-  std::vector<double> col_term, row_term;
+  std::vector<double> col_term, row_term, elem_x, elem_col, elem_ch;
+  const std::uint64_t row_len = w * c;
   if (kind == image) {
     col_term.resize(w);
     row_term.resize(h);
@@ -103,6 +104,15 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
       col_term[x] = (static_cast<double>(x) + 0.5) / static_cast<double>(w) - 0.5;
     for (std::uint64_t y = 0; y < h; ++y)
       row_term[y] = (static_cast<double>(y) + 0.5) / static_cast<double>(h) - 0.5;
+    // Per element of a row (w * c of them): x + 0.5, its column term, 0.1 * channel.
+    elem_x.resize(row_len);
+    elem_col.resize(row_len);
+    elem_ch.resize(row_len);
+    for (std::uint64_t k = 0; k < row_len; ++k) {
+      elem_x[k] = static_cast<double>(k / c) + 0.5;
+      elem_col[k] = col_term[k / c];
+      elem_ch[k] = 0.1 * static_cast<double>(k % c);
+    }
     const std::uint64_t rest = first % per_image;
     pos_n = first / per_image;
     pos_y = rest / (w * c);
@@ -113,36 +123,47 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - done));
     kernels::pi_blocks(simd, seed, first + done, m, words.data());
     if (kind == image) {
-      for (std::size_t j = 0; j < m; ++j) {
-        const std::uint32_t* r = &words[4 * j];
+      // A run of elements within one image row at a time: a loop without branches or
+      // divisions that the compiler vectorizes. Every value takes the same operations, in the
+      // same order, as the formulas above.
+      for (std::size_t j = 0; j < m;) {
         if (pos_n != params_of) {
           p = image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w));
           params_of = pos_n;
         }
+        const std::size_t k0 = static_cast<std::size_t>(pos_x * c + pos_c);
+        const std::size_t len = std::min<std::size_t>(m - j, row_len - k0);
         const double y = static_cast<double>(pos_y) + 0.5;
-        const double x = static_cast<double>(pos_x) + 0.5;
-        // x / w - 0.5 and y / h - 0.5 come from tables: the same doubles, without two
-        // divisions an element.
-        double val = 0.5 + p.gx * col_term[pos_x] + p.gy * row_term[pos_y];
-        if ((x - p.cx) * (x - p.cx) + (y - p.cy) * (y - p.cy) < p.r2)
-          val = p.disc_level - 0.1 * static_cast<double>(pos_c);
-        if (x >= p.x0 && x < p.x1 && y >= p.y0 && y < p.y1)
-          val = p.rect_level + 0.1 * static_cast<double>(pos_c);
-        val += 0.04 * (u32(r[0]) - 0.5);
-        val = std::clamp(val, 0.0, 1.0);
-        if constexpr (std::is_same_v<T, std::uint8_t>)
-          out[done + j] = round_half_away(val * 255);
-        else
-          out[done + j] = static_cast<T>(val);
-        if (++pos_c == c) {
-          pos_c = 0;
-          if (++pos_x == w) {
-            pos_x = 0;
-            if (++pos_y == h) {
-              pos_y = 0;
-              ++pos_n;
-            }
+        const double dy2 = (y - p.cy) * (y - p.cy);
+        const bool in_rect_rows = y >= p.y0 && y < p.y1;
+        const double grad_y = p.gy * row_term[pos_y];
+        const std::uint32_t* r = &words[4 * j];
+        T* o = out + done + j;
+        for (std::size_t t = 0; t < len; ++t) {
+          const std::size_t k = k0 + t;
+          const double x = elem_x[k];
+          double val = 0.5 + p.gx * elem_col[k] + grad_y;
+          const double dx = x - p.cx;
+          val = dx * dx + dy2 < p.r2 ? p.disc_level - elem_ch[k] : val;
+          val = in_rect_rows && x >= p.x0 && x < p.x1 ? p.rect_level + elem_ch[k] : val;
+          val += 0.04 * (u32(r[4 * t]) - 0.5);
+          val = val < 0.0 ? 0.0 : (val > 1.0 ? 1.0 : val);
+          if constexpr (std::is_same_v<T, std::uint8_t>)
+            o[t] = round_half_away(val * 255);
+          else
+            o[t] = static_cast<T>(val);
+        }
+        j += len;
+        const std::uint64_t k_end = k0 + len;
+        if (k_end == row_len) {
+          pos_x = pos_c = 0;
+          if (++pos_y == h) {
+            pos_y = 0;
+            ++pos_n;
           }
+        } else {
+          pos_x = k_end / c;
+          pos_c = k_end % c;
         }
       }
       continue;
