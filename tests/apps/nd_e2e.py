@@ -123,6 +123,24 @@ def case_huge_inputs(d):
             assert not os.path.exists(os.path.join(d, "out.h5.partial"))
 
 
+def case_out_of_memory(d):
+    """Memory running out mid-run (here: an address-space limit below a 2 GiB block that passes
+    the up-front check) fails the run like a task error: exit 1, one line, status failed."""
+    import resource
+    with h5py.File(os.path.join(d, "mid.h5"), "w") as f:
+        f.create_dataset("x", shape=(2, 2 ** 28), dtype="f8", chunks=(1, 2 ** 20))
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (1500 << 20, 1500 << 20))
+    p = subprocess.run([POOLRUN, "stats", "mid.h5:/x", "-o", "out.h5"], capture_output=True,
+                       text=True, cwd=d, env=ENV, timeout=120, preexec_fn=limit)
+    lines = p.stderr.splitlines()
+    assert p.returncode == 1 and len(lines) == 1 and "bad_alloc" in lines[0], p.stderr
+    with h5py.File(os.path.join(d, "out.h5")) as f:
+        assert attr(f, "status") == "failed"
+        assert "bad_alloc" in attr(f["error"], "message")
+
+
 def case_full_disk(d):
     """A full disk mid-run: exit 1, one line naming the output, no crash (no signal exit), and
     what is left is a readable HDF5 file that does not claim to be complete. The output lives on
