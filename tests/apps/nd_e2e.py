@@ -11,7 +11,7 @@ import tempfile
 import h5py
 import numpy as np
 
-from e2e_helpers import attr
+from e2e_helpers import attr, wait_for_rows
 
 POOLRUN, MPIEXEC = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -72,6 +72,30 @@ def case_gzip_on_workers(d):
                 # Each stored chunk inflates by itself (zlib stream, shuffle then deflate).
                 info = x.id.get_chunk_info(0)
                 assert info.filter_mask == 0, info
+
+
+def case_gzip_resume(d):
+    """An interrupted --gzip run resumed at another rank count and schedule (so chunks come
+    back both deflated and raw) holds the bytes of an uncompressed clean run."""
+    import signal
+    base = ["datagen", "--kind", "uniform", "--shape", "3e6", "--chunk", "50000", "--seed", "3",
+            "-q"]
+    ok(base + ["-o", "clean.h5:/x"], ranks=1, cwd=d)
+    env = dict(ENV, POOLRUN_TASK_DELAY_MS="150")
+    proc = subprocess.Popen(mpirun(2) + base + ["--gzip", "1", "--chunksize", "50000",
+                                                "--flush-interval", "0.2", "-o", "gz.h5:/x"],
+                            cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_rows(os.path.join(d, "gz.h5.partial"), 3, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3, proc.returncode
+    ok(base + ["--gzip", "1", "--resume", "--schedule", "guided", "-o", "gz.h5:/x"], ranks=3,
+       cwd=d)
+    with h5py.File(os.path.join(d, "gz.h5")) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+        assert attr(f, "status") == "complete"
+        assert 2 in set(int(a) for a in f["chunks/attempt"][:])
+        assert f["x"].compression == "gzip"
+        assert f["x"][()].tobytes() == c["x"][()].tobytes()
 
 
 def case_nd_slabs(d):
