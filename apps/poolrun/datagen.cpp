@@ -403,6 +403,10 @@ class Datagen final : public Workload {
     if (c0 * row_bytes >= (std::uint64_t{4} << 30))
       throw common::UsageError("--chunk: an HDF5 chunk must stay below 4 GiB");
     chunk_rows_ = c0;
+    // A task generates at least one HDF5 chunk in memory.
+    std::vector<hsize_t> chunk_dims(shape_.begin(), shape_.end());
+    chunk_dims[0] = c0;
+    check_fits("--shape " + shape_text_, chunk_dims, element_size(), "one HDF5 chunk");
     if (dataset_.empty() || dataset_ == "/")
       throw common::UsageError("--output: the dataset path is empty");
     const std::string top = dataset_.substr(1, dataset_.find('/', 1) - 1);
