@@ -328,6 +328,8 @@ namespace {
 
 constexpr std::uint64_t kChunkBytes = std::uint64_t{1} << 20;  // default HDF5 chunk
 constexpr std::uint64_t kWorkBytes = std::uint64_t{4} << 20;   // default work chunk
+// The most a task may return (libpool's message limit, 2 GiB less 8 MiB, with room to spare).
+constexpr std::uint64_t kMaxResultBytes = (std::uint64_t{2} << 30) - (std::uint64_t{16} << 20);
 
 class Datagen final : public Workload {
  public:
@@ -400,8 +402,11 @@ class Datagen final : public Workload {
     if (chunk_ > shape_[0]) throw common::UsageError("--chunk: more rows than --shape has");
     const std::uint64_t c0 =
         chunk_ != 0 ? chunk_ : std::clamp<std::uint64_t>(kChunkBytes / row_bytes, 1, shape_[0]);
-    if (c0 * row_bytes >= (std::uint64_t{4} << 30))
-      throw common::UsageError("--chunk: an HDF5 chunk must stay below 4 GiB");
+    // A task's result travels in one MPI message, which libpool keeps below 2 GiB.
+    if (c0 * row_bytes >= kMaxResultBytes)
+      throw common::UsageError("--chunk: an HDF5 chunk (" + std::to_string(c0) + " row(s) of " +
+                               std::to_string(row_bytes) +
+                               " bytes) must stay below 2 GiB, the most a task can return");
     chunk_rows_ = c0;
     // A task generates at least one HDF5 chunk in memory.
     std::vector<hsize_t> chunk_dims(shape_.begin(), shape_.end());

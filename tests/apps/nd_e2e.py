@@ -145,6 +145,17 @@ def case_huge_inputs(d):
             assert "big.h5" in line and words in line, line
             assert not os.path.exists(os.path.join(d, "out.h5"))
             assert not os.path.exists(os.path.join(d, "out.h5.partial"))
+    # What a task would return in one message of 2 GiB or more (or what does not fit in memory
+    # on a smaller node): refused up front too, not failed mid-run.
+    with h5py.File(os.path.join(d, "wide.h5"), "w") as f:
+        f.create_dataset("img", shape=(2, 50000, 50000), dtype="u1", chunks=(1, 1000, 1000))
+    for args in (["datagen", "--shape", "2x500000000", "-o", "out.h5"],
+                 ["thumbnails", "wide.h5:/img", "--size", "50000x50000", "-o", "out.h5"]):
+        p = poolrun(args, 2, cwd=d)
+        line = one_line(p, 2)
+        assert "2 GiB" in line or "does not fit" in line, line
+        assert not os.path.exists(os.path.join(d, "out.h5"))
+        assert not os.path.exists(os.path.join(d, "out.h5.partial"))
 
 
 def case_out_of_memory(d):
