@@ -98,6 +98,67 @@ def case_gzip_resume(d):
         assert f["x"][()].tobytes() == c["x"][()].tobytes()
 
 
+def philox4x32_10(ctr, key):
+    """Random123's Philox4x32-10 in plain Python (as in poolrun_e2e.py)."""
+    c, k = list(ctr), list(key)
+    for rnd in range(10):
+        if rnd:
+            k = [(k[0] + 0x9E3779B9) & 0xFFFFFFFF, (k[1] + 0xBB67AE85) & 0xFFFFFFFF]
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k[0], p1 & 0xFFFFFFFF, (p0 >> 32) ^ c[3] ^ k[1], p0 & 0xFFFFFFFF]
+    return c
+
+
+def image_values(seed, shape):
+    """datagen's image kind, element by element, from the formulas in datagen.cpp."""
+    import math
+    n_img, h, w, c = shape
+    key = [seed & 0xFFFFFFFF, seed >> 32]
+    u32 = lambda v: v * 2.0 ** -32
+    out = []
+    for n in range(n_img):
+        a = philox4x32_10([n & 0xFFFFFFFF, n >> 32, 1, 0], key)
+        b = philox4x32_10([n & 0xFFFFFFFF, n >> 32, 2, 0], key)
+        angle = 2 * math.pi * u32(a[0])
+        gx, gy = 0.3 * math.cos(angle), 0.3 * math.sin(angle)
+        cx, cy = u32(a[1]) * w, u32(a[2]) * h
+        r = (0.1 + 0.2 * u32(a[3])) * min(h, w)
+        x0, y0 = u32(b[0]) * w * 0.7, u32(b[1]) * h * 0.7
+        x1, y1 = x0 + (0.1 + 0.2 * u32(b[2])) * w, y0 + (0.1 + 0.2 * u32(b[3])) * h
+        for yi in range(h):
+            for xi in range(w):
+                for ch in range(c):
+                    i = ((n * h + yi) * w + xi) * c + ch
+                    y, x = yi + 0.5, xi + 0.5
+                    val = 0.5 + gx * (x / w - 0.5) + gy * (y / h - 0.5)
+                    if (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r:
+                        val = 0.85 - 0.1 * ch
+                    if x0 <= x < x1 and y0 <= y < y1:
+                        val = 0.1 + 0.1 * ch
+                    val += 0.04 * (u32(philox4x32_10([i & 0xFFFFFFFF, i >> 32, 0, 0], key)[0])
+                                   - 0.5)
+                    out.append(min(max(val, 0.0), 1.0))
+    return out
+
+
+def case_image_formula(d):
+    """The image kind's values are the documented formulas (uint8: round half away from zero
+    of 255 v; float32: v rounded), whichever row a chunk starts in."""
+    shape = (3, 9, 14, 3)
+    want = image_values(5, shape)
+    for dtype, extra in (("uint8", ["--chunk", "1"]), ("float32", ["--chunk", "2"])):
+        ok(["datagen", "--kind", "image", "--dtype", dtype, "--shape", "3x9x14x3", "--seed", "5",
+            "--chunksize", "100", "-o", f"im_{dtype}.h5:/x", "-q"] + extra, ranks=3, cwd=d)
+        with h5py.File(os.path.join(d, f"im_{dtype}.h5")) as f:
+            got = f["x"][()].ravel()
+        if dtype == "uint8":
+            ref = np.array([int(v * 255 + 0.5) for v in want], dtype=np.uint8)
+            assert np.array_equal(got, ref), np.flatnonzero(got != ref)[:5]
+        else:
+            ref = np.array(want, dtype=np.float64).astype(np.float32)
+            assert got.tobytes() == ref.tobytes(), np.flatnonzero(got != ref)[:5]
+
+
 def case_nd_slabs(d):
     """Slabs are read and written shaped like themselves: stats of a 4-D dataset gives the bits
     of the same bytes as 1-D (the reduction is over the flat order), at 1 and 3 ranks;
