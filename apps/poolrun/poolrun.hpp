@@ -245,7 +245,8 @@ struct InputInfo {
 // Opens FILE.h5:/DSET and checks it is a non-empty numeric dataset whose first and last
 // elements can be read; throws common::UsageError ("FILE.h5:/DSET: <reason>") otherwise.
 InputInfo check_input(const common::cli::DatasetSpec& spec);
-// What one task may hold at once: a quarter of this node's physical memory.
+// What one task (or the master, for its per-block lists) may hold at once: a quarter of this
+// node's physical memory.
 std::uint64_t memory_bound();
 // UsageError "WHAT: UNIT (dims, size) does not fit in memory ..." when dims x element_size
 // bytes exceed memory_bound(): checked before the pool starts, instead of a bad_alloc mid-run.

@@ -179,8 +179,8 @@ void check_fits(const std::string& what, const std::vector<hsize_t>& dims,
   std::snprintf(limit, sizeof limit, "%.3g GiB",
                 static_cast<double>(bound) / (1024.0 * 1024 * 1024));
   throw common::UsageError(what + ": " + unit + " (" + shape_string(dims) + ", " + size +
-                           ") does not fit in memory: a task holds at least that at once, and " +
-                           "at most " + limit + " (a quarter of this node's memory) is allowed");
+                           ") does not fit in memory: it is held at once, and at most " + limit +
+                           " (a quarter of this node's memory) may be");
 }
 
 void init_input(std::string file, std::string dataset) {
@@ -292,6 +292,17 @@ class Stats final : public Workload {
     if (!least.empty()) least[0] = info_.chunk.empty() ? 1 : std::min(info_.chunk[0], least[0]);
     check_fits(input_.str(), least, info_.element_size,
                info_.chunk.empty() ? "one row along dimension 0" : "one HDF5 chunk's rows");
+    // The master keeps one Moments a reduction block (blocks as run() cuts them): billions of
+    // tiny rows can make that list too large even when every block fits.
+    const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
+    const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
+    const std::uint64_t c0 = info_.chunk.empty() ? 1 : info_.chunk[0];
+    const std::uint64_t block_rows = std::min(
+        rows,
+        c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
+    const std::uint64_t nblocks = rows / block_rows + (rows % block_rows != 0 ? 1 : 0);
+    check_fits(input_.str(), {nblocks}, sizeof(kernels::Moments),
+               "the moments of its reduction blocks");
   }
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);

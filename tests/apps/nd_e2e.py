@@ -194,8 +194,11 @@ def case_huge_inputs(d):
     with h5py.File(os.path.join(d, "big.h5"), "w") as f:
         f.create_dataset("x", shape=(2, 2 ** 40), dtype="f8", chunks=(1, 2 ** 20))
         f.create_dataset("img", shape=(2, 2 ** 20, 2 ** 20), dtype="u1", chunks=(1, 1024, 1024))
+        # Every block fits, but not the master's list of 2^40 blocks' moments.
+        f.create_dataset("tall", shape=(2 ** 62, 1), dtype="u1", chunks=(1, 1))
     assert os.path.getsize(os.path.join(d, "big.h5")) < 1 << 20
     for args, words in [(["stats", "big.h5:/x"], "does not fit"),
+                        (["stats", "big.h5:/tall"], "reduction blocks"),
                         (["stats", "big.h5:/x", "--bins", "10"], "does not fit"),
                         (["thumbnails", "big.h5:/img", "--size", "64x64"], "does not fit"),
                         (["thumbnails", "big.h5:/img", "--size", "1048576x1048576"],
