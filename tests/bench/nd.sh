@@ -2,7 +2,7 @@
 # N-D data at memory speed (issue 11, part 5), side by side in one run:
 #   - thumbnails 1000x256x256x3 -> 64x64 at -n 2 (in-run) vs the tutorial's PIL BOX resize on 2
 #     ProcessPoolExecutor workers reading the same stack (anchors/pil_thumbnails.py);
-#   - stats on 500x256x256 float64 (256 MiB) as 3-D vs the same values as 1-D (in-run);
+#   - stats on 1000x256x512 float64 (1 GiB) as 3-D vs the same values as 1-D (in-run);
 #   - image datagen (in-run MB/s) vs h5py writing the same array with the same chunks;
 #   - datagen --gzip 1 of ND_GZIP_ELEMENTS (default 3e7) doubles at -n 1 vs -n 2 (in-run);
 # The thumbnails, stats and gzip figures are the best of ND_REPEAT (default 3) runs each.
@@ -59,8 +59,8 @@ print("%.3f" % (time.perf_counter() - t))
 PY
 )
 # The same values as 3-D and 1-D (datagen's values depend on the flat index alone).
-"${mpirun[@]}" -n 2 "$poolrun" datagen --shape 500x256x256 -q -o "$tmp/nd.h5:/x"
-"${mpirun[@]}" -n 2 "$poolrun" datagen --shape 32768000 -q -o "$tmp/flat.h5:/x"
+"${mpirun[@]}" -n 2 "$poolrun" datagen --shape 1000x256x512 -q -o "$tmp/nd.h5:/x"
+"${mpirun[@]}" -n 2 "$poolrun" datagen --shape 131072000 -q -o "$tmp/flat.h5:/x"
 cat "$tmp"/*.h5 >/dev/null  # warm the page cache
 
 th_in=$(best 2 thumbnails "$tmp/img.h5:/images" --size 64x64 -q -o "$tmp/th.h5")
