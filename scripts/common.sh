@@ -9,10 +9,10 @@ export LIBPOOL_ROOT
 LIBPOOL_PACKAGES=(
   build-essential cmake pkg-config git
   openmpi-bin libopenmpi-dev
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools zlib1g-dev
   libeigen3-dev libgtest-dev libcli11-dev librandom123-dev
   libprimesieve-dev primesieve-bin
-  python3 python3-numpy python3-h5py python3-mpi4py
+  python3 python3-numpy python3-h5py python3-mpi4py python3-pil
   slurm-wlm munge iproute2
   chromium
 )

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -63,7 +64,13 @@ void silence_errors() noexcept {
 
 namespace {
 // Done at load time as well, so even a call made before any File exists stays quiet.
+// HDF5's exit handler is switched off too: after a write failed (a full disk), closing the file
+// fails half-way, and the handler's second close of it at exit crashed (SIGSEGV in
+// H5F__close_cb). Our files are closed by their owners; at exit only read-only inputs can
+// still be open, and the OS closes those. Not checked: it fails only if HDF5 is already in use,
+// and then the handler simply stays.
 [[maybe_unused]] const bool silenced_at_startup = [] {
+  H5dont_atexit();
   silence_errors();
   return true;
 }();
@@ -77,11 +84,33 @@ struct Frames {
 herr_t collect_frame(unsigned /*n*/, const H5E_error2_t* err, void* data) {
   auto* out = static_cast<Frames*>(data);
   if (!out->stack.empty()) out->stack.append("; ");
-  const char* desc = err->desc ? err->desc : "(no description)";
+  std::string desc = err->desc ? err->desc : "(no description)";
+  // The file driver's message holds a ctime() string, newline included: keep one line.
+  for (char& c : desc)
+    if (c == '\n' || c == '\r') c = ' ';
   out->stack.append(err->func_name ? err->func_name : "?").append("(): ").append(desc);
   if (out->first.empty()) out->first = desc;
   out->last = desc;
   return 0;
+}
+// HDF5's file driver puts its whole request in the message ("file write failed: time = ...,
+// filename = '...', file descriptor = 17, errno = 28, error message = 'No space left on device',
+// buf = 0x..., ..."): the one line keeps what failed, the system's reason and the file.
+std::string condense_io_error(const std::string& desc) {
+  const std::string key = "error message = '";
+  const auto msg = desc.find(key);
+  const auto colon = desc.find(':');
+  if (msg == std::string::npos || colon == std::string::npos || colon > msg) return desc;
+  const auto msg_end = desc.find('\'', msg + key.size());
+  if (msg_end == std::string::npos) return desc;
+  std::string out =
+      desc.substr(0, colon) + ": " + desc.substr(msg + key.size(), msg_end - msg - key.size());
+  const std::string fkey = "filename = '";
+  const auto fn = desc.find(fkey);
+  const auto fn_end = fn == std::string::npos ? fn : desc.find('\'', fn + fkey.size());
+  if (fn_end != std::string::npos)
+    out += " (" + desc.substr(fn + fkey.size(), fn_end - fn - fkey.size()) + ")";
+  return out;
 }
 }  // namespace
 
@@ -94,7 +123,7 @@ void fail(const char* call_text) {
   std::string_view call(call_text);
   std::string summary(call.substr(0, call.find('(')));
   if (!frames.first.empty()) summary += ": " + frames.first;
-  if (frames.last != frames.first) summary += ": " + frames.last;
+  if (frames.last != frames.first) summary += ": " + condense_io_error(frames.last);
   for (char& c : summary)
     if (c == '\n' || c == '\r') c = ' ';
   throw Error(call_text, std::move(frames.stack), std::move(summary));
@@ -545,8 +574,19 @@ Selection select(hid_t dset, const std::vector<hsize_t>& offset,
       H5_CHECK(H5Sselect_hyperslab(sel.file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
                                    count.data(), nullptr));
   }
-  const hsize_t mem_dims[1] = {sel.count};
-  sel.mem_space = Handle(H5_CHECK(H5Screate_simple(1, mem_dims, nullptr)));
+  // The memory space has the slab's own shape: against a 1-D memory space HDF5 cannot match
+  // the two selections and copies an N-D slab element by element (~20 MB/s instead of memcpy).
+  std::vector<hsize_t> mem_dims;
+  if (offset.empty() && count.empty()) {
+    mem_dims.resize(static_cast<std::size_t>(rank));
+    if (rank > 0)
+      H5_CHECK(H5Sget_simple_extent_dims(sel.file_space.id(), mem_dims.data(), nullptr));
+  } else {
+    mem_dims = count;
+  }
+  if (mem_dims.empty() || sel.count == 0) mem_dims = {sel.count};  // scalar, or nothing to move
+  sel.mem_space = Handle(
+      H5_CHECK(H5Screate_simple(static_cast<int>(mem_dims.size()), mem_dims.data(), nullptr)));
   return sel;
 }
 
@@ -573,6 +613,41 @@ void Dataset::read_raw(Dtype mem, const std::vector<hsize_t>& offset,
   if (n == 0) return;
   H5_CHECK(
       H5Dread(id(), native_type(mem), sel.mem_space.id(), sel.file_space.id(), H5P_DEFAULT, out));
+}
+
+void Dataset::write_chunk(const std::vector<hsize_t>& offset,
+                          std::span<const std::uint8_t> stored) {
+  // Filter mask 0: every filter of the pipeline was applied.
+  H5_CHECK(H5Dwrite_chunk(id(), H5P_DEFAULT, 0, offset.data(), stored.size(), stored.data()));
+}
+
+std::vector<std::uint8_t> deflate_chunk(std::span<const std::uint8_t> raw, std::size_t element_size,
+                                        bool shuffle, int level) {
+  if (level < 1 || level > 9) throw std::invalid_argument("h5: deflate level must be 1..9");
+  std::vector<std::uint8_t> shuffled;
+  std::span<const std::uint8_t> in = raw;
+  if (shuffle && element_size > 1 && raw.size() / element_size > 1) {
+    // HDF5's shuffle filter: byte k of every element, then byte k + 1, ...; a tail of fewer
+    // than element_size bytes stays at the end as it is.
+    const std::size_t n = raw.size() / element_size;
+    shuffled.resize(raw.size());
+    for (std::size_t k = 0; k < element_size; ++k) {
+      std::uint8_t* out = shuffled.data() + k * n;
+      const std::uint8_t* src = raw.data() + k;
+      for (std::size_t i = 0; i < n; ++i) out[i] = src[i * element_size];
+    }
+    std::copy(raw.begin() + static_cast<std::ptrdiff_t>(n * element_size), raw.end(),
+              shuffled.begin() + static_cast<std::ptrdiff_t>(n * element_size));
+    in = shuffled;
+  }
+  // HDF5's deflate filter is compress2() at the dataset's level: a zlib stream.
+  uLongf size = compressBound(static_cast<uLong>(in.size()));
+  std::vector<std::uint8_t> out(size);
+  const int rc = compress2(out.data(), &size, in.data(), static_cast<uLong>(in.size()), level);
+  if (rc != Z_OK)
+    throw std::runtime_error("h5: zlib compress2 failed (" + std::to_string(rc) + ")");
+  out.resize(size);
+  return out;
 }
 
 void Dataset::write_strings(std::span<const std::string> data, hsize_t offset) {

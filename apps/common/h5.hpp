@@ -254,6 +254,10 @@ class Dataset : public Object {
     read_raw(dtype_of<T>(), offset, count, out.size(), out.data());
   }
 
+  // Stores one chunk's bytes, already through the dataset's filters (deflate_chunk), as they
+  // are: HDF5's direct chunk write. offset is the chunk's first element, on the chunk grid.
+  void write_chunk(const std::vector<hsize_t>& offset, std::span<const std::uint8_t> stored);
+
   // 1-D string datasets (variable- or fixed-length in the file; written variable-length).
   void write_strings(std::span<const std::string> data, hsize_t offset = 0);
   std::vector<std::string> read_strings() const;
@@ -276,6 +280,13 @@ class Dataset : public Object {
   void read_raw(Dtype mem, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
                 std::size_t n, void* out) const;
 };
+
+// What HDF5's shuffle (when shuffle) then deflate filters make of one whole chunk's raw bytes
+// (elements of element_size bytes, edge chunks padded with the fill value by the caller): the
+// same bytes HDF5 would store, so any reader inflates them. Lets a worker compress its own
+// chunks, which the writer then stores with Dataset::write_chunk.
+std::vector<std::uint8_t> deflate_chunk(std::span<const std::uint8_t> raw, std::size_t element_size,
+                                        bool shuffle, int level);
 
 class Group : public Object {
  public:

@@ -32,4 +32,13 @@ void area_resize(const std::uint8_t* src, std::size_t h, std::size_t w, std::siz
 void area_resize(const float* src, std::size_t h, std::size_t w, std::size_t c, float* dst,
                  std::size_t oh, std::size_t ow);
 
+namespace detail {
+// The same filter through Eigen sparse rows and segments: the first implementation, slower than
+// area_resize's plain loops (tests/bench/resize_bench.cpp) and kept as its bit-for-bit reference.
+void area_resize_eigen(const std::uint8_t* src, std::size_t h, std::size_t w, std::size_t c,
+                       std::uint8_t* dst, std::size_t oh, std::size_t ow);
+void area_resize_eigen(const float* src, std::size_t h, std::size_t w, std::size_t c, float* dst,
+                       std::size_t oh, std::size_t ow);
+}  // namespace detail
+
 }  // namespace kernels

@@ -11,7 +11,10 @@
 //            direction, a disc and a rectangle; per pixel noise of +-0.02 from the element's words;
 //            values in [0, 1], uint8 as round(255 v).
 // Tasks generate a run of whole HDF5 chunks and return it; the master writes each hyperslab.
+// With --gzip the tasks also shuffle and deflate their chunks, and the master stores the bytes
+// (HDF5 direct chunk writes), so compression runs on every rank.
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <numbers>
 
@@ -33,6 +36,13 @@ double u53(std::uint32_t a, std::uint32_t b) {
 
 double u32(std::uint32_t a) {
   return static_cast<double>(a) * 0x1p-32;
+}
+
+// std::lround for v in [0, 255]: half away from zero. v - trunc(v) is exact there, so this
+// rounds as lround does, inline instead of a libm call per element.
+std::uint8_t round_half_away(double v) {
+  const auto t = static_cast<std::int32_t>(v);
+  return static_cast<std::uint8_t>(v - static_cast<double>(t) >= 0.5 ? t + 1 : t);
 }
 
 // The per-image shapes of the image kind.
@@ -81,12 +91,85 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   const std::uint64_t per_image = h * w * c;
   std::uint64_t params_of = ~std::uint64_t{0};
   ImageParams p;
+  // The image kind's position (image n, row, column, channel) of element first + done + j,
+  // stepped along instead of divided out per element (three 64-bit divisions an element were
+  // most of the generator's time).
+  std::uint64_t pos_n = 0, pos_y = 0, pos_x = 0, pos_c = 0;
+  std::vector<double> col_term, row_term, elem_x, elem_col, elem_ch;
+  const std::uint64_t row_len = w * c;
+  if (kind == image) {
+    col_term.resize(w);
+    row_term.resize(h);
+    for (std::uint64_t x = 0; x < w; ++x)
+      col_term[x] = (static_cast<double>(x) + 0.5) / static_cast<double>(w) - 0.5;
+    for (std::uint64_t y = 0; y < h; ++y)
+      row_term[y] = (static_cast<double>(y) + 0.5) / static_cast<double>(h) - 0.5;
+    // Per element of a row (w * c of them): x + 0.5, its column term, 0.1 * channel.
+    elem_x.resize(row_len);
+    elem_col.resize(row_len);
+    elem_ch.resize(row_len);
+    for (std::uint64_t k = 0; k < row_len; ++k) {
+      elem_x[k] = static_cast<double>(k / c) + 0.5;
+      elem_col[k] = col_term[k / c];
+      elem_ch[k] = 0.1 * static_cast<double>(k % c);
+    }
+    const std::uint64_t rest = first % per_image;
+    pos_n = first / per_image;
+    pos_y = rest / (w * c);
+    pos_x = (rest / c) % w;
+    pos_c = rest % c;
+  }
   for (std::uint64_t done = 0; done < count; done += batch) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - done));
     kernels::pi_blocks(simd, seed, first + done, m, words.data());
+    if (kind == image) {
+      // A run of elements within one image row at a time: a loop without branches or
+      // divisions that the compiler vectorizes. Every value takes the same operations, in the
+      // same order, as the formulas above.
+      for (std::size_t j = 0; j < m;) {
+        if (pos_n != params_of) {
+          p = image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w));
+          params_of = pos_n;
+        }
+        const std::size_t k0 = static_cast<std::size_t>(pos_x * c + pos_c);
+        const std::size_t len = std::min<std::size_t>(m - j, row_len - k0);
+        const double y = static_cast<double>(pos_y) + 0.5;
+        const double dy2 = (y - p.cy) * (y - p.cy);
+        const bool in_rect_rows = y >= p.y0 && y < p.y1;
+        const double grad_y = p.gy * row_term[pos_y];
+        const std::uint32_t* r = &words[4 * j];
+        T* o = out + done + j;
+        for (std::size_t t = 0; t < len; ++t) {
+          const std::size_t k = k0 + t;
+          const double x = elem_x[k];
+          double val = 0.5 + p.gx * elem_col[k] + grad_y;
+          const double dx = x - p.cx;
+          val = dx * dx + dy2 < p.r2 ? p.disc_level - elem_ch[k] : val;
+          val = in_rect_rows && x >= p.x0 && x < p.x1 ? p.rect_level + elem_ch[k] : val;
+          val += 0.04 * (u32(r[4 * t]) - 0.5);
+          val = val < 0.0 ? 0.0 : (val > 1.0 ? 1.0 : val);
+          if constexpr (std::is_same_v<T, std::uint8_t>)
+            o[t] = round_half_away(val * 255);
+          else
+            o[t] = static_cast<T>(val);
+        }
+        j += len;
+        const std::uint64_t k_end = k0 + len;
+        if (k_end == row_len) {
+          pos_x = pos_c = 0;
+          if (++pos_y == h) {
+            pos_y = 0;
+            ++pos_n;
+          }
+        } else {
+          pos_x = k_end / c;
+          pos_c = k_end % c;
+        }
+      }
+      continue;
+    }
     for (std::size_t j = 0; j < m; ++j) {
       const std::uint32_t* r = &words[4 * j];
-      const std::uint64_t i = first + done + j;
       T v{};
       switch (kind) {
         case normal: {
@@ -108,30 +191,8 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
             v = static_cast<T>(static_cast<std::int64_t>((std::uint64_t{r[0]} * 2000) >> 32) -
                                1000);
           break;
-        case image: {
-          const std::uint64_t n = i / per_image;
-          const std::uint64_t rest = i % per_image;
-          const double y = static_cast<double>(rest / (w * c)) + 0.5;
-          const double x = static_cast<double>((rest / c) % w) + 0.5;
-          const std::uint64_t ch = rest % c;
-          if (n != params_of) {
-            p = image_params(seed, n, static_cast<double>(h), static_cast<double>(w));
-            params_of = n;
-          }
-          double val = 0.5 + p.gx * (x / static_cast<double>(w) - 0.5) +
-                       p.gy * (y / static_cast<double>(h) - 0.5);
-          if ((x - p.cx) * (x - p.cx) + (y - p.cy) * (y - p.cy) < p.r2)
-            val = p.disc_level - 0.1 * static_cast<double>(ch);
-          if (x >= p.x0 && x < p.x1 && y >= p.y0 && y < p.y1)
-            val = p.rect_level + 0.1 * static_cast<double>(ch);
-          val += 0.04 * (u32(r[0]) - 0.5);
-          val = std::clamp(val, 0.0, 1.0);
-          if constexpr (std::is_same_v<T, std::uint8_t>)
-            v = static_cast<T>(std::lround(val * 255));
-          else
-            v = static_cast<T>(val);
+        case image:  // handled above
           break;
-        }
       }
       out[done + j] = v;
     }
@@ -155,7 +216,73 @@ std::vector<T> datagen_block(std::uint32_t kind, std::uint64_t seed,
   return out;
 }
 
+// Rows [begin, end) as the file stores them with --gzip: each whole HDF5 chunk of the span
+// shuffled and deflated here, on the worker (sizes[i] bytes each, one after the other in
+// bytes). A span that does not cover whole chunks (the guided schedule can cut one) comes back
+// raw (sizes empty, bytes the rows' values) and the master has HDF5 filter it.
+struct DeflatedRows {
+  std::vector<std::uint64_t> sizes;
+  std::vector<std::uint8_t> bytes;
+  LIBPOOL_FIELDS(sizes, bytes)
+};
+
+template <class T>
+DeflatedRows deflated_block(std::uint32_t kind, std::uint64_t seed,
+                            std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                            std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  test_delay();
+  const std::uint64_t row = product(shape, 1);
+  const std::uint64_t rows = shape[0];
+  DeflatedRows r;
+  if (begin % chunk_rows != 0 || (end % chunk_rows != 0 && end != rows)) {
+    const std::vector<T> raw = datagen_block<T>(kind, seed, shape, begin, end);
+    r.bytes.resize(raw.size() * sizeof(T));
+    std::memcpy(r.bytes.data(), raw.data(), r.bytes.size());
+    return r;
+  }
+  // The edge chunk is stored whole, its rows past the end holding the fill value (0).
+  std::vector<T> chunk(chunk_rows * row);
+  for (std::uint64_t c = begin; c < end; c += chunk_rows) {
+    const std::uint64_t n = std::min(chunk_rows, rows - c);
+    std::fill(chunk.begin() + static_cast<std::ptrdiff_t>(n * row), chunk.end(), T{});
+    generate<T>(static_cast<Kind>(kind), seed, shape, c * row, n * row, chunk.data());
+    const std::vector<std::uint8_t> z = h5::deflate_chunk(
+        {reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size() * sizeof(T)}, sizeof(T),
+        true, static_cast<int>(level));
+    r.sizes.push_back(z.size());
+    r.bytes.insert(r.bytes.end(), z.begin(), z.end());
+  }
+  return r;
+}
+
 }  // namespace
+
+// --gzip: one task a type, rows [begin, end) deflated by the worker.
+DeflatedRows datagen_f32_gz_task(std::uint32_t kind, std::uint64_t seed,
+                                 std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                                 std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  return deflated_block<float>(kind, seed, std::move(shape), chunk_rows, level, begin, end);
+}
+DeflatedRows datagen_f64_gz_task(std::uint32_t kind, std::uint64_t seed,
+                                 std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                                 std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  return deflated_block<double>(kind, seed, std::move(shape), chunk_rows, level, begin, end);
+}
+DeflatedRows datagen_i32_gz_task(std::uint32_t kind, std::uint64_t seed,
+                                 std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                                 std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  return deflated_block<std::int32_t>(kind, seed, std::move(shape), chunk_rows, level, begin, end);
+}
+DeflatedRows datagen_i64_gz_task(std::uint32_t kind, std::uint64_t seed,
+                                 std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                                 std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  return deflated_block<std::int64_t>(kind, seed, std::move(shape), chunk_rows, level, begin, end);
+}
+DeflatedRows datagen_u8_gz_task(std::uint32_t kind, std::uint64_t seed,
+                                std::vector<std::uint64_t> shape, std::uint64_t chunk_rows,
+                                std::uint32_t level, std::uint64_t begin, std::uint64_t end) {
+  return deflated_block<std::uint8_t>(kind, seed, std::move(shape), chunk_rows, level, begin, end);
+}
 
 // One task a type: rows [begin, end) along dimension 0.
 std::vector<float> datagen_f32_task(std::uint32_t kind, std::uint64_t seed,
@@ -190,12 +317,19 @@ void register_datagen(libpool::Registry& registry) {
   registry.add("poolrun.datagen_i32", datagen_i32_task);
   registry.add("poolrun.datagen_i64", datagen_i64_task);
   registry.add("poolrun.datagen_u8", datagen_u8_task);
+  registry.add("poolrun.datagen_f32_gz", datagen_f32_gz_task);
+  registry.add("poolrun.datagen_f64_gz", datagen_f64_gz_task);
+  registry.add("poolrun.datagen_i32_gz", datagen_i32_gz_task);
+  registry.add("poolrun.datagen_i64_gz", datagen_i64_gz_task);
+  registry.add("poolrun.datagen_u8_gz", datagen_u8_gz_task);
 }
 
 namespace {
 
 constexpr std::uint64_t kChunkBytes = std::uint64_t{1} << 20;  // default HDF5 chunk
 constexpr std::uint64_t kWorkBytes = std::uint64_t{4} << 20;   // default work chunk
+// The most a task may return (libpool's message limit, 2 GiB less 8 MiB, with room to spare).
+constexpr std::uint64_t kMaxResultBytes = (std::uint64_t{2} << 30) - (std::uint64_t{16} << 20);
 
 class Datagen final : public Workload {
  public:
@@ -268,9 +402,16 @@ class Datagen final : public Workload {
     if (chunk_ > shape_[0]) throw common::UsageError("--chunk: more rows than --shape has");
     const std::uint64_t c0 =
         chunk_ != 0 ? chunk_ : std::clamp<std::uint64_t>(kChunkBytes / row_bytes, 1, shape_[0]);
-    if (c0 * row_bytes >= (std::uint64_t{4} << 30))
-      throw common::UsageError("--chunk: an HDF5 chunk must stay below 4 GiB");
+    // A task's result travels in one MPI message, which libpool keeps below 2 GiB.
+    if (c0 * row_bytes >= kMaxResultBytes)
+      throw common::UsageError("--chunk: an HDF5 chunk (" + std::to_string(c0) + " row(s) of " +
+                               std::to_string(row_bytes) +
+                               " bytes) must stay below 2 GiB, the most a task can return");
     chunk_rows_ = c0;
+    // A task generates at least one HDF5 chunk in memory.
+    std::vector<hsize_t> chunk_dims(shape_.begin(), shape_.end());
+    chunk_dims[0] = c0;
+    check_fits("--shape " + shape_text_, chunk_dims, element_size(), "one HDF5 chunk");
     if (dataset_.empty() || dataset_ == "/")
       throw common::UsageError("--output: the dataset path is empty");
     const std::string top = dataset_.substr(1, dataset_.find('/', 1) - 1);
@@ -280,11 +421,15 @@ class Datagen final : public Workload {
   }
 
   int run(Run& run) override {
-    if (dtype_value_ == "float32") return run_typed<float>(run, datagen_f32_task);
-    if (dtype_value_ == "float64") return run_typed<double>(run, datagen_f64_task);
-    if (dtype_value_ == "int32") return run_typed<std::int32_t>(run, datagen_i32_task);
-    if (dtype_value_ == "int64") return run_typed<std::int64_t>(run, datagen_i64_task);
-    return run_typed<std::uint8_t>(run, datagen_u8_task);
+    if (dtype_value_ == "float32")
+      return run_typed<float>(run, datagen_f32_task, datagen_f32_gz_task);
+    if (dtype_value_ == "float64")
+      return run_typed<double>(run, datagen_f64_task, datagen_f64_gz_task);
+    if (dtype_value_ == "int32")
+      return run_typed<std::int32_t>(run, datagen_i32_task, datagen_i32_gz_task);
+    if (dtype_value_ == "int64")
+      return run_typed<std::int64_t>(run, datagen_i64_task, datagen_i64_gz_task);
+    return run_typed<std::uint8_t>(run, datagen_u8_task, datagen_u8_gz_task);
   }
 
  private:
@@ -297,7 +442,10 @@ class Datagen final : public Workload {
   template <class T>
   int run_typed(Run& run,
                 std::vector<T> (*task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
-                                       std::uint64_t, std::uint64_t)) {
+                                       std::uint64_t, std::uint64_t),
+                DeflatedRows (*gz_task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
+                                        std::uint64_t, std::uint32_t, std::uint64_t,
+                                        std::uint64_t)) {
     const std::uint64_t rows = shape_[0];
     const std::uint64_t row = product(shape_, 1);
     const std::uint64_t nchunks = libpool::ceil_div(rows, chunk_rows_);
@@ -347,16 +495,49 @@ class Datagen final : public Workload {
     // is then written in two parts).
     auto opt = run.span_options("rows", cs * chunk_rows_, cs * chunk_rows_);
     if (opt.chunksize != 0) opt.chunksize = cs * chunk_rows_;
-    auto chunks = run.pool().map_spans(task, libpool::Span{0, rows}, opt, kind, seed_, shape_);
-    run.start_progress("datagen", chunks.items_total());
-    const bool ok = run.drive<std::vector<T>>(
-        "rows", chunks, [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
-          const auto& block = c.value();
-          if (block.size() != c.span.size() * row) throw std::runtime_error("datagen: short block");
-          offset[0] = c.span.begin;
-          count[0] = c.span.size();
-          out.write_slab(offset, count, std::span<const T>(block));
-        });
+    bool ok = false;
+    if (gzip_ == 0) {
+      auto chunks = run.pool().map_spans(task, libpool::Span{0, rows}, opt, kind, seed_, shape_);
+      run.start_progress("datagen", chunks.items_total());
+      ok = run.drive<std::vector<T>>("rows", chunks,
+                                     [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
+                                       const auto& block = c.value();
+                                       if (block.size() != c.span.size() * row)
+                                         throw std::runtime_error("datagen: short block");
+                                       offset[0] = c.span.begin;
+                                       count[0] = c.span.size();
+                                       out.write_slab(offset, count, std::span<const T>(block));
+                                     });
+    } else {
+      // The workers deflate (a master compressing every chunk alone does not scale); the
+      // master stores their bytes as they are.
+      auto chunks = run.pool().map_spans(gz_task, libpool::Span{0, rows}, opt, kind, seed_, shape_,
+                                         chunk_rows_, static_cast<std::uint32_t>(gzip_));
+      run.start_progress("datagen", chunks.items_total());
+      ok = run.drive<DeflatedRows>(
+          "rows", chunks, [&](libpool::SpanChunk<DeflatedRows>& c, common::ChunkRow&) {
+            const DeflatedRows& block = c.value();
+            offset[0] = c.span.begin;
+            if (block.sizes.empty()) {
+              if (block.bytes.size() != c.span.size() * row * sizeof(T))
+                throw std::runtime_error("datagen: short block");
+              std::vector<T> values(c.span.size() * row);
+              std::memcpy(values.data(), block.bytes.data(), block.bytes.size());
+              count[0] = c.span.size();
+              out.write_slab(offset, count, std::span<const T>(values));
+              return;
+            }
+            if (block.sizes.size() != (c.span.size() + chunk_rows_ - 1) / chunk_rows_)
+              throw std::runtime_error("datagen: short block");
+            std::size_t at = 0;
+            for (std::uint64_t size : block.sizes) {
+              if (size > block.bytes.size() - at) throw std::runtime_error("datagen: short block");
+              out.write_chunk(offset, {block.bytes.data() + at, static_cast<std::size_t>(size)});
+              at += static_cast<std::size_t>(size);
+              offset[0] += chunk_rows_;
+            }
+          });
+    }
     out = h5::Dataset();
     if (ok) {
       auto& result = run.out().result();

@@ -248,6 +248,13 @@ struct InputInfo {
 // Opens FILE.h5:/DSET and checks it is a non-empty numeric dataset whose first and last
 // elements can be read; throws common::UsageError ("FILE.h5:/DSET: <reason>") otherwise.
 InputInfo check_input(const common::cli::DatasetSpec& spec);
+// What one task (or the master, for its per-block lists) may hold at once: a quarter of this
+// node's physical memory.
+std::uint64_t memory_bound();
+// UsageError "WHAT: UNIT (dims, size) does not fit in memory ..." when dims x element_size
+// bytes exceed memory_bound(): checked before the pool starts, instead of a bad_alloc mid-run.
+void check_fits(const std::string& what, const std::vector<hsize_t>& dims,
+                std::uint64_t element_size, const std::string& unit);
 // UsageError when `file` is a poolrun output whose status is not "complete".
 void check_finished(const h5::File& file, const std::string& what);
 // The pool initializer of stats and thumbnails: every rank that runs tasks opens the input once

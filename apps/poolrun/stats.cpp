@@ -11,6 +11,8 @@
 // --bins N without --range: a first pass finds [min, max], a second pass counts (numpy's
 // default range; a single value v gives [v - 0.5, v + 0.5], no value but NaNs gives [0, 1]; an
 // infinite min or max is refused with exit 2 after the first pass, as numpy.histogram raises).
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -137,19 +139,48 @@ InputInfo check_input(const common::cli::DatasetSpec& spec) {
       throw common::UsageError(what + ": the dataset is empty (shape " + shape_string(info.shape) +
                                ")");
     // A truncated or damaged file usually fails here already; reading the first and the last
-    // row catches damage at either end before any work starts.
-    const std::uint64_t rows = info.shape.empty() ? 1 : info.shape[0];
-    const std::uint64_t row = product(info.shape, 1);
+    // element catches damage at either end before any work starts. One element each, not a
+    // row: a row may be larger than memory (then the workload refuses it, check_fits).
     visit_numeric(info.dtype, [&](auto zero) {
       using T = decltype(zero);
-      std::vector<T> buf(row);
-      read_rows<T>(d, info.shape, 0, 1, std::span<T>(buf));
-      if (rows > 1) read_rows<T>(d, info.shape, rows - 1, rows, std::span<T>(buf));
+      T v{};
+      if (info.shape.empty()) {
+        d.read(std::span<T>(&v, 1));
+        return;
+      }
+      const std::vector<hsize_t> one(info.shape.size(), 1);
+      std::vector<hsize_t> at(info.shape.size(), 0);
+      d.read_slab(at, one, std::span<T>(&v, 1));
+      for (std::size_t k = 0; k < at.size(); ++k) at[k] = info.shape[k] - 1;
+      d.read_slab(at, one, std::span<T>(&v, 1));
     });
   } catch (const h5::Error& e) {
     throw common::UsageError(what + ": cannot read it, corrupt or truncated? (" + e.what() + ")");
   }
   return info;
+}
+
+std::uint64_t memory_bound() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return std::uint64_t{1} << 30;  // unknown: 1 GiB
+  return static_cast<std::uint64_t>(pages) / 4 * static_cast<std::uint64_t>(page);
+}
+
+void check_fits(const std::string& what, const std::vector<hsize_t>& dims,
+                std::uint64_t element_size, const std::string& unit) {
+  // In long double: the product of HDF5 dimensions can pass 2^64.
+  long double bytes = static_cast<long double>(element_size);
+  for (hsize_t v : dims) bytes *= static_cast<long double>(v);
+  const std::uint64_t bound = memory_bound();
+  if (bytes <= static_cast<long double>(bound)) return;
+  char size[64], limit[64];
+  std::snprintf(size, sizeof size, "%.3Lg GiB", bytes / (1024.0L * 1024 * 1024));
+  std::snprintf(limit, sizeof limit, "%.3g GiB",
+                static_cast<double>(bound) / (1024.0 * 1024 * 1024));
+  throw common::UsageError(what + ": " + unit + " (" + shape_string(dims) + ", " + size +
+                           ") does not fit in memory: it is held at once, and at most " + limit +
+                           " (a quarter of this node's memory) may be");
 }
 
 void init_input(std::string file, std::string dataset) {
@@ -256,6 +287,22 @@ class Stats final : public Workload {
     }
     if (bins_ > (std::uint64_t{1} << 24)) throw common::UsageError("--bins: at most 16777216");
     info_ = check_input(input_);
+    // A task reads whole HDF5 chunks along dimension 0 (one row of a contiguous dataset).
+    std::vector<hsize_t> least = info_.shape;
+    if (!least.empty()) least[0] = info_.chunk.empty() ? 1 : std::min(info_.chunk[0], least[0]);
+    check_fits(input_.str(), least, info_.element_size,
+               info_.chunk.empty() ? "one row along dimension 0" : "one HDF5 chunk's rows");
+    // The master keeps one Moments a reduction block (blocks as run() cuts them): billions of
+    // tiny rows can make that list too large even when every block fits.
+    const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
+    const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
+    const std::uint64_t c0 = info_.chunk.empty() ? 1 : info_.chunk[0];
+    const std::uint64_t block_rows = std::min(
+        rows,
+        c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
+    const std::uint64_t nblocks = rows / block_rows + (rows % block_rows != 0 ? 1 : 0);
+    check_fits(input_.str(), {nblocks}, sizeof(kernels::Moments),
+               "the moments of its reduction blocks");
   }
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);

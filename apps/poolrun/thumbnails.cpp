@@ -81,6 +81,18 @@ class Thumbnails final : public Workload {
     if (info_.dtype != h5::Dtype::uint8 && info_.dtype != h5::Dtype::float32)
       throw common::UsageError(what + ": expected uint8 or float32 images, found " +
                                std::string(h5::to_string(info_.dtype)));
+    // A task holds one input image and its thumbnail at least (before the size checks below:
+    // those would read --size against an image that can never be resized anyway).
+    check_fits(what, {info_.shape.begin() + 1, info_.shape.end()}, info_.element_size, "one image");
+    // A task returns at least one thumbnail, in one MPI message (libpool: below 2 GiB).
+    const double thumb_bytes = static_cast<double>(size_.width) *
+                               static_cast<double>(size_.height) *
+                               static_cast<double>(info_.shape.size() == 4 ? info_.shape[3] : 1) *
+                               static_cast<double>(info_.element_size);
+    if (thumb_bytes >= static_cast<double>((std::uint64_t{2} << 30) - (std::uint64_t{16} << 20)))
+      throw common::UsageError("--size " + std::to_string(size_.width) + "x" +
+                               std::to_string(size_.height) +
+                               ": one thumbnail must stay below 2 GiB, the most a task can return");
     if (size_.width > info_.shape[2] || size_.height > info_.shape[1])
       throw common::UsageError("--size " + std::to_string(size_.width) + "x" +
                                std::to_string(size_.height) + " is larger than the images of " +

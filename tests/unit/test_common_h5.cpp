@@ -1,6 +1,7 @@
 // The checked HDF5 wrapper, verified through the raw HDF5 C API.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -305,4 +306,72 @@ TEST(CommonH5, TableColumnsAndCommittedRows) {
   t.append({std::uint64_t{4}, 4.5, std::string("w")});
   t.flush();
   EXPECT_EQ(t.read_string_column("c"), (std::vector<std::string>{"x", "y", "z", "w"}));
+}
+
+// Chunks deflated by deflate_chunk() and stored by write_chunk() read back through HDF5's own
+// shuffle + deflate filters as the values, for 1-, 4- and 8-byte elements, an edge chunk padded
+// with the fill value, and without shuffle.
+TEST(CommonH5, DeflatedChunksReadBackThroughHdf5Filters) {
+  TempDir dir;
+  const auto path = dir / "direct.h5";
+  const hsize_t rows = 25, cols = 3, chunk_rows = 10;
+  auto check = [&](auto zero, bool shuffle) {
+    using T = decltype(zero);
+    std::vector<T> values(rows * cols);
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = static_cast<T>((i * 37 + 11) % 101) - static_cast<T>(i % 2);
+    {
+      h5::File f = h5::File::create(path);
+      h5::DatasetOptions opts;
+      opts.chunk = {chunk_rows, cols};
+      opts.gzip = 4;
+      opts.shuffle = shuffle;
+      h5::Dataset d = f.create_dataset("x", h5::dtype_of<T>(), {rows, cols}, opts);
+      for (hsize_t r = 0; r < rows; r += chunk_rows) {
+        std::vector<T> chunk(chunk_rows * cols, T{});  // the edge chunk: zeros past the end
+        const hsize_t n = std::min(chunk_rows, rows - r);
+        std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * cols), n * cols,
+                    chunk.begin());
+        const auto z = h5::deflate_chunk(
+            {reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size() * sizeof(T)},
+            sizeof(T), shuffle, 4);
+        d.write_chunk({r, 0}, z);
+      }
+    }
+    h5::File f = h5::File::open(path);
+    EXPECT_EQ(f.open_dataset("x").read<T>(), values);
+    EXPECT_EQ(f.open_dataset("x").gzip_level(), 4);
+  };
+  for (bool shuffle : {true, false}) {
+    check(std::uint8_t{}, shuffle);
+    check(std::int32_t{}, shuffle);
+    check(double{}, shuffle);
+  }
+  EXPECT_THROW(h5::deflate_chunk({}, 8, true, 0), std::invalid_argument);
+}
+
+// N-D slabs go through memory shaped like the slab: values land in C order either way.
+TEST(CommonH5, NdSlabsInCOrder) {
+  TempDir dir;
+  const auto path = dir / "nd.h5";
+  std::vector<std::uint16_t> all(4 * 5 * 6 * 3);
+  std::iota(all.begin(), all.end(), std::uint16_t{0});
+  {
+    h5::File f = h5::File::create(path);
+    h5::DatasetOptions opts;
+    opts.chunk = {1, 5, 6, 3};
+    h5::Dataset d = f.create_dataset("x", h5::Dtype::uint16, {4, 5, 6, 3}, opts);
+    d.write(all);
+  }
+  h5::File f = h5::File::open(path);
+  h5::Dataset d = f.open_dataset("x");
+  std::vector<std::uint16_t> slab(2 * 2 * 3 * 3);
+  d.read_slab<std::uint16_t>({1, 2, 3, 0}, {2, 2, 3, 3}, slab);
+  std::size_t i = 0;
+  for (std::size_t a = 1; a < 3; ++a)
+    for (std::size_t b = 2; b < 4; ++b)
+      for (std::size_t c = 3; c < 6; ++c)
+        for (std::size_t e = 0; e < 3; ++e, ++i)
+          ASSERT_EQ(slab[i], all[((a * 5 + b) * 6 + c) * 3 + e]) << i;
+  EXPECT_EQ(d.read<std::uint16_t>(), all);
 }
