@@ -539,8 +539,14 @@ Selection select(hid_t dset, const std::vector<hsize_t>& offset,
       H5_CHECK(H5Sselect_hyperslab(sel.file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
                                    count.data(), nullptr));
   }
-  const hsize_t mem_dims[1] = {sel.count};
-  sel.mem_space = Handle(H5_CHECK(H5Screate_simple(1, mem_dims, nullptr)));
+  // The memory space has the slab's own shape: with the same shape on both sides HDF5 copies
+  // whole rows; a flat memory space sends an N-D slab through its slow element-wise path.
+  if (count.size() > 1 && sel.count > 0) {
+    sel.mem_space = Handle(H5_CHECK(H5Screate_simple(rank, count.data(), nullptr)));
+  } else {
+    const hsize_t mem_dims[1] = {sel.count};
+    sel.mem_space = Handle(H5_CHECK(H5Screate_simple(1, mem_dims, nullptr)));
+  }
   return sel;
 }
 
