@@ -265,7 +265,6 @@ void register_stats_columns(libpool::Registry& registry);
 
 // Tasks shared by several workloads (seed reuses the others').
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
-void init_base_primes(std::uint64_t upper_bound);
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
 
 // A testing aid: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS milliseconds (read once
