@@ -240,8 +240,8 @@ class Stats final : public Workload {
     sub.add_option("--range", range_, "Histogram range LO:HI (default: [min, max] of the data)")
         ->type_name("LO:HI");
     sub.add_option("--axis", axis_, "0: per-column statistics of a 2-D table")->type_name("0");
-    common::cli::add_u64_list(sub, "--columns", columns_,
-                              "With --axis 0: the columns, by index (default: all)");
+    sub.add_option("--columns", columns_, "With --axis 0: the columns, by index (default: all)")
+        ->type_name("I,J,...");
   }
   void validate(const CommonOptions&) const override {
     if (!range_.empty()) {
@@ -265,7 +265,11 @@ class Stats final : public Workload {
     if (!axis_.empty() && bins_ > 0)
       throw common::UsageError("--bins: not with --axis 0 (no per-column histograms)");
     info_ = check_input(input_);
-    if (!axis_.empty()) picked_ = check_columns(input_.str(), info_, columns_);
+    if (!axis_.empty())
+      picked_ =
+          check_columns(input_.str(), info_,
+                        columns_.empty() ? std::vector<std::uint64_t>{}
+                                         : common::cli::parse_u64_list(columns_, "--columns"));
   }
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
@@ -494,8 +498,8 @@ class Stats final : public Workload {
   common::cli::DatasetSpec input_;
   std::uint64_t bins_ = 0;
   std::string range_;
-  std::string axis_;  // "" (the whole dataset, flat) or "0" (per column)
-  std::vector<std::uint64_t> columns_;
+  std::string axis_;     // "" (the whole dataset, flat) or "0" (per column)
+  std::string columns_;  // "I,J,...", with --axis 0
   mutable std::vector<std::uint64_t> picked_;
   mutable double lo_ = 0;
   mutable double hi_ = 1;
