@@ -39,6 +39,26 @@ std::uint64_t piece_rows(const std::vector<std::uint64_t>& picked) {
   return std::max<std::uint64_t>(1, kPieceBytes / (span * sizeof(double) * sub)) * sub;
 }
 
+// Blocks [first, first + nb) x c columns of moments into the 7 ledger datasets (kFields order).
+void write_ledger(std::vector<h5::Dataset>& lds, std::uint64_t first, std::uint64_t nb,
+                  std::uint64_t c, const std::vector<kernels::Moments>& p) {
+  std::vector<std::uint64_t> counts[2];
+  std::vector<double> values[5];
+  for (const kernels::Moments& m : p) {
+    counts[0].push_back(m.count);
+    counts[1].push_back(m.nan_count);
+    const double row[5] = {m.sum, m.mean, m.m2, m.min, m.max};
+    for (std::size_t k = 0; k < 5; ++k) values[k].push_back(row[k]);
+  }
+  for (std::size_t k = 0; k < 7; ++k) {
+    if (k < 2)
+      lds[k].write_slab<std::uint64_t>({first, 0}, {nb, c},
+                                       std::span<const std::uint64_t>(counts[k]));
+    else
+      lds[k].write_slab<double>({first, 0}, {nb, c}, std::span<const double>(values[k - 2]));
+  }
+}
+
 }  // namespace
 
 // Blocks [bbegin, bend) of block_rows rows: the moments of each block's picked columns, block
@@ -177,24 +197,7 @@ int run_stats_columns(Run& run, const common::cli::DatasetSpec& input, const Inp
         if (p.size() != nb * c) throw std::runtime_error("stats: wrong number of column moments");
         std::copy(p.begin(), p.end(),
                   blocks.begin() + static_cast<std::ptrdiff_t>(ch.span.begin * c));
-        std::vector<std::uint64_t> u(p.size());
-        std::vector<double> d(p.size());
-        auto put_u = [&](std::size_t k, auto get) {
-          for (std::size_t i = 0; i < p.size(); ++i) u[i] = get(p[i]);
-          lds[k].write_slab<std::uint64_t>({ch.span.begin, 0}, {nb, c},
-                                           std::span<const std::uint64_t>(u));
-        };
-        auto put_d = [&](std::size_t k, auto get) {
-          for (std::size_t i = 0; i < p.size(); ++i) d[i] = get(p[i]);
-          lds[k].write_slab<double>({ch.span.begin, 0}, {nb, c}, std::span<const double>(d));
-        };
-        put_u(0, [](const kernels::Moments& m) { return m.count; });
-        put_u(1, [](const kernels::Moments& m) { return m.nan_count; });
-        put_d(2, [](const kernels::Moments& m) { return m.sum; });
-        put_d(3, [](const kernels::Moments& m) { return m.mean; });
-        put_d(4, [](const kernels::Moments& m) { return m.m2; });
-        put_d(5, [](const kernels::Moments& m) { return m.min; });
-        put_d(6, [](const kernels::Moments& m) { return m.max; });
+        write_ledger(lds, ch.span.begin, nb, c, p);
       });
   lds.clear();
 
