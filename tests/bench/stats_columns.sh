@@ -3,6 +3,7 @@
 #   - a 1 GiB float64 table (ROWS x COLS, made here with h5py, chunks of 65536 rows), page cache
 #     warm: stats --axis 0 at -n 1 and -n 2 (in-run: the output's wall_seconds) vs h5py + numpy's
 #     per-column nanmean and nanvar (the read included) vs a raw read of the file;
+#   - the flat `stats` of the same bytes at -n 2 (the machine's speed at that moment);
 #   - the same bits at -n 1 and at -n 2 with another --chunksize.
 #
 #   tests/bench/stats_columns.sh [BUILD_DIR]     (default: build; the data live in a temporary
@@ -52,6 +53,9 @@ s1_all=$(timed "${mpirun[@]}" -n 1 "$poolrun" stats "$tmp/t.h5:/x" --axis 0 -q -
 s1_in=$(wall_attr "$tmp/s1.h5")
 s2_all=$(timed "${mpirun[@]}" -n 2 "$poolrun" stats "$tmp/t.h5:/x" --axis 0 -q -o "$tmp/s2.h5")
 s2_in=$(wall_attr "$tmp/s2.h5")
+# The flat reduction of the same bytes: how fast this machine is right now.
+f2_all=$(timed "${mpirun[@]}" -n 2 "$poolrun" stats "$tmp/t.h5:/x" -q -o "$tmp/f2.h5")
+f2_in=$(wall_attr "$tmp/f2.h5")
 "${mpirun[@]}" -n 2 "$poolrun" stats "$tmp/t.h5:/x" --axis 0 --chunksize 300000 -q -o "$tmp/s3.h5"
 same=$("$py" -c 'import h5py,sys
 a,b=(h5py.File(p)["result"] for p in sys.argv[1:3])
@@ -64,7 +68,8 @@ printf '%-44s %9s %9s %9s\n' "h5py + numpy nanmean/nanvar (whole process)" "$np_
   "$(gbs $bytes $np_all)" 1.00
 printf '   (%s)\n' "$np_line"
 for row in "stats --axis 0 -n 1 whole process:$s1_all" "stats --axis 0 -n 1 in-run:$s1_in" \
-  "stats --axis 0 -n 2 whole process:$s2_all" "stats --axis 0 -n 2 in-run:$s2_in"; do
+  "stats --axis 0 -n 2 whole process:$s2_all" "stats --axis 0 -n 2 in-run:$s2_in" \
+  "stats (flat, same bytes) -n 2 in-run:$f2_in"; do
   t=${row##*:}
   printf '%-44s %9s %9s %9s\n' "${row%:*}" "$t" "$(gbs $bytes "$t")" "$(ratio "$np_all" "$t")"
 done
