@@ -1,6 +1,8 @@
-# poolkernels_data: the stats (moments, histogram) and thumbnails (area resize) kernels.
+# poolkernels_data: the stats (moments, histogram, per-column moments) and thumbnails (area
+# resize) kernels.
 # Pure C++, no MPI, no HDF5.
 add_library(poolkernels_data STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/columns.cpp
   ${CMAKE_CURRENT_LIST_DIR}/reduce.cpp
   ${CMAKE_CURRENT_LIST_DIR}/resize.cpp)
 target_include_directories(poolkernels_data PUBLIC ${CMAKE_CURRENT_LIST_DIR}/..)

@@ -1,5 +1,6 @@
 #include "kernels/montecarlo.hpp"
 
+#include <Random123/philox.h>
 #include <immintrin.h>
 
 #include <cmath>
@@ -22,6 +23,7 @@
 namespace kernels {
 namespace {
 
+// The SIMD paths' constants; the scalar path is Random123's own r123::Philox4x32.
 constexpr std::uint32_t kM0 = 0xD2511F53u;  // PHILOX_M4x32_0
 constexpr std::uint32_t kM1 = 0xCD9E8D57u;  // PHILOX_M4x32_1
 constexpr std::uint32_t kW0 = 0x9E3779B9u;  // PHILOX_W32_0 (key bump)
@@ -46,22 +48,11 @@ KeySchedule key_schedule(std::uint64_t seed) noexcept {
   return ks;
 }
 
+// Block `block` of the stream keyed by ks (its first round's key is the Philox key).
 std::array<std::uint32_t, 4> philox_scheduled(std::uint64_t block, const KeySchedule& ks) noexcept {
-  std::uint32_t c0 = static_cast<std::uint32_t>(block);
-  std::uint32_t c1 = static_cast<std::uint32_t>(block >> 32);
-  std::uint32_t c2 = 0;
-  std::uint32_t c3 = 0;
-  for (int r = 0; r < kRounds; ++r) {
-    const std::uint64_t p0 = std::uint64_t{kM0} * c0;
-    const std::uint64_t p1 = std::uint64_t{kM1} * c2;
-    const auto n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1 ^ ks.k0[r];
-    const auto n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3 ^ ks.k1[r];
-    c1 = static_cast<std::uint32_t>(p1);
-    c3 = static_cast<std::uint32_t>(p0);
-    c0 = n0;
-    c2 = n2;
-  }
-  return {c0, c1, c2, c3};
+  return philox4x32_10(
+      {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), 0, 0},
+      {ks.k0[0], ks.k1[0]});
 }
 
 std::uint64_t count_blocks_scalar(const KeySchedule& ks, std::uint64_t first,
@@ -282,18 +273,10 @@ CountFn count_fn(SimdPath path) {
 
 std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
                                            std::array<std::uint32_t, 2> key) noexcept {
-  std::uint32_t k0 = key[0];
-  std::uint32_t k1 = key[1];
-  auto& c = counter;
-  for (int r = 0; r < kRounds; ++r) {
-    const std::uint64_t p0 = std::uint64_t{kM0} * c[0];
-    const std::uint64_t p1 = std::uint64_t{kM1} * c[2];
-    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ k0, static_cast<std::uint32_t>(p1),
-         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ k1, static_cast<std::uint32_t>(p0)};
-    k0 += kW0;
-    k1 += kW1;
-  }
-  return c;
+  const r123::Philox4x32::ctr_type c = {{counter[0], counter[1], counter[2], counter[3]}};
+  const r123::Philox4x32::key_type k = {{key[0], key[1]}};
+  const r123::Philox4x32::ctr_type r = r123::Philox4x32()(c, k);
+  return {r[0], r[1], r[2], r[3]};
 }
 
 std::array<std::uint32_t, 4> pi_block(std::uint64_t seed, std::uint64_t block) noexcept {

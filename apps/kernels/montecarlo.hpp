@@ -9,7 +9,8 @@
 //   quarter disc when x^2 + y^2 <= 2^64, evaluated exactly in integers (no floating point).
 //   Because x, y < 2^32, x^2 + y^2 == 2^64 has no solution, so "inside" is the same as
 //   x^2 + y^2 < 2^64: the 64-bit sum of the two squares does not carry.
-// r[] is bit-for-bit r123::Philox4x32 (10 rounds) from <Random123/philox.h>; the tests check it.
+// The scalar path is r123::Philox4x32 (10 rounds) from <Random123/philox.h> itself; the SIMD
+// paths are checked bit for bit against it by the tests.
 //
 // count_inside() picks the widest SIMD path the CPU has at run time (AVX-512F, AVX2, scalar), so
 // the binary runs on any x86-64; every path gives the same counts.
@@ -20,7 +21,7 @@
 
 namespace kernels {
 
-// One Philox4x32-10 block: r123::Philox4x32()(counter, key), written out for portability.
+// One Philox4x32-10 block: r123::Philox4x32()(counter, key).
 std::array<std::uint32_t, 4> philox4x32_10(std::array<std::uint32_t, 4> counter,
                                            std::array<std::uint32_t, 2> key) noexcept;
 

@@ -264,9 +264,17 @@ const h5::Dataset& input_dataset();
 // Throws e with the input's FILE:/DSET and the rows read in front of its message.
 [[noreturn]] void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e);
 
+// stats --axis 0 (stats_columns.cpp): the picked columns (all when `columns` is empty) after
+// checking that the input is a 2-D table and the indices are its columns, ascending, distinct
+// (common::UsageError otherwise); the run itself; its task.
+std::vector<std::uint64_t> check_columns(const std::string& what, const InputInfo& info,
+                                         std::vector<std::uint64_t> columns);
+int run_stats_columns(Run& run, const common::cli::DatasetSpec& input, const InputInfo& info,
+                      const std::vector<std::uint64_t>& picked);
+void register_stats_columns(libpool::Registry& registry);
+
 // Tasks shared by several workloads (seed reuses the others').
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end);
-void init_base_primes(std::uint64_t upper_bound);
 std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);
 
 // Testing aids, unset in normal use: every poolrun task first sleeps POOLRUN_TASK_DELAY_MS

@@ -1,4 +1,4 @@
-// poolrun primes: the number of primes in [A, B), by a segmented sieve over chunks.
+// poolrun primes: the number of primes in [A, B), counted by libprimesieve over chunks.
 #include <iostream>
 
 #include "common/cli.hpp"
@@ -8,24 +8,12 @@
 
 namespace poolrun {
 
-namespace {
-// The sieving primes up to sqrt(B), built once per rank by the pool's initializer and only read
-// by the tasks afterwards.
-std::unique_ptr<kernels::BasePrimes> g_base_primes;
-}  // namespace
-
-void init_base_primes(std::uint64_t upper_bound) {
-  g_base_primes = std::make_unique<kernels::BasePrimes>(upper_bound);
-}
-
 std::uint64_t count_primes_task(std::uint64_t begin, std::uint64_t end) {
   test_delay();
-  if (!g_base_primes) throw std::logic_error("count_primes: the pool initializer did not run");
-  return kernels::count_primes(*g_base_primes, begin, end);
+  return kernels::count_primes(begin, end);
 }
 
 void register_primes(libpool::Registry& registry) {
-  registry.add("poolrun.init_base_primes", init_base_primes);
   registry.add("poolrun.count_primes", count_primes_task);
 }
 
@@ -48,10 +36,6 @@ class Primes final : public Workload {
     if (to_ > kernels::kMaxPrimesUpperBound)
       throw common::UsageError("--to: at most " + std::to_string(kernels::kMaxPrimesUpperBound));
   }
-  void configure(libpool::Options& options) const override {
-    options.initializer(init_base_primes, to_);
-  }
-
   common::Identity identity() const override {
     return {{"from", std::to_string(from_)}, {"to", std::to_string(to_)}};
   }
@@ -60,7 +44,7 @@ class Primes final : public Workload {
     std::uint64_t count = 0;
     for (const auto& r : run.previous("count")) count += r.partial;
     run.out().start();
-    // The sieve's own chunk size (at least ~sqrt(B), a few chunks a worker) when auto.
+    // The kernel's own chunk size (at least 64 sqrt(B), a few chunks a worker) when auto.
     const std::uint64_t suggested =
         to_ > from_ ? kernels::suggested_chunk_size(from_, to_, run.workers()) : 1;
     auto chunks = run.pool().map_spans(count_primes_task, libpool::Span{from_, to_},

@@ -61,9 +61,6 @@ class Seed final : public Workload {
   }
   void add_options(CLI::App&) override {}
   void validate(const CommonOptions&) const override {}
-  void configure(libpool::Options& options) const override {
-    options.initializer(init_base_primes, kPrimesBound);
-  }
   common::Identity identity() const override { return {{"programs", "tutorial-5"}}; }
 
   int run(Run& run) override {

@@ -250,6 +250,7 @@ StatsPart stats_task(std::uint64_t block_rows, bool moments, std::uint64_t bins,
 void register_stats(libpool::Registry& registry) {
   registry.add("poolrun.init_input", init_input);
   registry.add("poolrun.stats", stats_task);
+  register_stats_columns(registry);
 }
 
 namespace {
@@ -269,6 +270,9 @@ class Stats final : public Workload {
     common::cli::add_u64(sub, "--bins", bins_, "Histogram bins (0: no histogram)");
     sub.add_option("--range", range_, "Histogram range LO:HI (default: [min, max] of the data)")
         ->type_name("LO:HI");
+    sub.add_option("--axis", axis_, "0: per-column statistics of a 2-D table")->type_name("0");
+    sub.add_option("--columns", columns_, "With --axis 0: the columns, by index (default: all)")
+        ->type_name("I,J,...");
   }
   void validate(const CommonOptions&) const override {
     if (!range_.empty()) {
@@ -286,6 +290,11 @@ class Stats final : public Workload {
       }
     }
     if (bins_ > (std::uint64_t{1} << 24)) throw common::UsageError("--bins: at most 16777216");
+    if (!axis_.empty() && axis_ != "0")
+      throw common::UsageError("--axis: '" + axis_ + "' is not 0 (per-column statistics)");
+    if (!columns_.empty() && axis_.empty()) throw common::UsageError("--columns needs --axis 0");
+    if (!axis_.empty() && bins_ > 0)
+      throw common::UsageError("--bins: not with --axis 0 (no per-column histograms)");
     info_ = check_input(input_);
     // A task reads whole HDF5 chunks along dimension 0 (one row of a contiguous dataset).
     std::vector<hsize_t> least = info_.shape;
@@ -303,19 +312,35 @@ class Stats final : public Workload {
     const std::uint64_t nblocks = rows / block_rows + (rows % block_rows != 0 ? 1 : 0);
     check_fits(input_.str(), {nblocks}, sizeof(kernels::Moments),
                "the moments of its reduction blocks");
+    if (!axis_.empty())
+      picked_ =
+          check_columns(input_.str(), info_,
+                        columns_.empty() ? std::vector<std::uint64_t>{}
+                                         : common::cli::parse_u64_list(columns_, "--columns"));
   }
   void configure(libpool::Options& options) const override {
     options.initializer(init_input, input_.file, input_.dataset);
   }
   std::vector<std::string> input_files() const override { return {input_.file}; }
   common::Identity identity() const override {
-    return {{"input", input_.str()},
-            {"input_file", common::file_identity(input_.file)},
-            {"bins", std::to_string(bins_)},
-            {"range", range_}};
+    common::Identity id{{"input", input_.str()},
+                        {"input_file", common::file_identity(input_.file)},
+                        {"bins", std::to_string(bins_)},
+                        {"range", range_}};
+    if (!axis_.empty()) {
+      std::string cols;
+      for (auto j : picked_) {
+        if (!cols.empty()) cols += ',';
+        cols += std::to_string(j);
+      }
+      id.push_back({"axis", axis_});
+      id.push_back({"columns", cols});
+    }
+    return id;
   }
 
   int run(Run& run) override {
+    if (!axis_.empty()) return run_stats_columns(run, input_, info_, picked_);
     const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
     const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
     // Reduction blocks: whole HDF5 chunks along dimension 0, ~4 MiB; fixed by the dataset only.
@@ -519,6 +544,9 @@ class Stats final : public Workload {
   common::cli::DatasetSpec input_;
   std::uint64_t bins_ = 0;
   std::string range_;
+  std::string axis_;     // "" (the whole dataset, flat) or "0" (per column)
+  std::string columns_;  // "I,J,...", with --axis 0
+  mutable std::vector<std::uint64_t> picked_;
   mutable double lo_ = 0;
   mutable double hi_ = 1;
   mutable InputInfo info_;

@@ -443,6 +443,121 @@ def case_stats_inputs(d):
     check_against_numpy(stats_of(d, "g.h5", ["h.h5:/gz"], ranks=3), y)
 
 
+def check_columns_against_numpy(res, x, picked):
+    """Per-column statistics of stats --axis 0 against numpy's nan-aware ones (pandas' describe
+    without the quantiles)."""
+    import numpy as np
+    x = np.asarray(x, dtype=np.float64)
+    assert list(res["columns"]) == list(picked)
+    for j, col in enumerate(picked):
+        v = x[:, col]
+        nan = np.isnan(v)
+        v = v[~nan]
+        assert int(res["count"][j]) == v.size and int(res["nan_count"][j]) == int(nan.sum()), col
+        if v.size == 0:
+            assert res["sum"][j] == 0 and np.isnan(res["mean"][j]) and np.isnan(res["variance"][j])
+            assert np.isnan(res["min"][j]) and np.isnan(res["max"][j])
+            continue
+        assert res["min"][j] == v.min() and res["max"][j] == v.max(), (col, res["min"][j], v.min())
+        if not np.isfinite(v).all():
+            with np.errstate(invalid="ignore"):
+                m = v.mean()
+            assert (np.isnan(m) and np.isnan(res["mean"][j])) or res["mean"][j] == m, (col, m)
+            assert np.isnan(res["variance"][j])
+            continue
+        scale = max(1.0, float(np.abs(v).max()))
+        assert abs(res["sum"][j] - v.sum()) <= 1e-12 * scale * v.size, (col, res["sum"][j], v.sum())
+        assert abs(res["mean"][j] - v.mean()) <= 1e-12 * scale, (col, res["mean"][j], v.mean())
+        assert abs(res["variance"][j] - v.var()) <= 1e-10 * max(1.0, v.var()), \
+            (col, res["variance"][j], v.var())
+
+
+def case_stats_columns(d):
+    # Tables whose shapes, types, layouts and NaNs the code cannot know in advance: each one's
+    # per-column statistics against numpy, and the same bits at other rank counts, chunk sizes
+    # (which count rows) and schedules.
+    import numpy as np
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = np.random.default_rng(seed)
+    tables = []
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        for t in range(4):
+            cols = int(rng.integers(1, 40))
+            rows = int(rng.integers(1, 3 * (1 << 20) // cols))  # up to ~24 MiB: several blocks
+            dtype = [np.float64, np.float32, np.int32, np.uint8][t]
+            x = rng.normal(rng.uniform(-1e3, 1e3), rng.uniform(0.1, 100), (rows, cols))
+            if dtype in (np.int32, np.uint8):
+                x = np.clip(np.round(x), 0 if dtype == np.uint8 else -2 ** 31, 255 if dtype ==
+                            np.uint8 else 2 ** 31 - 1).astype(dtype)
+            else:
+                x = x.astype(dtype)
+                k = int(rng.integers(0, rows * cols // 10 + 2))
+                x[rng.integers(0, rows, k), rng.integers(0, cols, k)] = np.nan
+                if cols > 2:
+                    x[:, int(rng.integers(0, cols))] = np.nan  # a column of NaNs only
+            layout = [dict(chunks=(min(rows, int(rng.integers(1, 5000))), cols)), {},
+                      dict(chunks=(min(rows, int(rng.integers(100, 9000))), cols),
+                           compression="gzip",
+                           compression_opts=1), dict(chunks=True)][t]
+            f.create_dataset(f"t{t}", data=x, **layout)
+            tables.append((f"t{t}", x, cols))
+        f.create_dataset("inf", data=np.array([[1.0, np.inf, 2.0], [3.0, 4.0, -np.inf],
+                                               [5.0, np.inf, 6.0], [7.0, -np.inf, 8.0]]))
+    for i, (name, x, cols) in enumerate(tables):
+        picked = list(range(cols))
+        args = [f"in.h5:/{name}", "--axis", "0"]
+        if i % 2 == 1 and cols > 1:
+            picked = sorted(set(int(c) for c in rng.integers(0, cols, max(1, cols // 2))))
+            args += ["--columns", ",".join(map(str, picked))]
+        ref = stats_of(d, f"{name}.h5", args)
+        try:
+            check_columns_against_numpy(ref, x, picked)
+        except AssertionError:
+            print(f"seed {seed}, table {name}, shape {x.shape}, {x.dtype}")
+            raise
+        with h5py.File(os.path.join(d, f"{name}.h5")) as f:
+            block_rows = int(f["result"].attrs["block_rows"])
+            nblocks = -(-x.shape[0] // block_rows)
+            assert f["ledger/columns/mean"].shape == (nblocks, len(picked))
+            assert int(f["chunks/end"][:].max()) == nblocks
+        rows_cs = int(rng.integers(1, x.shape[0] + 1))
+        for ranks, extra in ((1, []), (3, ["--chunksize", str(rows_cs), "--schedule", "guided"])):
+            other = stats_of(d, f"{name}_{ranks}.h5", args + extra, ranks=ranks)
+            for k in ("sum", "mean", "variance", "min", "max", "count", "nan_count"):
+                assert ref[k].tobytes() == other[k].tobytes(), (name, k, ranks, extra)
+            if extra:
+                with h5py.File(os.path.join(d, f"{name}_{ranks}.h5")) as f:
+                    # --chunksize counts rows, rounded up to whole blocks.
+                    cs = int(f["result"].attrs["chunksize"])
+                    assert cs % block_rows == 0 and cs >= min(rows_cs, x.shape[0]), (cs, rows_cs)
+    r = stats_of(d, "inf.h5", ["in.h5:/inf", "--axis", "0"])
+    assert list(r["mean"][[0, 2]]) == [4.0, -np.inf] and np.isnan(r["mean"][1])
+    assert np.isnan(r["variance"][1]) and r["max"][1] == np.inf and r["min"][1] == -np.inf
+
+
+def case_stats_columns_refused(d):
+    import numpy as np
+    with h5py.File(os.path.join(d, "in.h5"), "w") as f:
+        f["t"] = np.arange(60.0).reshape(20, 3)
+        f["flat"] = np.arange(10.0)
+        f["cube"] = np.zeros((2, 3, 4))
+    check_refused(d, [["stats", "in.h5:/t", "--axis", "0", "--bins", "10", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--axis", "1", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--columns", "1", "-o", "x.h5"],
+                      ["stats", "in.h5:/flat", "--axis", "0", "-o", "x.h5"],
+                      ["stats", "in.h5:/cube", "--axis", "0", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--axis", "0", "--columns", "3", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--axis", "0", "--columns", "1,1", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--axis", "0", "--columns", "2,0", "-o", "x.h5"],
+                      ["stats", "in.h5:/t", "--axis", "0", "--columns", "x", "-o", "x.h5"]],
+                   keep=["in.h5"])
+    # A resume must pick the same columns.
+    ok(["stats", "in.h5:/t", "--axis", "0", "--columns", "0,2", "-o", "s.h5", "-q"], cwd=d)
+    p = poolrun(["stats", "in.h5:/t", "--axis", "0", "--columns", "1", "-o", "s.h5", "--resume"],
+                cwd=d)
+    assert p.returncode == 2 and "columns" in p.stderr, p.stderr
+
+
 def case_stats_nonfinite(d):
     """Infinities and NaN-only data give numpy's statistics of the non-NaN values (nanmean, ...);
     a histogram range that would be infinite is refused, as numpy.histogram raises."""
@@ -806,6 +921,10 @@ def fault_inputs(d):
         "-o", "data.h5:/x", "-q"], cwd=d)
     ok(["datagen", "--kind", "image", "--shape", "600x32x32x3", "--seed", "4",
         "-o", "img.h5:/images", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "table.h5"), "w") as f:
+        x = rng.normal(0, 1, (1_600_000, 5))
+        x[rng.integers(0, 1_600_000, 1000), rng.integers(0, 5, 1000)] = np.nan
+        f.create_dataset("t", data=x, chunks=(10_000, 5))
 
 
 FAULT_WORKLOADS = {
@@ -824,6 +943,10 @@ FAULT_WORKLOADS = {
     "stats_bins": (["stats", "data.h5:/x", "--chunksize", "524288", "--bins", "50"], 150,
                    same("result/mean", "result/variance", "result/histogram",
                         "result/bin_edges")),
+    "stats_columns": (["stats", "table.h5:/t", "--axis", "0", "--columns", "0,2,3,4",
+                       "--chunksize", "100000"], 250,
+                      same("result/mean", "result/variance", "result/sum", "result/min",
+                           "result/max", "result/count", "result/nan_count")),
     "datagen": (["datagen", "--kind", "normal", "--shape", "4e6", "--chunk", "1e5", "--seed", "9",
                  "--chunksize", "1e5"], 150, same("x")),
     "thumbnails": (["thumbnails", "img.h5:/images", "--size", "8x8", "--chunksize", "20"], 150,
