@@ -13,6 +13,7 @@ LIBPOOL_PACKAGES=(
   libeigen3-dev libgtest-dev libcli11-dev librandom123-dev
   libprimesieve-dev primesieve-bin
   python3 python3-numpy python3-h5py python3-mpi4py
+  clang libclang-rt-14-dev  # the fuzz targets: libFuzzer and the sanitizer runtimes
 )
 
 as_root() {
