@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install, build with warnings as errors, and run every test (unit, MPI at 1-4 ranks, end to end).
 # Then the sanitizer stage: the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
-# (preset asan; the load test excepted), and each libFuzzer target for FUZZ_SECONDS (preset
-# fuzz, clang). LIBPOOL_SANITIZE=0 skips that stage. Extra arguments go to both ctest runs.
+# (preset asan; the load and install tests excepted), and each libFuzzer target for FUZZ_SECONDS
+# (preset fuzz, clang). LIBPOOL_SANITIZE=0 skips that stage. Extra arguments go to both ctests.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_packages "${LIBPOOL_PACKAGES[@]}"
 allow_root_mpi
@@ -13,7 +13,7 @@ ctest --preset ci -j "$(nproc)" "$@"
 if [ "${LIBPOOL_SANITIZE:-1}" != 0 ]; then
   stage_start=$SECONDS
   build asan
-  ctest --preset asan -j "$(nproc)" -LE load "$@"
+  ctest --preset asan -j "$(nproc)" -LE 'load|install' "$@"
   build fuzz
   FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash tests/fuzz/run.sh
   echo "sanitizer stage: $((SECONDS - stage_start)) s"
