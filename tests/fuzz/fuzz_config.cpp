@@ -41,7 +41,9 @@ Parsed load(const std::string& path) {
   Values& v = p.values;
   CLI::App app("fuzz", "poolrun");
   app.add_flag("--force", v.force);
-  app.add_option("--schedule", v.schedule)->check(CLI::IsMember({"dynamic", "guided"}));
+  app.add_option("--schedule", v.schedule)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dynamic", "guided"}));
   CLI::App* sub = app.add_subcommand("work", "")->fallthrough();
   common::cli::add_u64(*sub, "--to", v.to, "");
   common::cli::add_i64(*sub, "--offset", v.offset, "");
