@@ -431,7 +431,16 @@ std::string effective_config(const CLI::App& app) {
     }
     if (!line.starts_with('#')) {
       for (const auto& prefix : skip) drop = drop || line.starts_with(prefix);
-      drop = drop || empty_list_line(line);
+      if (empty_list_line(line)) {
+        // Only this key and its description: options without one share a block.
+        while (block.size() > 1) {
+          const auto prev = block.rfind('\n', block.size() - 2);
+          const auto start = prev == std::string::npos ? 0 : prev + 1;
+          if (block[start] != '#') break;
+          block.erase(start);
+        }
+        continue;
+      }
     }
     block += line;
   }
