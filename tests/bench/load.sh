@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark (not a test): poolrun pi with 10^6 chunks of one sample at 64 ranks
-# oversubscribed on this machine's cores, checked like the CTest test apps.load.64ranks (which
-# runs 10^5 chunks): every chunk exactly once in /chunks, the same count as an ordinary run, wall
-# time, CPU share per rank, and idle ranks' CPU share while one rank computes one long chunk.
+# oversubscribed on this machine's cores, the check of the CTest test apps.load.64ranks run alone:
+# every chunk exactly once in /chunks, the same count as an ordinary run, wall time, CPU share per
+# rank, and idle ranks' CPU share while one rank computes one long chunk.
 #
 #   tests/bench/load.sh [BUILD_DIR]     LOAD_RANKS (default 64), LOAD_CHUNKS (default 1e6 = 1000000)
 set -euo pipefail
