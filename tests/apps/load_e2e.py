@@ -7,8 +7,9 @@ Usage: load_e2e.py POOLRUN MPIEXEC RANKS CHUNKS [IDLE_SAMPLES]
    ledger holds every chunk [i, i+1) exactly once, all done, and the count of points inside
    equals an ordinary run's (the same bits whatever the chunking). Prints the wall time and the
    CPU share of each worker rank.
-2. Idle ranks: `pi` with one long chunk (IDLE_SAMPLES samples, default 4e9) at RANKS ranks; while
-   one rank computes it, every other rank's CPU use over a 2 s window stays under 5% of a core.
+2. Idle ranks: `pi` with one long chunk (IDLE_SAMPLES samples, default 4e10, ~20 s on an idle
+   core) at RANKS ranks; while one rank computes it, every other rank's CPU use over a 2 s window
+   stays under 5% of a core. Then the run is stopped (SIGTERM through mpirun).
 """
 import os
 import subprocess
@@ -22,7 +23,7 @@ import numpy as np
 from e2e_helpers import attr, rank_pids
 
 POOLRUN, MPIEXEC, RANKS, CHUNKS = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-IDLE_SAMPLES = sys.argv[5] if len(sys.argv) > 5 else "4e9"
+IDLE_SAMPLES = sys.argv[5] if len(sys.argv) > 5 else "4e10"
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -112,8 +113,8 @@ def idle_ranks(d):
     after = {r: cpu_seconds(p) for r, p in pids.items()}
     window = time.time() - w0
     running = proc.poll() is None
-    proc.kill()
-    proc.communicate()
+    proc.terminate()  # mpirun forwards it: the ranks flush and leave (exit 3)
+    proc.communicate(timeout=120)
     assert running, "the long chunk ended before the window did: raise IDLE_SAMPLES"
     share = {r: 100 * (after[r] - before[r]) / window for r in pids
              if before[r] is not None and after[r] is not None}
