@@ -15,6 +15,7 @@ LIBPOOL_PACKAGES=(
   python3 python3-numpy python3-h5py python3-mpi4py python3-pil
   slurm-wlm munge iproute2
   chromium
+  clang libclang-rt-14-dev  # the fuzz targets: libFuzzer and the sanitizer runtimes
 )
 
 as_root() {

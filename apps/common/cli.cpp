@@ -396,6 +396,17 @@ ConfigOptions add_config(CLI::App& app) {
   return o;
 }
 
+namespace {
+// A list option that was not given dumps as `name=""`, which the option itself refuses when the
+// dump is read back (empty value): such a line is left out, as for an option never given.
+bool empty_list_line(std::string_view line) {
+  if (!line.ends_with("=\"\"\n") && !line.ends_with("=\"\"")) return false;
+  auto key = line.substr(0, line.find('='));
+  if (const auto dot = key.rfind('.'); dot != std::string_view::npos) key.remove_prefix(dot + 1);
+  return list_option_names().count("--" + std::string(key)) > 0;
+}
+}  // namespace
+
 std::string effective_config(const CLI::App& app) {
   const std::string full = app.config_to_str(true, true);
   // CLI11 also lists every subcommand that was not chosen ("pi.samples=0" in a primes run);
@@ -403,7 +414,6 @@ std::string effective_config(const CLI::App& app) {
   std::vector<std::string> skip;
   for (const CLI::App* sub : app.get_subcommands({}))
     if (!sub->get_name().empty() && !app.got_subcommand(sub)) skip.push_back(sub->get_name() + ".");
-  if (skip.empty()) return full;
   std::string out;
   std::string block;
   bool drop = false;
@@ -419,8 +429,19 @@ std::string effective_config(const CLI::App& app) {
       drop = false;
       continue;
     }
-    if (!line.starts_with('#'))
+    if (!line.starts_with('#')) {
       for (const auto& prefix : skip) drop = drop || line.starts_with(prefix);
+      if (empty_list_line(line)) {
+        // Only this key and its description: options without one share a block.
+        while (block.size() > 1) {
+          const auto prev = block.rfind('\n', block.size() - 2);
+          const auto start = prev == std::string::npos ? 0 : prev + 1;
+          if (block[start] != '#') break;
+          block.erase(start);
+        }
+        continue;
+      }
+    }
     block += line;
   }
   if (!drop) out += block;

@@ -123,6 +123,41 @@ TEST(Codec, CorruptLengthDoesNotAllocate) {
   EXPECT_THROW(libpool::decode<std::optional<int>>(o.data(), o.size()), libpool::CodecError);
 }
 
+// Found by tests/fuzz/fuzz_codec (inputs in tests/fuzz/crashes/codec). An empty vector's data()
+// may be null: decoding one passed null to memcpy, undefined behaviour that the asan preset's
+// UBSan stops at.
+TEST(Codec, EmptyVectorsDecode) {
+  auto w = libpool::encode(std::vector<double>{});
+  EXPECT_TRUE(libpool::decode<std::vector<double>>(w.data(), w.size()).empty());
+  using Nested = std::vector<std::pair<std::string, std::vector<std::int64_t>>>;
+  const Nested nested{{"", {}}, {"x", {}}};
+  auto n = libpool::encode(nested);
+  EXPECT_EQ(libpool::decode<Nested>(n.data(), n.size()), nested);
+}
+
+// Found by tests/fuzz/fuzz_codec: a bool travelled as a raw byte, so a corrupt byte 12 decoded
+// into a bool holding 12 (undefined behaviour wherever it is read). Only 0 and 1 are bools.
+TEST(Codec, BoolsAreZeroOrOne) {
+  for (int b = 2; b < 256; b += 10) {
+    const auto byte = static_cast<std::byte>(b);
+    EXPECT_THROW(libpool::decode<bool>(&byte, 1), libpool::CodecError) << b;
+  }
+  for (bool v : {false, true}) {
+    auto w = libpool::encode(v);
+    ASSERT_EQ(w.size(), 1u);
+    EXPECT_EQ(static_cast<int>(w.data()[0]), v ? 1 : 0);
+    EXPECT_EQ(libpool::decode<bool>(w.data(), w.size()), v);
+  }
+  // The fuzzer's input: a vector<bool> of 3 whose second element is 12.
+  const std::uint8_t input[] = {3, 0, 0, 0, 0, 0, 0, 0, 0, 12, 1};
+  EXPECT_THROW(
+      libpool::decode<std::vector<bool>>(reinterpret_cast<const std::byte*>(input), sizeof input),
+      libpool::CodecError);
+  const std::vector<bool> bits{true, false, true};
+  auto w = libpool::encode(bits);
+  EXPECT_EQ(libpool::decode<std::vector<bool>>(w.data(), w.size()), bits);
+}
+
 TEST(Codec, WriterMovesLeaveAUsableEmptyWriter) {
   libpool::Writer a;
   a.put(1);

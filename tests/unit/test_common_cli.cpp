@@ -356,6 +356,46 @@ TEST(CommonCli, ConfigWithSubcommands) {
   EXPECT_EQ(to, 3000u);
 }
 
+// Found by tests/fuzz/fuzz_config (crashes/config/empty): a list option that was not given
+// (factor's --numbers in a run with --input) was dumped as `numbers=""`, and --config refused
+// that dump ("--numbers: empty value"). It is left out of the dump now.
+TEST(CommonCli, DumpOfAnEmptyListReadsBack) {
+  test_common::TempDir dir;
+  std::vector<std::uint64_t> numbers;
+  std::string input;
+  auto make = [&] {
+    numbers.clear();
+    input.clear();
+    auto app = std::make_unique<CLI::App>("poolrun", "poolrun");
+    app->require_subcommand(1);
+    CLI::App* factor = app->add_subcommand("factor", "factor")->fallthrough();
+    add_u64_list(*factor, "--numbers", numbers, "numbers");
+    factor->add_option("--input", input, "input")->capture_default_str();
+    add_config(*app);
+    return app;
+  };
+  auto app = make();
+  auto p = run_parse(*app, {"poolrun", "factor", "--input", "d.h5:/x", "--dump-config"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.find("numbers"), std::string::npos) << p.out;
+  const auto dumped = dir / "dumped.toml";
+  { std::ofstream(dumped) << p.out; }
+  app = make();
+  p = run_parse(*app, {"poolrun", "factor", "--config", dumped.string()});
+  ASSERT_EQ(p.code, std::nullopt) << p.err;
+  EXPECT_TRUE(numbers.empty());
+  EXPECT_EQ(input, "d.h5:/x");
+  // A given list is still dumped, and reads back.
+  app = make();
+  p = run_parse(*app, {"poolrun", "factor", "--numbers", "4,9", "--dump-config"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  { std::ofstream(dumped) << p.out; }
+  app = make();
+  p = run_parse(*app, {"poolrun", "factor", "--config", dumped.string()});
+  ASSERT_EQ(p.code, std::nullopt) << p.err;
+  EXPECT_EQ(numbers, (std::vector<std::uint64_t>{4, 9}));
+}
+
 TEST(CommonCli, RunMetadata) {
   EXPECT_EQ(common::shell_quote("simple-arg_1.h5:/x"), "simple-arg_1.h5:/x");
   EXPECT_EQ(common::shell_quote(""), "''");

@@ -84,7 +84,10 @@ class Reader {
  public:
   Reader(const std::byte* data, std::size_t size) noexcept : data_(data), size_(size) {}
 
-  void read_bytes(void* dst, std::size_t n) { std::memcpy(dst, take(n), n); }
+  void read_bytes(void* dst, std::size_t n) {
+    // An empty vector's data() may be null, and memcpy from or to null is undefined even for 0.
+    if (n != 0) std::memcpy(dst, take(n), n);
+  }
   // Returns a pointer to the next n bytes and steps over them; throws if fewer remain.
   const std::byte* take(std::size_t n) {
     if (n > size_ - pos_) {
@@ -218,6 +221,18 @@ struct Codec<T> {
     T v;
     r.read_bytes(&v, sizeof(T));
     return v;
+  }
+};
+
+// One byte, 0 or 1, as the bitwise codec writes it; any other byte is refused, because a bool
+// holding another value is undefined behaviour wherever it is read.
+template <>
+struct Codec<bool> {
+  static void encode(Writer& w, const bool& v) { w.put(static_cast<std::uint8_t>(v)); }
+  static bool decode(Reader& r) {
+    const auto b = r.get<std::uint8_t>();
+    if (b > 1) throw CodecError("corrupt bool " + std::to_string(b));
+    return b == 1;
   }
 };
 
