@@ -16,10 +16,12 @@ if [ "${LIBPOOL_SANITIZE:-1}" != 0 ]; then
   # LeakSanitizer in the unit and MPI tests. Not in the end-to-end tests: on a usage error the
   # first rank to exit makes mpirun SIGTERM the others, and a signal during LeakSanitizer's
   # exit-time scan crashes its tracer; they run with AddressSanitizer and UBSan only.
-  ctest --preset asan -j "$(nproc)" -LE 'load|install|apps' "$@"
-  # The end-to-end tests without the SIGKILL-and-resume cases (kill_*, several_interruptions:
-  # the longest third of them, paths the other cases reach too), to keep the stage bounded.
-  ctest --preset asan-apps -j "$(nproc)" -L apps -LE load -E 'kill_|several_interruptions' "$@"
+  ctest --preset asan -j "$(nproc)" -LE 'load|install|apps|slurm' "$@"
+  # The end-to-end tests without the slowest ones whose paths the others reach too (SIGKILL and
+  # resume, every workload in every state, the browser, the live view, the huge and full-disk
+  # inputs, the refusals at 1-4 ranks), to keep the stage bounded.
+  ctest --preset asan-apps -j "$(nproc)" -L apps -LE load \
+    -E 'kill_|several_interruptions|states_|follow_|svg_browser|output_doc|usage_exit|huge_inputs|full_disk' "$@"
   build fuzz
   FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash tests/fuzz/run.sh
   echo "sanitizer stage: $((SECONDS - stage_start)) s"
