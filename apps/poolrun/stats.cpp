@@ -258,6 +258,22 @@ namespace {
 constexpr std::uint64_t kBlockBytes = std::uint64_t{4} << 20;
 constexpr std::uint64_t kChunkBytes = std::uint64_t{16} << 20;
 
+// Reduction blocks: whole HDF5 chunks along dimension 0, ~4 MiB; fixed by the dataset only, so
+// the merge order (and the bits) do not depend on ranks or chunk size.
+struct Blocks {
+  std::uint64_t rows;   // rows of a block (the last one may be shorter)
+  std::uint64_t count;  // blocks in the dataset
+};
+Blocks reduction_blocks(const InputInfo& info) {
+  const std::uint64_t rows = info.shape.empty() ? 1 : info.shape[0];
+  const std::uint64_t row_bytes = product(info.shape, 1) * info.element_size;
+  const std::uint64_t c0 = info.chunk.empty() ? 1 : info.chunk[0];
+  const std::uint64_t block_rows = std::min(
+      rows,
+      c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
+  return {block_rows, libpool::ceil_div(rows, block_rows)};
+}
+
 class Stats final : public Workload {
  public:
   const char* name() const override { return "stats"; }
@@ -301,16 +317,9 @@ class Stats final : public Workload {
     if (!least.empty()) least[0] = info_.chunk.empty() ? 1 : std::min(info_.chunk[0], least[0]);
     check_fits(input_.str(), least, info_.element_size,
                info_.chunk.empty() ? "one row along dimension 0" : "one HDF5 chunk's rows");
-    // The master keeps one Moments a reduction block (blocks as run() cuts them): billions of
-    // tiny rows can make that list too large even when every block fits.
-    const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
-    const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
-    const std::uint64_t c0 = info_.chunk.empty() ? 1 : info_.chunk[0];
-    const std::uint64_t block_rows = std::min(
-        rows,
-        c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
-    const std::uint64_t nblocks = rows / block_rows + (rows % block_rows != 0 ? 1 : 0);
-    check_fits(input_.str(), {nblocks}, sizeof(kernels::Moments),
+    // The master keeps one Moments a reduction block: billions of tiny rows can make that list
+    // too large even when every block fits.
+    check_fits(input_.str(), {reduction_blocks(info_).count}, sizeof(kernels::Moments),
                "the moments of its reduction blocks");
     if (!axis_.empty())
       picked_ =
@@ -341,14 +350,7 @@ class Stats final : public Workload {
 
   int run(Run& run) override {
     if (!axis_.empty()) return run_stats_columns(run, input_, info_, picked_);
-    const std::uint64_t rows = info_.shape.empty() ? 1 : info_.shape[0];
-    const std::uint64_t row_bytes = product(info_.shape, 1) * info_.element_size;
-    // Reduction blocks: whole HDF5 chunks along dimension 0, ~4 MiB; fixed by the dataset only.
-    const std::uint64_t c0 = info_.chunk.empty() ? 1 : info_.chunk[0];
-    const std::uint64_t block_rows = std::min(
-        rows,
-        c0 * std::max<std::uint64_t>(1, kBlockBytes / std::max<std::uint64_t>(1, c0 * row_bytes)));
-    const std::uint64_t nblocks = libpool::ceil_div(rows, block_rows);
+    const auto [block_rows, nblocks] = reduction_blocks(info_);
     // Work chunks: --chunksize elements rounded up to whole blocks; auto ~16 MiB, and at least
     // 4 chunks a worker when the dataset is small.
     const std::uint64_t block_elems = block_rows * product(info_.shape, 1);
