@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install, build with warnings as errors, and run every test (unit, MPI at 1-4 ranks, end to end).
 # Then the sanitizer stage: the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
-# (preset asan; the load and install tests excepted), and each libFuzzer target for FUZZ_SECONDS
+# (preset asan; the load, install, Slurm and compile-failure tests excepted), and each libFuzzer
+# target for FUZZ_SECONDS
 # (preset fuzz, clang). LIBPOOL_SANITIZE=0 skips that stage. Extra arguments go to both ctests.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_packages "${LIBPOOL_PACKAGES[@]}"
@@ -16,7 +17,7 @@ if [ "${LIBPOOL_SANITIZE:-1}" != 0 ]; then
   # LeakSanitizer in the unit and MPI tests. Not in the end-to-end tests: on a usage error the
   # first rank to exit makes mpirun SIGTERM the others, and a signal during LeakSanitizer's
   # exit-time scan crashes its tracer; they run with AddressSanitizer and UBSan only.
-  ctest --preset asan -j "$(nproc)" -LE 'load|install|apps|slurm' "$@"
+  ctest --preset asan -j "$(nproc)" -LE 'load|install|apps|slurm|compile_fail' "$@"
   # The end-to-end tests without the slowest ones whose paths the others reach too (SIGKILL and
   # resume, every workload in every state, the browser, the live view, the huge and full-disk
   # inputs, the refusals at 1-4 ranks), to keep the stage bounded.
