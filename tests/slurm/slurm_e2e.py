@@ -17,6 +17,10 @@ import time
 import h5py
 import numpy as np
 
+# The end-to-end tests' helpers: an attribute as text, the rows of a ledger being written.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps"))
+from e2e_helpers import attr, ledger_rows as rows  # noqa: E402
+
 SOURCE, POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1:5]
 SLURM = os.path.join(SOURCE, "slurm")
 CLUSTER = os.path.join(SLURM, "dev-cluster.sh")
@@ -75,19 +79,6 @@ def wait_running(jid, timeout=60):
 def log(d, name):
     with open(os.path.join(d, name)) as f:
         return f.read()
-
-
-def attr(f, name):
-    v = f.attrs[name]
-    return v.decode() if isinstance(v, bytes) else v
-
-
-def rows(path):
-    try:
-        with h5py.File(path, "r", swmr=True) as f:
-            return len(f["chunks/begin"])
-    except (OSError, KeyError):
-        return -1
 
 
 def wait_rows(path, n, timeout=60):
