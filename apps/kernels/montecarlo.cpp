@@ -139,16 +139,17 @@ KERNELS_AVX512 void blocks_avx512(const KeySchedule& ks, std::uint64_t first, st
   for (; n - done >= kStep; done += kStep) {
     State512 s{};
     philox512(first + done, ks, s);
+    // Words 0|1 and 2|3 of each block paired into 64-bit lanes (the high halves of x0..x3 hold
+    // leftovers of the products: the blends and shifts drop them), then the pairs interleaved
+    // so that each block's four words lie in order: two 64-byte stores per 8 blocks.
+    const __m512i lo_half = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
+    const __m512i hi_half = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
     for (int u = 0; u < kU512; ++u) {
-      alignas(32) std::uint32_t w[4][8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), _mm512_cvtepi64_epi32(s.x0[u]));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), _mm512_cvtepi64_epi32(s.x1[u]));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[2]), _mm512_cvtepi64_epi32(s.x2[u]));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), _mm512_cvtepi64_epi32(s.x3[u]));
-      for (int l = 0; l < 8; ++l) {
-        for (int k = 0; k < 4; ++k)
-          out[4 * (done + 8 * static_cast<std::size_t>(u) + l) + k] = w[k][l];
-      }
+      const __m512i w01 = _mm512_mask_blend_epi32(0xAAAA, s.x0[u], _mm512_slli_epi64(s.x1[u], 32));
+      const __m512i w23 = _mm512_mask_blend_epi32(0xAAAA, s.x2[u], _mm512_slli_epi64(s.x3[u], 32));
+      std::uint32_t* o = out + 4 * (done + 8 * static_cast<std::size_t>(u));
+      _mm512_storeu_si512(o, _mm512_permutex2var_epi64(w01, lo_half, w23));
+      _mm512_storeu_si512(o + 16, _mm512_permutex2var_epi64(w01, hi_half, w23));
     }
   }
   for (; done < n; ++done) {
@@ -231,18 +232,15 @@ KERNELS_AVX2 void blocks_avx2(const KeySchedule& ks, std::uint64_t first, std::s
   for (; n - done >= kStep; done += kStep) {
     State256 s{};
     philox256(first + done, ks, s);
+    // As in blocks_avx512: pairs of words in 64-bit lanes, then the lanes interleaved.
     for (int u = 0; u < kU256; ++u) {
-      alignas(32) std::uint64_t w[4][4];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), s.x0[u]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), s.x1[u]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[2]), s.x2[u]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), s.x3[u]);
-      for (int l = 0; l < 4; ++l) {
-        for (int k = 0; k < 4; ++k) {
-          out[4 * (done + 4 * static_cast<std::size_t>(u) + l) + k] =
-              static_cast<std::uint32_t>(w[k][l]);
-        }
-      }
+      const __m256i w01 = _mm256_blend_epi32(s.x0[u], _mm256_slli_epi64(s.x1[u], 32), 0xAA);
+      const __m256i w23 = _mm256_blend_epi32(s.x2[u], _mm256_slli_epi64(s.x3[u], 32), 0xAA);
+      const __m256i even = _mm256_unpacklo_epi64(w01, w23);  // blocks 0, 2
+      const __m256i odd = _mm256_unpackhi_epi64(w01, w23);   // blocks 1, 3
+      auto* o = reinterpret_cast<__m256i*>(out + 4 * (done + 4 * static_cast<std::size_t>(u)));
+      _mm256_storeu_si256(o, _mm256_permute2x128_si256(even, odd, 0x20));
+      _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(even, odd, 0x31));
     }
   }
   for (; done < n; ++done) {

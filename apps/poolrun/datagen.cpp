@@ -8,19 +8,24 @@
 //   normal   Box-Muller: sqrt(-2 ln(1 - u53(r0, r1))) * cos(2 pi u53(r2, r3))
 //   integer  floor(r0 * 2000 / 2^32) - 1000 in [-1000, 999]; uint8: r0 >> 24
 //   image    N x H x W (x C): per image (counter {n, 0, 1, 0} and {n, 0, 2, 0}) a random gradient
-//            direction, a disc and a rectangle; per pixel noise of +-0.02 from the element's words;
-//            values in [0, 1], uint8 as round(255 v).
+//            direction, a disc and a rectangle; per element noise of +-0.02 from word i % 4 of
+//            block i / 4 (counter {i / 4, 0, 0}: one block serves four elements); values in
+//            [0, 1], uint8 as round(255 v). (Stream 2: until 2026-11 every element took word 0
+//            of its own block i, four times the Philox work; the identity's image_stream says
+//            which, so a file of the old stream is never resumed with the new one.)
 // Tasks generate a run of whole HDF5 chunks and return it; the master writes each hyperslab.
 // With --gzip the tasks also shuffle and deflate their chunks, and the master stores the bytes
 // (HDF5 direct chunk writes), so compression runs on every rank.
 #include <cmath>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <numbers>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
 #include "common/h5.hpp"
+#include "kernels/image.hpp"
 #include "kernels/montecarlo.hpp"
 #include "poolrun.hpp"
 
@@ -38,29 +43,14 @@ double u32(std::uint32_t a) {
   return static_cast<double>(a) * 0x1p-32;
 }
 
-// std::lround for v in [0, 255]: half away from zero. v - trunc(v) is exact there, so this
-// rounds as lround does, inline instead of a libm call per element.
-std::uint8_t round_half_away(double v) {
-  const auto t = static_cast<std::int32_t>(v);
-  return static_cast<std::uint8_t>(v - static_cast<double>(t) >= 0.5 ? t + 1 : t);
-}
-
-// The per-image shapes of the image kind.
-struct ImageParams {
-  double gx = 0, gy = 0;                  // gradient weights
-  double cx = 0, cy = 0, r2 = 0;          // disc centre and squared radius (pixels)
-  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // rectangle
-  double disc_level = 0, rect_level = 0;
-};
-
-ImageParams image_params(std::uint64_t seed, std::uint64_t n, double h, double w) {
+kernels::ImageParams image_params(std::uint64_t seed, std::uint64_t n, double h, double w) {
   const std::array<std::uint32_t, 2> key{static_cast<std::uint32_t>(seed),
                                          static_cast<std::uint32_t>(seed >> 32)};
   const auto lo = static_cast<std::uint32_t>(n);
   const auto hi = static_cast<std::uint32_t>(n >> 32);
   const auto a = kernels::philox4x32_10({lo, hi, 1, 0}, key);
   const auto b = kernels::philox4x32_10({lo, hi, 2, 0}, key);
-  ImageParams p;
+  kernels::ImageParams p;
   const double angle = 2 * std::numbers::pi * u32(a[0]);
   p.gx = 0.3 * std::cos(angle);
   p.gy = 0.3 * std::sin(angle);
@@ -82,7 +72,9 @@ template <class T>
 void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& shape,
               std::uint64_t first, std::uint64_t count, T* out) {
   constexpr std::size_t batch = 4096;
-  std::vector<std::uint32_t> words(4 * batch);
+  // 4 words an element, or for the image kind one word an element (plus a block's slack at
+  // each end).
+  std::vector<std::uint32_t> words(4 * batch + 8);
   const auto simd = kernels::best_simd_path();
   // Image geometry (only for the image kind).
   const std::uint64_t h = shape.size() >= 3 ? shape[1] : 1;
@@ -90,7 +82,7 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   const std::uint64_t c = shape.size() == 4 ? shape[3] : 1;
   const std::uint64_t per_image = h * w * c;
   std::uint64_t params_of = ~std::uint64_t{0};
-  ImageParams p;
+  kernels::ImageParams p;
   // The image kind's position (image n, row, column, channel) of element first + done + j,
   // stepped along instead of divided out per element (three 64-bit divisions an element were
   // most of the generator's time).
@@ -121,11 +113,13 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   }
   for (std::uint64_t done = 0; done < count; done += batch) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - done));
-    kernels::pi_blocks(simd, seed, first + done, m, words.data());
     if (kind == image) {
-      // A run of elements within one image row at a time: a loop without branches or
-      // divisions that the compiler vectorizes. Every value takes the same operations, in the
-      // same order, as the formulas above.
+      // Noise words of elements e0 .. e0 + m - 1: blocks e0 / 4 .. (e0 + m - 1) / 4.
+      const std::uint64_t e0 = first + done;
+      const std::uint64_t b0 = e0 / 4;
+      kernels::pi_blocks(simd, seed, b0, static_cast<std::size_t>((e0 + m - 1) / 4 - b0 + 1),
+                         words.data());
+      const std::uint32_t* noise = words.data() + (e0 % 4);
       for (std::size_t j = 0; j < m;) {
         if (pos_n != params_of) {
           p = image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w));
@@ -134,25 +128,16 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
         const std::size_t k0 = static_cast<std::size_t>(pos_x * c + pos_c);
         const std::size_t len = std::min<std::size_t>(m - j, row_len - k0);
         const double y = static_cast<double>(pos_y) + 0.5;
-        const double dy2 = (y - p.cy) * (y - p.cy);
+        kernels::ImageRow row{elem_x.data(), elem_col.data(), elem_ch.data()};
+        row.dy2 = (y - p.cy) * (y - p.cy);
+        row.grad_y = p.gy * row_term[pos_y];
         const bool in_rect_rows = y >= p.y0 && y < p.y1;
-        const double grad_y = p.gy * row_term[pos_y];
-        const std::uint32_t* r = &words[4 * j];
-        T* o = out + done + j;
-        for (std::size_t t = 0; t < len; ++t) {
-          const std::size_t k = k0 + t;
-          const double x = elem_x[k];
-          double val = 0.5 + p.gx * elem_col[k] + grad_y;
-          const double dx = x - p.cx;
-          val = dx * dx + dy2 < p.r2 ? p.disc_level - elem_ch[k] : val;
-          val = in_rect_rows && x >= p.x0 && x < p.x1 ? p.rect_level + elem_ch[k] : val;
-          val += 0.04 * (u32(r[4 * t]) - 0.5);
-          val = val < 0.0 ? 0.0 : (val > 1.0 ? 1.0 : val);
-          if constexpr (std::is_same_v<T, std::uint8_t>)
-            o[t] = round_half_away(val * 255);
-          else
-            o[t] = static_cast<T>(val);
-        }
+        row.x0 = in_rect_rows ? p.x0 : std::numeric_limits<double>::infinity();
+        row.x1 = in_rect_rows ? p.x1 : std::numeric_limits<double>::infinity();
+        if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, float>)
+          kernels::image_run(p, row, k0, len, noise + j, out + done + j);
+        else
+          throw std::logic_error("datagen: images are uint8 or float32");
         j += len;
         const std::uint64_t k_end = k0 + len;
         if (k_end == row_len) {
@@ -168,6 +153,7 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
       }
       continue;
     }
+    kernels::pi_blocks(simd, seed, first + done, m, words.data());
     for (std::size_t j = 0; j < m; ++j) {
       const std::uint32_t* r = &words[4 * j];
       T v{};
@@ -362,13 +348,16 @@ class Datagen final : public Workload {
     }
   }
   common::Identity identity() const override {
-    return {{"kind", kind_},
-            {"shape", shape_text_},
-            {"seed", std::to_string(seed_)},
-            {"dtype", dtype_value_},
-            {"chunk_rows", std::to_string(chunk_rows_)},
-            {"gzip", std::to_string(gzip_)},
-            {"dataset", dataset_}};
+    common::Identity id{{"kind", kind_},
+                        {"shape", shape_text_},
+                        {"seed", std::to_string(seed_)},
+                        {"dtype", dtype_value_},
+                        {"chunk_rows", std::to_string(chunk_rows_)},
+                        {"gzip", std::to_string(gzip_)},
+                        {"dataset", dataset_}};
+    // Which image noise stream (see the top of this file): a file of the other never resumes.
+    if (kind_ == "image") id.emplace_back("image_stream", "2");
+    return id;
   }
   void validate(const CommonOptions&) const override {
     shape_.clear();

@@ -135,8 +135,9 @@ def image_values(seed, shape):
                         val = 0.85 - 0.1 * ch
                     if x0 <= x < x1 and y0 <= y < y1:
                         val = 0.1 + 0.1 * ch
-                    val += 0.04 * (u32(philox4x32_10([i & 0xFFFFFFFF, i >> 32, 0, 0], key)[0])
-                                   - 0.5)
+                    q = i // 4  # one block's four words serve four elements
+                    word = philox4x32_10([q & 0xFFFFFFFF, q >> 32, 0, 0], key)[i % 4]
+                    val += 0.04 * (u32(word) - 0.5)
                     out.append(min(max(val, 0.0), 1.0))
     return out
 
