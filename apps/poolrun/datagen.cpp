@@ -19,8 +19,8 @@
 #include <cmath>
 #include <cstring>
 #include <iostream>
-#include <limits>
 #include <numbers>
+#include <optional>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -82,29 +82,14 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   const std::uint64_t c = shape.size() == 4 ? shape[3] : 1;
   const std::uint64_t per_image = h * w * c;
   std::uint64_t params_of = ~std::uint64_t{0};
-  kernels::ImageParams p;
   // The image kind's position (image n, row, column, channel) of element first + done + j,
   // stepped along instead of divided out per element (three 64-bit divisions an element were
   // most of the generator's time).
   std::uint64_t pos_n = 0, pos_y = 0, pos_x = 0, pos_c = 0;
-  std::vector<double> col_term, row_term, elem_x, elem_col, elem_ch;
   const std::uint64_t row_len = w * c;
+  std::optional<kernels::ImageGenerator> gen;
   if (kind == image) {
-    col_term.resize(w);
-    row_term.resize(h);
-    for (std::uint64_t x = 0; x < w; ++x)
-      col_term[x] = (static_cast<double>(x) + 0.5) / static_cast<double>(w) - 0.5;
-    for (std::uint64_t y = 0; y < h; ++y)
-      row_term[y] = (static_cast<double>(y) + 0.5) / static_cast<double>(h) - 0.5;
-    // Per element of a row (w * c of them): x + 0.5, its column term, 0.1 * channel.
-    elem_x.resize(row_len);
-    elem_col.resize(row_len);
-    elem_ch.resize(row_len);
-    for (std::uint64_t k = 0; k < row_len; ++k) {
-      elem_x[k] = static_cast<double>(k / c) + 0.5;
-      elem_col[k] = col_term[k / c];
-      elem_ch[k] = 0.1 * static_cast<double>(k % c);
-    }
+    gen.emplace(h, w, c);
     const std::uint64_t rest = first % per_image;
     pos_n = first / per_image;
     pos_y = rest / (w * c);
@@ -122,20 +107,13 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
       const std::uint32_t* noise = words.data() + (e0 % 4);
       for (std::size_t j = 0; j < m;) {
         if (pos_n != params_of) {
-          p = image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w));
+          gen->set_image(image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w)));
           params_of = pos_n;
         }
         const std::size_t k0 = static_cast<std::size_t>(pos_x * c + pos_c);
         const std::size_t len = std::min<std::size_t>(m - j, row_len - k0);
-        const double y = static_cast<double>(pos_y) + 0.5;
-        kernels::ImageRow row{elem_x.data(), elem_col.data(), elem_ch.data()};
-        row.dy2 = (y - p.cy) * (y - p.cy);
-        row.grad_y = p.gy * row_term[pos_y];
-        const bool in_rect_rows = y >= p.y0 && y < p.y1;
-        row.x0 = in_rect_rows ? p.x0 : std::numeric_limits<double>::infinity();
-        row.x1 = in_rect_rows ? p.x1 : std::numeric_limits<double>::infinity();
         if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, float>)
-          kernels::image_run(p, row, k0, len, noise + j, out + done + j);
+          gen->run(pos_y, k0, len, noise + j, out + done + j);
         else
           throw std::logic_error("datagen: images are uint8 or float32");
         j += len;
