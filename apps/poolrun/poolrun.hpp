@@ -97,7 +97,7 @@ class Run {
   // Records a finished (or failed) chunk in /chunks and in the rank statistics.
   void record_chunk(common::ChunkRow row);
   // Records the error that fails the run (the first one wins).
-  void record_error(const libpool::RemoteError& e, libpool::Span span);
+  void record_error(const libpool::RemoteInfo& e, libpool::Span span);
   void record_error(const std::string& message, libpool::Span span);
   void record_error(const std::string& message, libpool::Span span, int rank,
                     const std::string& host);

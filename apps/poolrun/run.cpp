@@ -96,7 +96,7 @@ void Run::record_chunk(common::ChunkRow row) {
 void Run::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span) {
   try {
     std::rethrow_exception(error);
-  } catch (const libpool::RemoteError& e) {
+  } catch (const libpool::RemoteInfo& e) {  // a task's failure, whatever its type
     row.status = std::string(common::chunk_failed);
     record_chunk(row);
     record_error(e, span);
@@ -154,7 +154,7 @@ bool Run::tick(const std::function<void()>& stop) {
   return true;
 }
 
-void Run::record_error(const libpool::RemoteError& e, libpool::Span span) {
+void Run::record_error(const libpool::RemoteInfo& e, libpool::Span span) {
   if (failed_) return;
   failed_ = true;
   error_message_ = "rank " + std::to_string(e.rank()) + " on " + e.host() + ", task " + e.task() +

@@ -53,8 +53,14 @@ std::string timeout_message(const RemoteErrorInfo& i, double limit_s, double ela
 MpiError::MpiError(const std::string& call, int code)
     : Error(mpi_message(call, code)), code_(code) {}
 
-RemoteError::RemoteError(RemoteErrorInfo info)
-    : Error(remote_message(info)), info_(std::move(info)) {}
+RemoteInfo::RemoteInfo(RemoteErrorInfo info) {
+  std::string what = remote_message(info);
+  shared_ = std::make_shared<const Shared>(Shared{std::move(info), std::move(what)});
+}
+
+RemoteError::RemoteError(RemoteErrorInfo info) : RemoteError(RemoteInfo(std::move(info))) {}
+
+RemoteError::RemoteError(const RemoteInfo& r) : Error(r.description()), RemoteInfo(r) {}
 
 WorkerLost::WorkerLost(int rank, std::string host, double silent_s)
     : BrokenPool(lost_message(rank, host, silent_s)),

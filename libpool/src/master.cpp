@@ -470,7 +470,7 @@ void Master::handle_result(const std::shared_ptr<WorkBase>& work, const std::byt
       info.item_count = work->item_count;
       // The master's registry has the name; the worker only sent the hash.
       if (const auto* e = registry_.find(work->task_hash)) info.task = e->name;
-      error = std::make_exception_ptr(RemoteError(std::move(info)));
+      error = make_remote_error(std::move(info));
     }
   } catch (...) {
     error = std::current_exception();

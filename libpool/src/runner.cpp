@@ -19,22 +19,29 @@ std::string demangle(const char* name) {
   return s;
 }
 
-std::pair<std::string, std::string> current_exception_parts() {
+// The exception being handled: its type, nearest standard base (nearest_std_base) and what().
+struct ExceptionParts {
+  std::string type;
+  std::string std_base;
+  std::string message;
+};
+
+ExceptionParts current_exception_parts() {
   try {
     throw;
   } catch (const std::exception& e) {
-    return {demangle(typeid(e).name()), e.what()};
+    return {demangle(typeid(e).name()), nearest_std_base(e), e.what()};
   } catch (...) {
     const auto* t = abi::__cxa_current_exception_type();
-    return {t ? demangle(t->name()) : "unknown", "exception not derived from std::exception"};
+    return {t ? demangle(t->name()) : "unknown", "", "exception not derived from std::exception"};
   }
 }
 
 }  // namespace
 
 std::string describe_current_exception() {
-  auto [type, message] = current_exception_parts();
-  return type + ": " + message;
+  const ExceptionParts e = current_exception_parts();
+  return e.type + ": " + e.message;
 }
 
 std::optional<std::string> TaskRunner::initialize() {
@@ -68,7 +75,7 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     }
     if (broken_) {
       rh.status = ResultStatus::Broken;
-      write_error(out, "libpool::BrokenPool", *broken_, Phase::Initialize, rank_.host);
+      write_error(out, "libpool::BrokenPool", "", *broken_, Phase::Initialize, rank_.host);
     } else {
       const TaskEntry* e = registry_->find(th.task_hash);
       if (!e) throw RegistryError("unknown task hash " + std::to_string(th.task_hash));
@@ -84,10 +91,10 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
       ++since_init_;
     }
   } catch (...) {
-    auto [type, message] = current_exception_parts();
+    const ExceptionParts e = current_exception_parts();
     out.truncate(base + sizeof rh);
     rh.status = ResultStatus::Error;
-    write_error(out, type, message, phase, rank_.host);
+    write_error(out, e.type, e.std_base, e.message, phase, rank_.host);
     ++since_init_;
   }
   if (out.size() - base > kMaxMessageBytes) {
@@ -95,7 +102,7 @@ void TaskRunner::run(const std::byte* msg, std::size_t n, Writer& out) {
     const std::size_t bytes = out.size() - base;
     out.truncate(base + sizeof rh);
     rh.status = ResultStatus::Error;
-    write_error(out, "libpool::Error",
+    write_error(out, "libpool::Error", "",
                 "result of " + std::to_string(bytes) + " bytes exceeds the 2 GiB message limit",
                 Phase::EncodeResult, rank_.host);
   }

@@ -6,9 +6,13 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <new>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <thread>
+#include <typeinfo>
+#include <variant>
 
 namespace pool_tests {
 
@@ -169,12 +173,49 @@ std::uint64_t span_sleep(std::uint64_t begin, std::uint64_t end) {
   return end - begin;
 }
 
+int throw_kind(int kind) {
+  const std::string where = "thrown on rank " + std::to_string(world_rank());
+  switch (static_cast<Thrown>(kind)) {
+    case Thrown::Nothing:
+      return 0;
+    case Thrown::InvalidArgument:
+      throw std::invalid_argument(where);
+    case Thrown::OutOfRange:
+      throw std::out_of_range(where);
+    case Thrown::ModelError:
+      throw ModelError(where);
+    case Thrown::BadAlloc:
+      throw std::bad_alloc();
+    case Thrown::StdException:
+      throw std::exception();
+    case Thrown::BadOptionalAccess:
+      throw std::bad_optional_access();
+    case Thrown::BadVariantAccess:
+      throw std::bad_variant_access();
+    case Thrown::BadCast:
+      throw std::bad_cast();
+    case Thrown::Int:
+      throw kind;
+    case Thrown::NotAnException:
+      throw NotAnException{kind};
+    case Thrown::ToolError:
+      throw ToolError(where);
+  }
+  return -1;
+}
+
+std::uint64_t span_throw_kind(int kind, std::uint64_t bad, std::uint64_t begin, std::uint64_t end) {
+  if (begin <= bad && bad < end) throw_kind(kind);
+  return end - begin;
+}
+
 libpool::Registry make_registry() {
   libpool::Registry r;
   r.add("test.span_series", span_series)
       .add("test.span_count", span_count)
       .add("test.span_fail_at", span_fail_at)
-      .add("test.span_sleep", span_sleep);
+      .add("test.span_sleep", span_sleep)
+      .add("test.span_throw_kind", span_throw_kind);
   r.add("test.square", square)
       .add("test.power", power)
       .add("test.divide", divide)
@@ -201,7 +242,8 @@ libpool::Registry make_registry() {
       .add("test.init_and_calls", init_and_calls)
       .add("test.echo_boom", echo_boom)
       .add("test.make_boom", make_boom)
-      .add("test.boom_arg", boom_arg);
+      .add("test.boom_arg", boom_arg)
+      .add("test.throw_kind", throw_kind);
   return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +64,34 @@ std::uint64_t span_series(std::uint64_t offset, std::uint64_t begin, std::uint64
 std::uint64_t span_count(std::uint64_t begin, std::uint64_t end);
 std::uint64_t span_fail_at(std::uint64_t bad, std::uint64_t begin, std::uint64_t end);
 std::uint64_t span_sleep(std::uint64_t begin, std::uint64_t end);
+
+// Remote exception types: what throw_kind throws. Those with a message say "thrown on rank R".
+enum class Thrown : int {
+  Nothing,            // returns 0
+  InvalidArgument,    // std::invalid_argument
+  OutOfRange,         // std::out_of_range
+  ModelError,         // pool_tests::ModelError, derived from std::runtime_error
+  BadAlloc,           // std::bad_alloc
+  StdException,       // std::exception itself
+  BadOptionalAccess,  // std::bad_optional_access
+  BadVariantAccess,   // std::bad_variant_access
+  BadCast,            // std::bad_cast
+  Int,                // an int
+  NotAnException,     // pool_tests::NotAnException, derived from nothing
+  ToolError,          // pool_tests::ToolError, derived from libpool::Error
+};
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct NotAnException {
+  int code = 0;
+};
+struct ToolError : libpool::Error {
+  using libpool::Error::Error;
+};
+int throw_kind(int kind);  // throws what Thrown(kind) says
+// map_spans: throws what Thrown(kind) says for the chunk holding item `bad`; else its item count.
+std::uint64_t span_throw_kind(int kind, std::uint64_t bad, std::uint64_t begin, std::uint64_t end);
 
 libpool::Registry make_registry();
 

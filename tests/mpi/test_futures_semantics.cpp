@@ -181,8 +181,8 @@ TEST(FuturesSemantics, MapYieldsTheItemsBeforeOneThatCannotBeEncoded) {
       auto results = ex.map(echo_boom, {.chunksize = chunksize}, args);
       for (const auto& b : results) seen.push_back(b);
       ADD_FAILURE() << "the unencodable item raised nothing (chunksize " << chunksize << ")";
-    } catch (const libpool::RemoteError& e) {
-      ADD_FAILURE() << "the item fails on the master, not on a worker: " << e.what();
+    } catch (const libpool::RemoteInfo& e) {
+      ADD_FAILURE() << "the item fails on the master, not on a worker: " << e.description();
     } catch (const std::runtime_error& e) {
       EXPECT_STREQ(e.what(), "boom while encoding");
     }

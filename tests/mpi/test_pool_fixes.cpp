@@ -100,10 +100,10 @@ TEST(Parity, ErrorNamesTheSubmitPosition) {
   try {
     fs[3].get();
     FAIL() << "risky(5) did not throw";
-  } catch (const libpool::RemoteError& e) {
+  } catch (const libpool::RemoteInfo& e) {
     EXPECT_EQ(e.chunk(), 3u);
-    EXPECT_NE(std::string(e.what()).find("task test.risky, submit #3:"), std::string::npos)
-        << e.what();
+    EXPECT_NE(e.description().find("task test.risky, submit #3:"), std::string::npos)
+        << e.description();
   }
   EXPECT_EQ(fs[4].get(), 36);
 }

@@ -165,10 +165,10 @@ TEST(MapSpans, AFailedChunkIsYieldedWithItsErrorAndStopEndsTheMap) {
     if (c.error) {
       ++failed;
       EXPECT_TRUE(c.span.begin <= 250 && 250 < c.span.end);
-      EXPECT_THROW(c.value(), libpool::RemoteError);
+      EXPECT_THROW(c.value(), std::out_of_range);
       try {
         std::rethrow_exception(c.error);
-      } catch (const libpool::RemoteError& e) {
+      } catch (const std::out_of_range& e) {
         EXPECT_NE(std::string(e.what()).find("item 250"), std::string::npos) << e.what();
       }
       chunks.stop();

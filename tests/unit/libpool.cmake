@@ -3,13 +3,20 @@ add_executable(test_codec ${CMAKE_CURRENT_LIST_DIR}/test_codec.cpp)
 target_link_libraries(test_codec PRIVATE libpool::libpool Eigen3::Eigen GTest::gtest_main
                                          libpool_warnings)
 add_test(NAME unit.codec COMMAND test_codec)
-set_tests_properties(unit.codec PROPERTIES TIMEOUT 60)
+set_tests_properties(unit.codec PROPERTIES TIMEOUT 60 LABELS "unit")
+
+# Serial: the standard type a task's exception is re-raised as on the master.
+add_executable(test_remote_errors ${CMAKE_CURRENT_LIST_DIR}/test_remote_errors.cpp)
+target_link_libraries(test_remote_errors PRIVATE libpool::libpool GTest::gtest_main
+                                                 libpool_warnings)
+add_test(NAME unit.remote_errors COMMAND test_remote_errors)
+set_tests_properties(unit.remote_errors PROPERTIES TIMEOUT 60 LABELS "unit")
 
 # Serial: libpool's header-only arithmetic (ceil_div near 2^64).
 add_executable(test_arith ${CMAKE_CURRENT_LIST_DIR}/test_arith.cpp)
 target_link_libraries(test_arith PRIVATE libpool::libpool GTest::gtest_main libpool_warnings)
 add_test(NAME unit.arith COMMAND test_arith)
-set_tests_properties(unit.arith PROPERTIES TIMEOUT 60)
+set_tests_properties(unit.arith PROPERTIES TIMEOUT 60 LABELS "unit")
 
 # Compile-failure tests: each snippet must fail to compile, and the compiler output must carry
 # libpool's own advice (PASS_REGULAR_EXPRESSION: failing for another reason does not pass).

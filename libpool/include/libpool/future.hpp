@@ -155,8 +155,9 @@ class Future {
   // Waits until done; false if the timeout ran out first.
   bool wait(Seconds timeout = kForever) const { return detail::wait_done(*state_, timeout); }
 
-  // The result. Rethrows the task's exception (RemoteError for one thrown on a worker),
-  // CancelledError if cancelled, TimeoutError if not done in time. May be called repeatedly.
+  // The result. Rethrows the task's exception (one thrown on a worker: Remote<std::...> for a
+  // standard type, RemoteError for any other, both RemoteInfo), CancelledError if cancelled,
+  // TimeoutError if not done in time. May be called repeatedly.
   // On a named future it returns a reference into the future; on a temporary
   // (`pool.submit(f, x).get()`) it returns the value itself, so nothing dangles.
   decltype(auto) get(Seconds timeout = kForever) const& {

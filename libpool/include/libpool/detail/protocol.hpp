@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "libpool/codec.hpp"
@@ -132,14 +133,22 @@ inline ResultHeader read_result_header(const std::byte* msg, std::size_t n) {
   return h;
 }
 
-// Where a task failed, reported in RemoteError.
+// Where a task failed, appended to the remote error's message.
 enum class Phase : std::uint8_t { DecodeArguments = 1, Run = 2, EncodeResult = 3, Initialize = 4 };
 
-// The payload of an Error or Broken result: type, message, phase, host.
-void write_error(Writer& out, const std::string& type, const std::string& message, Phase phase,
-                 const std::string& host);
-// Type, message (with the phase appended) and host; the master fills in the rest.
+// The payload of an Error or Broken result: type, nearest standard base (nearest_std_base; empty
+// for none), message, phase, host.
+void write_error(Writer& out, const std::string& type, const std::string& std_base,
+                 const std::string& message, Phase phase, const std::string& host);
+// Type, standard base, message (with the phase appended) and host; the master fills in the rest.
 RemoteErrorInfo read_error(Reader& in);
+
+// The name of the nearest standard exception type `e` derives from ("std::invalid_argument"), or
+// empty for a libpool::Error (libpool's own errors stay libpool errors).
+std::string nearest_std_base(const std::exception& e);
+// The master's exception for a task's failure: Remote<std_base's type> (catchable as that type),
+// or RemoteError when info.std_base is empty or names no type nearest_std_base gives.
+std::exception_ptr make_remote_error(RemoteErrorInfo info);
 
 // ---- task timeout --------------------------------------------------------------------------
 
