@@ -158,6 +158,18 @@ def case_image_formula(d):
         else:
             ref = np.array(want, dtype=np.float64).astype(np.float32)
             assert got.tobytes() == ref.tobytes(), np.flatnonzero(got != ref)[:5]
+    # A file of the older noise stream (its identity has no image_stream) is never resumed with
+    # this one: the values would mix two streams.
+    import shutil
+    shutil.copy(os.path.join(d, "im_uint8.h5"), os.path.join(d, "old.h5"))
+    with h5py.File(os.path.join(d, "old.h5"), "r+") as f:
+        ident = attr(f, "identity")
+        assert "image_stream=2\n" in ident, ident
+        f.attrs["identity"] = ident.replace("image_stream=2\n", "")
+    line = one_line(poolrun(["datagen", "--kind", "image", "--dtype", "uint8", "--shape",
+                             "3x9x14x3", "--seed", "5", "--chunk", "1", "--resume", "-o",
+                             "old.h5:/x", "-q"], ranks=1, cwd=d), 2)
+    assert "without image_stream" in line, line
 
 
 def case_nd_slabs(d):
