@@ -20,6 +20,16 @@ def ledger_rows(path):
         return -1
 
 
+def open_left(path):
+    """Opens what a killed or stopped run left: as a SWMR reader if its writer died with the file
+    open for SWMR writing, plainly if it managed to close it (HDF5 1.10 refuses the other way
+    round in either case; which one happens depends on when mpirun killed rank 0)."""
+    try:
+        return h5py.File(path, "r", swmr=True)
+    except OSError:
+        return h5py.File(path, "r")
+
+
 def wait_for_rows(path, rows, proc, timeout=60):
     """Waits until the ledger at `path` holds `rows` rows while `proc` still runs."""
     t0 = time.time()
