@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <typeinfo>
 
 namespace libpool::detail {
@@ -29,6 +30,9 @@ struct ExceptionParts {
 ExceptionParts current_exception_parts() {
   try {
     throw;
+  } catch (const std::bad_alloc& e) {
+    // Its what() only repeats the type ("std::bad_alloc: std::bad_alloc"): say what it means.
+    return {demangle(typeid(e).name()), nearest_std_base(e), "out of memory"};
   } catch (const std::exception& e) {
     return {demangle(typeid(e).name()), nearest_std_base(e), e.what()};
   } catch (...) {

@@ -248,6 +248,7 @@ def case_out_of_memory(d):
                        text=True, cwd=d, env=ENV, timeout=120, preexec_fn=limit)
     lines = p.stderr.splitlines()
     assert p.returncode == 1 and len(lines) == 1 and "bad_alloc" in lines[0], p.stderr
+    assert "std::bad_alloc: out of memory" in lines[0], lines[0]
     with h5py.File(os.path.join(d, "out.h5")) as f:
         assert attr(f, "status") == "failed"
         assert "bad_alloc" in attr(f["error"], "message")
