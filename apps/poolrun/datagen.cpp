@@ -82,19 +82,18 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
   const std::uint64_t c = shape.size() == 4 ? shape[3] : 1;
   const std::uint64_t per_image = h * w * c;
   std::uint64_t params_of = ~std::uint64_t{0};
-  // The image kind's position (image n, row, column, channel) of element first + done + j,
+  // The image kind's position (image n, row y, element k of the row) of element first + done + j,
   // stepped along instead of divided out per element (three 64-bit divisions an element were
   // most of the generator's time).
-  std::uint64_t pos_n = 0, pos_y = 0, pos_x = 0, pos_c = 0;
+  std::uint64_t pos_n = 0, pos_y = 0, pos_k = 0;
   const std::uint64_t row_len = w * c;
   std::optional<kernels::ImageGenerator> gen;
   if (kind == image) {
     gen.emplace(h, w, c);
     const std::uint64_t rest = first % per_image;
     pos_n = first / per_image;
-    pos_y = rest / (w * c);
-    pos_x = (rest / c) % w;
-    pos_c = rest % c;
+    pos_y = rest / row_len;
+    pos_k = rest % row_len;
   }
   for (std::uint64_t done = 0; done < count; done += batch) {
     const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - done));
@@ -110,23 +109,20 @@ void generate(Kind kind, std::uint64_t seed, const std::vector<std::uint64_t>& s
           gen->set_image(image_params(seed, pos_n, static_cast<double>(h), static_cast<double>(w)));
           params_of = pos_n;
         }
-        const std::size_t k0 = static_cast<std::size_t>(pos_x * c + pos_c);
+        const auto k0 = static_cast<std::size_t>(pos_k);
         const std::size_t len = std::min<std::size_t>(m - j, row_len - k0);
         if constexpr (std::is_same_v<T, std::uint8_t> || std::is_same_v<T, float>)
           gen->run(pos_y, k0, len, noise + j, out + done + j);
         else
           throw std::logic_error("datagen: images are uint8 or float32");
         j += len;
-        const std::uint64_t k_end = k0 + len;
-        if (k_end == row_len) {
-          pos_x = pos_c = 0;
+        pos_k = k0 + len;
+        if (pos_k == row_len) {
+          pos_k = 0;
           if (++pos_y == h) {
             pos_y = 0;
             ++pos_n;
           }
-        } else {
-          pos_x = k_end / c;
-          pos_c = k_end % c;
         }
       }
       continue;
