@@ -293,8 +293,8 @@ constexpr std::uint64_t kMaxResultBytes = (std::uint64_t{2} << 30) - (std::uint6
 
 class Datagen final : public Workload {
  public:
-  const char* name() const override { return "datagen"; }
-  const char* description() const override {
+  std::string name() const override { return "datagen"; }
+  std::string description() const override {
     return "writes test input: normal/uniform/integer vectors and matrices, image stacks";
   }
   void add_options(CLI::App& sub) override {

@@ -123,8 +123,8 @@ namespace {
 
 class Factor final : public Workload {
  public:
-  const char* name() const override { return "factor"; }
-  const char* description() const override {
+  std::string name() const override { return "factor"; }
+  std::string description() const override {
     return "smallest prime factor of each number, 0 for a prime (smallest_factor)";
   }
   void add_options(CLI::App& sub) override {

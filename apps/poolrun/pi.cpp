@@ -1,11 +1,10 @@
 // poolrun pi: Monte Carlo estimate of pi from the Philox stream keyed by --seed.
 //
-// A chunk counts the hits of samples [first, first + count); hits are integers, so their sum and
-// the estimate 4 * inside / samples have the same bits whatever the ranks, chunks or schedule.
-#include <iostream>
+// A chunk counts the hits of samples [begin, end); hits are integers, so their sum and the
+// estimate 4 * inside / samples have the same bits whatever the ranks, chunks or schedule.
+#include <cstdio>
+#include <functional>
 
-#include "common/cli.hpp"
-#include "common/errors.hpp"
 #include "kernels/montecarlo.hpp"
 #include "poolrun.hpp"
 
@@ -16,77 +15,57 @@ std::uint64_t pi_inside_task(std::uint64_t seed, std::uint64_t begin, std::uint6
   return kernels::count_inside(seed, begin, end - begin);
 }
 
-void register_pi(libpool::Registry& registry) {
-  registry.add("poolrun.pi_inside", pi_inside_task);
-}
-
 namespace {
 
-class Pi final : public Workload {
+class Pi final : public libpool::batch::Workload {
  public:
-  const char* name() const override { return "pi"; }
-  const char* description() const override {
+  std::string name() const override { return "pi"; }
+  std::string description() const override {
     return "Monte Carlo estimate of pi, reproducible bit for bit (monte_carlo_pi)";
   }
-  void add_options(CLI::App& sub) override {
-    common::cli::add_u64(sub, "--samples", samples_, "Number of random points")->required();
-    common::cli::add_u64(sub, "--seed", seed_, "Key of the Philox stream");
+  void options(libpool::batch::Options& o) override {
+    o.add("--samples", samples_, "Number of random points").required();
+    o.add("--seed", seed_, "Key of the Philox stream");
   }
-  void validate(const CommonOptions&) const override {
-    if (samples_ == 0) throw common::UsageError("--samples: must be positive");
+  void check() const override {
+    if (samples_ == 0) throw libpool::batch::UsageError("--samples: must be positive");
+  }
+  void tasks(libpool::Registry& registry) const override {
+    registry.add("poolrun.pi_inside", pi_inside_task);
   }
 
-  common::Identity identity() const override {
-    return {{"samples", std::to_string(samples_)}, {"seed", std::to_string(seed_)}};
-  }
-
-  int run(Run& run) override {
-    // Hits are integers: the chunks of earlier attempts add up in any order.
-    std::uint64_t inside = 0;
-    for (const auto& r : run.previous("samples")) inside += r.partial;
-    run.out().start();
+  void run(libpool::batch::Run& run) override {
     // ~0.5 ns a sample per rank: 2^20..2^28 samples a chunk keep dispatch negligible and the
     // ledger fresh.
-    auto chunks = run.pool().map_spans(pi_inside_task, libpool::Span{0, samples_},
-                                       run.span_options("samples", 1 << 20, 1 << 28), seed_);
-    run.start_progress("pi", chunks.items_total());
-    const bool ok = run.drive<std::uint64_t>(
-        "samples", chunks, [&](libpool::SpanChunk<std::uint64_t>& c, common::ChunkRow& row) {
-          inside += c.value();
-          row.partial = c.value();
-        });
-    kernels::PiEstimate est;
-    if (ok) {
-      est = kernels::estimate_pi(inside, samples_);
-      auto& result = run.out().result();
-      auto pi = result.write_scalar("pi", est.pi);
-      result.write_scalar("inside", inside);
-      result.write_scalar("samples", samples_);
-      result.write_scalar("stderr", est.standard_error);
-      // The inputs that fix the bits of pi, beside it (PRODUCT.md §4).
-      for (h5::Object* o : {static_cast<h5::Object*>(&result), static_cast<h5::Object*>(&pi)}) {
-        o->set_attr("seed", seed_);
-        o->set_attr("chunksize", chunks.chunk_size());
-        o->set_attr("schedule", run.options().schedule);
-        o->set_attr("generator", "Philox4x32-10");
-      }
+    const auto inside = run.reduce<std::uint64_t>({.name = "samples",
+                                                   .space = {0, samples_},
+                                                   .unit = "samples",
+                                                   .min_chunk = 1 << 20,
+                                                   .max_chunk = 1 << 28},
+                                                  0, std::plus<>(), pi_inside_task, seed_);
+    if (!inside) return;
+    const auto est = kernels::estimate_pi(*inside, samples_);
+    auto& result = run.result();
+    result.scalar("pi", est.pi);
+    result.scalar("inside", *inside);
+    result.scalar("samples", samples_);
+    result.scalar("stderr", est.standard_error);
+    // The inputs that fix the bits of pi, beside it.
+    for (const std::string d : {"", "pi"}) {
+      const auto attr = [&](const std::string& name, const libpool::batch::Value& v) {
+        d.empty() ? result.attr(name, v) : result.attr(d, name, v);
+      };
+      attr("seed", seed_);
+      attr("chunksize", run.chunk_size());
+      attr("schedule", run.schedule());
+      attr("generator", std::string("Philox4x32-10"));
     }
-    const double wall = run.elapsed();
-    const int code = run.finish();
-    if (!run.quiet() && code == exit_complete) {
-      char line[160];
-      std::snprintf(line, sizeof line, "pi: %.10f +- %.2g (%llu of %llu inside, seed %llu)\n",
-                    est.pi, est.standard_error, static_cast<unsigned long long>(inside),
-                    static_cast<unsigned long long>(samples_),
-                    static_cast<unsigned long long>(seed_));
-      const double per_rank = static_cast<double>(samples_) / wall /
-                              static_cast<double>(std::max<std::uint64_t>(1, run.workers()));
-      std::cout << line << "  on " << run.pool().size() << " rank(s) in " << human_seconds(wall)
-                << ", " << human_rate(static_cast<double>(samples_) / wall, "samples/s") << " ("
-                << human_rate(per_rank, "samples/s") << " per computing rank) -> "
-                << run.options().output << '\n';
-    }
-    return code;
+    char line[160];
+    std::snprintf(line, sizeof line, "pi: %.10f +- %.2g (%llu of %llu inside, seed %llu)", est.pi,
+                  est.standard_error, static_cast<unsigned long long>(*inside),
+                  static_cast<unsigned long long>(samples_),
+                  static_cast<unsigned long long>(seed_));
+    run.summary(line);
   }
 
  private:
@@ -96,7 +75,7 @@ class Pi final : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_pi() {
+std::unique_ptr<libpool::batch::Workload> make_pi() {
   return std::make_unique<Pi>();
 }
 

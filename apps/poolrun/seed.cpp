@@ -55,8 +55,8 @@ void to_row(common::ChunkRow& row, u128 v) {
 
 class Seed final : public Workload {
  public:
-  const char* name() const override { return "seed"; }
-  const char* description() const override {
+  std::string name() const override { return "seed"; }
+  std::string description() const override {
     return "the tutorial's five programs with the tutorial's inputs";
   }
   void add_options(CLI::App&) override {}

@@ -276,8 +276,8 @@ Blocks reduction_blocks(const InputInfo& info) {
 
 class Stats final : public Workload {
  public:
-  const char* name() const override { return "stats"; }
-  const char* description() const override {
+  std::string name() const override { return "stats"; }
+  std::string description() const override {
     return "count, sum, mean, variance, min, max, NaNs and a histogram of an HDF5 dataset";
   }
   void add_options(CLI::App& sub) override {

@@ -62,8 +62,8 @@ namespace {
 
 class Thumbnails final : public Workload {
  public:
-  const char* name() const override { return "thumbnails"; }
-  const char* description() const override {
+  std::string name() const override { return "thumbnails"; }
+  std::string description() const override {
     return "area-average downscale of every image of an N x H x W (x C) stack";
   }
   void add_options(CLI::App& sub) override {

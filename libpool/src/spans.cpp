@@ -8,7 +8,10 @@
 namespace libpool::detail {
 
 SpanCutter::SpanCutter(Span whole, const SpanOptions& opt, std::size_t workers)
-    : guided_(opt.schedule == Schedule::Guided), workers_(std::max<std::uint64_t>(1, workers)) {
+    : base_(whole.begin),
+      granule_(std::max<std::uint64_t>(1, opt.granule)),
+      guided_(opt.schedule == Schedule::Guided),
+      workers_(std::max<std::uint64_t>(1, workers)) {
   // The index space minus the skipped spans...
   std::vector<Span> skip;
   for (const Span& s : opt.skip) {
@@ -49,14 +52,29 @@ SpanCutter::SpanCutter(Span whole, const SpanOptions& opt, std::size_t workers)
     fixed_ = std::clamp<std::uint64_t>(ceil_div(total_, 4 * workers_),
                                        std::max<std::uint64_t>(1, opt.min_chunk), max_);
   }
+  fixed_ = round_to_granule(fixed_);
+}
+
+std::uint64_t SpanCutter::round_to_granule(std::uint64_t n) const noexcept {
+  if (granule_ <= 1) return n;
+  const std::uint64_t r = n % granule_;
+  if (r == 0) return n;
+  return n - r <= UINT64_MAX - granule_ ? n - r + granule_ : n - r;
 }
 
 Span SpanCutter::next() {
   if (todo_.empty()) return {};
   Span& front = todo_.front();
   std::uint64_t n = fixed_;
-  if (guided_) n = std::max(n, std::min(ceil_div(remaining_, 2 * workers_), max_));
+  if (guided_)
+    n = std::max(n, round_to_granule(std::min(ceil_div(remaining_, 2 * workers_), max_)));
   n = std::min(n, front.size());
+  if (granule_ > 1 && n < front.size()) {
+    // Chunks end on whole granules of the index space, so a piece that starts off the grid
+    // (after a break or a skipped span) gets back onto it.
+    const std::uint64_t off = (front.begin + n - base_) % granule_;
+    if (off != 0) n = n > off ? n - off : std::min(n + (granule_ - off), front.size());
+  }
   const Span s{front.begin, front.begin + n};
   front.begin += n;
   remaining_ -= n;

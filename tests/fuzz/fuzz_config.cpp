@@ -1,4 +1,4 @@
-// libFuzzer target: the TOML configuration loader (--config, apps/common/cli.hpp) on arbitrary
+// libFuzzer target: the TOML configuration loader (--config, batch/src/common/cli.hpp) on arbitrary
 // file contents, through the same CLI11 set-up as poolrun: a top-level app with --config and a
 // workload subcommand whose options use every number syntax. Parsing either refuses (exit code 2,
 // one line) or succeeds; then the effective configuration (--dump-config) must load again to the

@@ -1,4 +1,4 @@
-// libFuzzer target: poolrun's number and argument parsers (apps/common/cli.hpp) on arbitrary
+// libFuzzer target: poolrun's number and argument parsers (batch/src/common/cli.hpp) on arbitrary
 // text. Each either refuses with UsageError or returns a value that survives a round trip
 // through its canonical spelling; any other exception, crash or disagreement is a finding.
 #include <cmath>

@@ -121,6 +121,34 @@ TEST(MapSpans, SkipsDoneSpansAndNeverCrossesBreaks) {
   EXPECT_TRUE(none.finished());
 }
 
+TEST(MapSpans, ChunksAreWholeGranules) {
+  Executor ex(registry());
+  if (!ex.is_master()) return;
+  // A granule of 64 items (an HDF5 chunk of 64 rows, say): every chunk starts and ends on a
+  // granule, except at the end of the space or a break; a --chunksize of 100 becomes 128.
+  for (const auto sched : {libpool::Schedule::Dynamic, libpool::Schedule::Guided}) {
+    for (std::uint64_t cs : {0u, 1u, 100u, 640u}) {
+      SpanOptions opt;
+      opt.chunksize = cs;
+      opt.granule = 64;
+      opt.schedule = sched;
+      opt.breaks = {1000};
+      auto chunks = ex.map_spans(pool_tests::span_series, Span{0, 5000}, opt, std::uint64_t{0});
+      if (cs != 0) {
+        EXPECT_EQ(chunks.chunk_size() % 64, 0u);
+        EXPECT_GE(chunks.chunk_size(), cs);
+      }
+      const auto c = collect(chunks);
+      expect_tiles(c.spans, {{0, 5000}});
+      EXPECT_EQ(c.sum, series(0, 0, 5000));
+      for (const Span& s : c.spans) {
+        EXPECT_TRUE(s.begin % 64 == 0 || s.begin == 1000) << s.begin << " cs " << cs;
+        EXPECT_TRUE(s.end % 64 == 0 || s.end == 1000 || s.end == 5000) << s.end << " cs " << cs;
+      }
+    }
+  }
+}
+
 TEST(MapSpans, GuidedChunksShrinkAndStayAboveTheMinimum) {
   Executor ex(registry());
   if (!ex.is_master()) return;

@@ -95,7 +95,7 @@ def local(d, args, ranks=2):
     assert p.returncode == 0, p.stderr
 
 
-def datasets(f, skip=("chunks", "workers", "resumes", "progress")):
+def datasets(f, skip=("chunks", "partials", "workers", "resumes", "progress")):
     out = {}
 
     def visit(name, obj):

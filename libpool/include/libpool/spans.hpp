@@ -43,6 +43,10 @@ struct SpanOptions {
   std::uint64_t chunksize = 0;
   std::uint64_t min_chunk = 1;
   std::uint64_t max_chunk = std::numeric_limits<std::uint64_t>::max();
+  // Chunks end on multiples of this many items from the start of the index space (whole HDF5
+  // chunks of a dataset, say), except where the index space or a skipped span ends, or at a
+  // break; the chunk size is rounded up to a multiple of it.
+  std::uint64_t granule = 1;
   // Guided: chunks of remaining / (2 * workers) (at most max_chunk), never below the chunk size.
   Schedule schedule = Schedule::Dynamic;
   // Chunks submitted ahead of the consumer; 0 = auto (what the workers can hold, twice).
@@ -88,6 +92,8 @@ class SpanCutter {
   std::uint64_t total() const noexcept { return total_; }
   // The fixed chunk size (dynamic), or the smallest one (guided).
   std::uint64_t chunk_size() const noexcept { return fixed_; }
+  // n rounded up to a multiple of the granule.
+  std::uint64_t round_to_granule(std::uint64_t n) const noexcept;
   void stop() noexcept {
     todo_.clear();
     remaining_ = 0;
@@ -99,6 +105,8 @@ class SpanCutter {
   std::uint64_t remaining_ = 0;
   std::uint64_t fixed_ = 1;
   std::uint64_t max_ = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t base_ = 0;  // granules are counted from the start of the index space
+  std::uint64_t granule_ = 1;
   bool guided_ = false;
   std::uint64_t workers_ = 1;
 };

@@ -2,14 +2,10 @@
 // the app prints its one-line message and exits with code 2 before any work starts.
 #pragma once
 
-#include <stdexcept>
-#include <string>
+#include <libpool/batch/errors.hpp>
 
 namespace common {
 
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using UsageError = libpool::batch::UsageError;
 
 }  // namespace common

@@ -31,11 +31,31 @@ std::string_view to_string(RunStatus status) noexcept {
 namespace {
 
 std::vector<h5::Column> chunk_columns() {
-  return {{"begin", h5::Dtype::uint64},   {"end", h5::Dtype::uint64},
-          {"rank", h5::Dtype::int64},     {"start_s", h5::Dtype::float64},
-          {"end_s", h5::Dtype::float64},  {"attempt", h5::Dtype::int64},
-          {"status", h5::Dtype::string},  {"pass", h5::Dtype::string},
-          {"partial", h5::Dtype::uint64}, {"partial_hi", h5::Dtype::uint64}};
+  return {{"begin", h5::Dtype::uint64},
+          {"end", h5::Dtype::uint64},
+          {"rank", h5::Dtype::int64},
+          {"start_s", h5::Dtype::float64},
+          {"end_s", h5::Dtype::float64},
+          {"attempt", h5::Dtype::int64},
+          {"status", h5::Dtype::string},
+          {"pass", h5::Dtype::string},
+          {"partial", h5::Dtype::uint64},
+          {"partial_hi", h5::Dtype::uint64},
+          {"partial_offset", h5::Dtype::uint64},
+          {"partial_bytes", h5::Dtype::uint64}};
+}
+
+// /partials: the bytes of every chunk's partial result, one after the other (a /chunks row's
+// partial_offset and partial_bytes point into it). A 1-D extendible uint8 dataset: SWMR readers
+// read it as they read the columns, and no variable-length type is involved. Not in /chunks,
+// whose members are all columns of one length.
+constexpr hsize_t kHeapChunk = 64 * 1024;
+
+h5::Dataset create_heap(h5::Group& root) {
+  h5::DatasetOptions o;
+  o.chunk = {kHeapChunk};
+  o.max_dims = {h5::unlimited};
+  return root.create_dataset("partials", h5::Dtype::uint8, {0}, o);
 }
 
 std::vector<h5::Column> worker_columns() {
@@ -129,6 +149,9 @@ struct OutputFile::State {
   h5::PendingFile pending;
   h5::Group result;
   h5::Table chunks;
+  h5::Dataset heap;                       // /partials
+  hsize_t heap_size = 0;                  // bytes in it
+  std::vector<std::uint8_t> heap_buffer;  // bytes of buffered rows, written by flush()
   h5::Dataset progress;  // {items of the current pass, items done}: fixed size, SWMR-safe
   std::array<std::uint64_t, 2> progress_now{};
   bool progress_dirty = false;
@@ -270,6 +293,7 @@ OutputFile OutputFile::create(const fs::path& path, bool force, const RunMeta& m
   if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
   s->result = f.create_group("result");
   s->chunks = h5::Table::create(f, "chunks", chunk_columns(), kChunkTable);
+  s->heap = create_heap(f);
   h5::Table::create(f, "workers", worker_columns());
   h5::Table::create(f, "resumes", resume_columns());
   s->progress = f.create_dataset("progress", h5::Dtype::uint64, {2});
@@ -323,7 +347,10 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
                              : f.create_dataset("progress", h5::Dtype::uint64, {2});
   const std::array<std::uint64_t, 2> zero{};
   progress.write(std::span<const std::uint64_t>(zero));
+  h5::Dataset heap = f.exists("partials") ? f.open_dataset("partials") : create_heap(f);
   auto s = std::make_unique<State>(h5::PendingFile::adopt(path, std::move(f)));
+  s->heap_size = heap.num_elements();
+  s->heap = std::move(heap);
   s->progress = std::move(progress);
   s->previous = std::move(previous);
   s->attempt = attempt;
@@ -372,8 +399,10 @@ bool OutputFile::started() const {
 
 void OutputFile::append_chunk(const ChunkRow& r) {
   State& s = state();
+  const std::uint64_t offset = r.blob.empty() ? 0 : s.heap_size + s.heap_buffer.size();
+  s.heap_buffer.insert(s.heap_buffer.end(), r.blob.begin(), r.blob.end());
   s.chunks.append({r.begin, r.end, r.rank, r.start_s, r.end_s, r.attempt, r.status, r.pass,
-                   r.partial, r.partial_hi});
+                   r.partial, r.partial_hi, offset, static_cast<std::uint64_t>(r.blob.size())});
   if (r.status == chunk_done) ++s.done_rows;
 }
 
@@ -400,6 +429,11 @@ void OutputFile::flush() {
     return;
   }
   // The data first (partials, result slabs), durable; then the rows that claim them.
+  if (!s.heap_buffer.empty()) {
+    s.heap.append(std::span<const std::uint8_t>(s.heap_buffer));
+    s.heap_size += s.heap_buffer.size();
+    s.heap_buffer.clear();
+  }
   f.sync();
   s.chunks.flush();
   f.sync();
@@ -411,11 +445,13 @@ void OutputFile::end_ledger() {
   if (!s.swmr) return;
   s.result = h5::Group();
   s.chunks = h5::Table();
+  s.heap = h5::Dataset();
   s.progress = h5::Dataset();
   s.pending.reopen();
   s.swmr = false;
   s.result = s.pending.file().open_group("result");
   s.chunks = h5::Table::open(s.pending.file(), "chunks");
+  s.heap = s.pending.file().open_dataset("partials");
   s.progress = s.pending.file().open_dataset("progress");
 }
 
@@ -457,6 +493,7 @@ void OutputFile::finish(RunStatus status, double wall_seconds) {
   f.set_attr("status", to_string(status));
   s.result = h5::Group();
   s.chunks = h5::Table();
+  s.heap = h5::Dataset();
   s.progress = h5::Dataset();
   s.pending.commit();
   s.finished = true;
@@ -481,6 +518,12 @@ std::vector<ChunkRow> read_chunk_rows(const h5::Table& t) {
       g.exists("partial") ? t.read_column<std::uint64_t>("partial") : std::vector<std::uint64_t>();
   const auto partial_hi = g.exists("partial_hi") ? t.read_column<std::uint64_t>("partial_hi")
                                                  : std::vector<std::uint64_t>();
+  const auto offsets = g.exists("partial_offset") ? t.read_column<std::uint64_t>("partial_offset")
+                                                  : std::vector<std::uint64_t>();
+  const auto sizes = g.exists("partial_bytes") ? t.read_column<std::uint64_t>("partial_bytes")
+                                               : std::vector<std::uint64_t>();
+  std::vector<std::uint8_t> heap;
+  if (g.exists("/partials")) heap = g.open_dataset("/partials").read<std::uint8_t>();
   std::vector<ChunkRow> rows(begin.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     rows[i] = {begin[i],
@@ -492,7 +535,16 @@ std::vector<ChunkRow> read_chunk_rows(const h5::Table& t) {
                status[i],
                i < pass.size() ? pass[i] : std::string(),
                i < partial.size() ? partial[i] : 0,
-               i < partial_hi.size() ? partial_hi[i] : 0};
+               i < partial_hi.size() ? partial_hi[i] : 0,
+               {}};
+    if (i < offsets.size() && i < sizes.size() && sizes[i] != 0) {
+      // A row whose bytes are not in the heap cannot come from a sound ledger (data is flushed
+      // before the rows that claim it).
+      if (offsets[i] > heap.size() || sizes[i] > heap.size() - offsets[i])
+        throw h5::Error("read_chunk_rows", "",
+                        "/chunks row " + std::to_string(i) + " points past the end of /partials");
+      rows[i].blob.assign(reinterpret_cast<const char*>(heap.data() + offsets[i]), sizes[i]);
+    }
   }
   return rows;
 }

@@ -70,10 +70,13 @@ struct ChunkRow {
   std::int64_t attempt = 1;  // 1: the first run of this output; 2: its first --resume; ...
   std::string status = std::string(chunk_done);
   std::string pass;  // the pass or program the chunk belongs to (at most 15 bytes)
-  // The chunk's partial result when it fits in 128 bits (a count, an exact sum): low and high
-  // 64 bits; workloads with larger partials keep them in their own datasets.
+  // The chunk's partial result when it is an integer of at most 128 bits (a count, an exact
+  // sum): low and high 64 bits, for readers of the file.
   std::uint64_t partial = 0;
   std::uint64_t partial_hi = 0;
+  // The chunk's partial result as the workload API stores it (libpool::Codec bytes, any size):
+  // kept in /partials at partial_offset, partial_bytes long. Empty: none.
+  std::string blob;
 };
 
 struct WorkerRow {

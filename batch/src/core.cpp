@@ -12,11 +12,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "batch/core.hpp"
 #include "common/cli.hpp"
 #include "common/errors.hpp"
-#include "poolrun.hpp"
 
-namespace poolrun {
+namespace libpool::batch::detail {
 
 volatile std::sig_atomic_t g_interrupt_signal = 0;
 
@@ -47,23 +47,24 @@ ProgressMode CommonOptions::progress_mode() const {
   return ProgressMode::automatic;
 }
 
-Run::Run(libpool::Executor& pool, common::OutputFile& out, common::OutputLock& lock,
-         const CommonOptions& options, std::vector<std::string> hosts,
-         std::chrono::steady_clock::time_point t0)
+RunCore::RunCore(libpool::Executor& pool, common::OutputFile& out, common::OutputLock& lock,
+                 const CommonOptions& options, std::vector<std::string> hosts,
+                 std::chrono::steady_clock::time_point t0)
     : pool_(pool),
       out_(out),
       lock_(lock),
       options_(options),
       hosts_(std::move(hosts)),
       t0_(t0),
+      api_(this),
       rank_chunks_(static_cast<std::size_t>(pool.size()), 0),
       rank_busy_(static_cast<std::size_t>(pool.size()), 0.0) {}
 
-double Run::elapsed() const {
+double RunCore::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 }
 
-std::vector<common::ChunkRow> Run::previous(std::string_view pass) const {
+std::vector<common::ChunkRow> RunCore::previous(std::string_view pass) const {
   std::vector<common::ChunkRow> rows;
   for (const auto& r : out_.previous_chunks()) {
     if (r.pass == pass && r.status == common::chunk_done) rows.push_back(r);
@@ -71,18 +72,32 @@ std::vector<common::ChunkRow> Run::previous(std::string_view pass) const {
   return rows;
 }
 
-libpool::SpanOptions Run::span_options(std::string_view pass, std::uint64_t auto_min,
-                                       std::uint64_t auto_max) const {
+libpool::SpanOptions RunCore::span_options(std::string_view pass, std::uint64_t auto_min,
+                                           std::uint64_t auto_max, std::uint64_t granule) const {
   libpool::SpanOptions opt;
   opt.chunksize = options_.chunksize_value();
   opt.min_chunk = auto_min;
   opt.max_chunk = auto_max;
+  opt.granule = granule;
   opt.schedule = options_.guided() ? libpool::Schedule::Guided : libpool::Schedule::Dynamic;
   for (const auto& r : previous(pass)) opt.skip.push_back({r.begin, r.end});
   return opt;
 }
 
-void Run::record_chunk(common::ChunkRow row) {
+common::ChunkRow RunCore::row_for(libpool::Span span, const libpool::TaskInfo& info,
+                                  std::string_view pass) const {
+  common::ChunkRow row;
+  row.begin = span.begin;
+  row.end = span.end;
+  row.rank = info.rank;
+  row.start_s = info.start_s;
+  row.end_s = info.end_s;
+  row.attempt = out_.attempt();
+  row.pass = std::string(pass);
+  return row;
+}
+
+void RunCore::record_chunk(common::ChunkRow row) {
   out_.append_chunk(row);
   // Tiny chunks: rows wait in memory only up to a bound, then go out (data first) early.
   if (out_.buffered_rows() >= kMaxBufferedRows) flush_ledger();
@@ -93,7 +108,7 @@ void Run::record_chunk(common::ChunkRow row) {
   }
 }
 
-void Run::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span) {
+void RunCore::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool::Span span) {
   try {
     std::rethrow_exception(error);
   } catch (const libpool::RemoteInfo& e) {  // a task's failure, whatever its type
@@ -123,7 +138,7 @@ void Run::handle_error(std::exception_ptr error, common::ChunkRow& row, libpool:
   }
 }
 
-void Run::flush_ledger() {
+void RunCore::flush_ledger() {
   if (before_flush_) before_flush_();
   out_.flush();
   last_flush_ = elapsed();
@@ -131,7 +146,7 @@ void Run::flush_ledger() {
   last_touch_ = last_flush_;
 }
 
-bool Run::tick(const std::function<void()>& stop) {
+bool RunCore::tick(const std::function<void()>& stop) {
   const double now = elapsed();
   if (interrupted() && !stopping_) {
     // The flush comes first: mpirun SIGKILLs its ranks about a second after forwarding
@@ -154,7 +169,7 @@ bool Run::tick(const std::function<void()>& stop) {
   return true;
 }
 
-void Run::record_error(const libpool::RemoteInfo& e, libpool::Span span) {
+void RunCore::record_error(const libpool::RemoteInfo& e, libpool::Span span) {
   if (failed_) return;
   failed_ = true;
   error_message_ = "rank " + std::to_string(e.rank()) + " on " + e.host() + ", task " + e.task() +
@@ -164,12 +179,12 @@ void Run::record_error(const libpool::RemoteInfo& e, libpool::Span span) {
       common::ErrorInfo{e.rank(), e.host(), span.begin, span.end, e.type() + ": " + e.message()};
 }
 
-void Run::record_error(const std::string& message, libpool::Span span) {
+void RunCore::record_error(const std::string& message, libpool::Span span) {
   record_error(message, span, 0, hosts_.empty() ? std::string() : hosts_[0]);
 }
 
-void Run::record_error(const std::string& message, libpool::Span span, int rank,
-                       const std::string& host) {
+void RunCore::record_error(const std::string& message, libpool::Span span, int rank,
+                           const std::string& host) {
   if (failed_) return;
   failed_ = true;
   error_message_ = lost_rank_ ? message
@@ -178,7 +193,14 @@ void Run::record_error(const std::string& message, libpool::Span span, int rank,
   pending_error_ = common::ErrorInfo{rank, host, span.begin, span.end, message};
 }
 
-void Run::refuse(const std::string& message) {
+void RunCore::fail(const std::string& message) {
+  if (failed_) return;
+  failed_ = true;
+  error_message_ = message;
+  pending_error_ = common::ErrorInfo{0, hosts_.empty() ? std::string() : hosts_[0], 0, 0, message};
+}
+
+void RunCore::refuse(const std::string& message) {
   if (failed_) return;
   failed_ = true;
   refused_ = true;
@@ -186,7 +208,7 @@ void Run::refuse(const std::string& message) {
   pending_error_ = common::ErrorInfo{0, hosts_.empty() ? std::string() : hosts_[0], 0, 0, message};
 }
 
-void Run::start_progress(const std::string& label, std::uint64_t total) {
+void RunCore::start_progress(const std::string& label, std::uint64_t total) {
   label_ = label;
   total_ = total;
   done_ = 0;
@@ -203,8 +225,9 @@ void Run::start_progress(const std::string& label, std::uint64_t total) {
   periodic_ = show && !live_;
 }
 
-void Run::add_progress(std::uint64_t items) {
+void RunCore::add_progress(std::uint64_t items) {
   done_ += items;
+  computed_ += items;
   out_.set_progress(total_, done_);
   if (!live_ && !periodic_) return;
   const double now = elapsed();
@@ -215,17 +238,17 @@ void Run::add_progress(std::uint64_t items) {
   print_progress(false);
 }
 
-void Run::end_progress() {
+void RunCore::end_progress() {
   if (live_) print_progress(true);
   live_ = periodic_ = false;
 }
 
-void Run::print_progress(bool final_line) {
+void RunCore::print_progress(bool final_line) {
   const double t = elapsed();
   const double frac = total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   const double rate = t > 0 ? static_cast<double>(done_) / t : 0.0;
   std::ostringstream line;
-  line << "poolrun " << label_ << ": ";
+  line << program_name() << ' ' << label_ << ": ";
   char pct[16];
   std::snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * frac);
   line << pct << "  " << done_ << "/" << total_ << "  " << human_rate(rate, "/s") << "  "
@@ -242,7 +265,7 @@ void Run::print_progress(bool final_line) {
   }
 }
 
-int Run::finish() {
+int RunCore::finish() {
   end_progress();
   if (before_flush_) before_flush_();
   const double wall = elapsed();
@@ -271,18 +294,32 @@ int Run::finish() {
   out_.finish(status, wall);
   lock_.release();  // the file is final: another run may take it from here
   if (refused_) {
-    std::cerr << "poolrun: error: " << error_message_ << '\n';
+    std::cerr << program_name() << ": error: " << error_message_ << '\n';
   } else if (failed_ && lost_rank_) {
-    std::cerr << "poolrun: error: " << error_message_ << "; " << options_.output
+    std::cerr << program_name() << ": error: " << error_message_ << "; " << options_.output
               << " has status failed, resume it with --resume\n";
   } else if (failed_) {
-    std::cerr << "poolrun: error: task failed: " << error_message_ << " (" << options_.output
-              << ", status failed)\n";
+    std::cerr << program_name() << ": error: task failed: " << error_message_ << " ("
+              << options_.output << ", status failed)\n";
   } else if (interrupted()) {
-    std::cerr << "poolrun: interrupted by signal " << g_interrupt_signal << "; " << options_.output
-              << " has status partial (continue it with --resume)\n";
+    std::cerr << program_name() << ": interrupted by signal " << g_interrupt_signal << "; "
+              << options_.output << " has status partial (continue it with --resume)\n";
   }
   return code;
+}
+
+void RunCore::print_summary(double wall) const {
+  if (options_.quiet) return;
+  std::cout << summary_;
+  if (!summary_.empty() && summary_.back() != '\n') std::cout << '\n';
+  // The rate counts what this attempt computed, not the chunks kept from earlier ones.
+  const double rate = wall > 0 ? static_cast<double>(computed_) / wall : 0.0;
+  std::cout << "  on " << pool_.size() << " rank(s) in " << human_seconds(wall) << ", "
+            << human_rate(rate, unit_ + "/s");
+  if (pool_.workers() > 1)
+    std::cout << " (" << human_rate(rate / static_cast<double>(pool_.workers()), unit_ + "/s")
+              << " per computing rank)";
+  std::cout << " -> " << options_.output << '\n';
 }
 
 void test_delay() {
@@ -328,4 +365,4 @@ std::string human_rate(double per_second, const std::string& unit) {
   return buf;
 }
 
-}  // namespace poolrun
+}  // namespace libpool::batch::detail

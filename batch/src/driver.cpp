@@ -1,5 +1,5 @@
-// poolrun's SPMD driver: parse and check on every rank, agree, build the pool, run on rank 0.
-#include <malloc.h>
+// The SPMD driver of every batch program (poolrun, and users' programs): parse and check on every
+// rank, agree, run the workload's per-rank setup, build the pool, run on rank 0.
 #include <mpi.h>
 #include <sys/stat.h>
 
@@ -13,14 +13,22 @@
 #include <regex>
 #include <sstream>
 
+#include "batch/core.hpp"
 #include "common/cli.hpp"
 #include "common/errors.hpp"
 #include "common/h5.hpp"
 #include "common/output.hpp"
 #include "common/run_info.hpp"
-#include "poolrun.hpp"
 
-namespace poolrun {
+namespace libpool::batch::detail {
+
+namespace {
+std::string g_program = "poolrun";
+}  // namespace
+
+const std::string& program_name() {
+  return g_program;
+}
 
 namespace {
 
@@ -35,35 +43,9 @@ void check_not_an_input(const std::string& output, const std::vector<std::string
                                "' of this run: refused even with --force");
   }
 }
-// Bumped whenever a kernel changes the bits of a result: --resume refuses to mix versions.
-constexpr const char* kResultsVersion = "1";
-}  // namespace
-
-void register_tasks(libpool::Registry& registry) {
-  register_powersum(registry);
-  register_primes(registry);
-  register_pi(registry);
-  register_factor(registry);
-  register_seed(registry);
-  register_datagen(registry);
-  register_stats(registry);
-  register_thumbnails(registry);
-}
-
-namespace {
-
-std::vector<std::unique_ptr<Workload>> make_workloads() {
-  std::vector<std::unique_ptr<Workload>> w;
-  w.push_back(make_powersum());
-  w.push_back(make_primes());
-  w.push_back(make_pi());
-  w.push_back(make_factor());
-  w.push_back(make_seed());
-  w.push_back(make_datagen());
-  w.push_back(make_stats());
-  w.push_back(make_thumbnails());
-  return w;
-}
+// Bumped whenever a kernel changes the bits of a result or the ledger's layout changes:
+// --resume refuses to mix versions (2: partials of any size in /partials).
+constexpr const char* kResultsVersion = "2";
 
 void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_option("-o,--output", o.output, "Output file (default: <workload>.h5)")
@@ -182,7 +164,7 @@ std::string config_workload(const std::string& file) {
 // argument. A command line that names another workload is refused. Returns the arguments to
 // parse and sets `workload` to the workload they select (empty when none).
 std::vector<std::string> select_workload(int argc, char** argv,
-                                         const std::vector<std::unique_ptr<Workload>>& workloads,
+                                         const std::vector<std::unique_ptr<Entry>>& workloads,
                                          std::string& workload) {
   std::vector<std::string> args(argv, argv + argc);
   std::string config;
@@ -199,6 +181,11 @@ std::vector<std::string> select_workload(int argc, char** argv,
       for (const auto& w : workloads)
         if (a == w->name()) given = a;
     }
+  }
+  // A program of one workload needs no subcommand: it is inserted.
+  if (given.empty() && workloads.size() == 1 && config.empty()) {
+    args.insert(args.begin() + 1, workloads.front()->name());
+    given = workloads.front()->name();
   }
   workload = given;
   if (config.empty()) return args;
@@ -239,22 +226,17 @@ void check_rank_count(int size) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-#ifdef __GLIBC__
-  // Tasks allocate and free buffers of a few MiB per chunk (hyperslabs, HDF5's decompression
-  // buffers). With glibc's defaults each one is a fresh mmap or a heap trim, and every page
-  // faults in again: half the time of `stats` on a VM. Keep up to 64 MiB in the heap instead.
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
+int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
+             const std::string& program, const std::string& about) {
+  g_program = program;
   libpool::Environment env(argc, argv);
   install_signal_handlers();
   const int rank = env.rank();
 
   CommonOptions common_options;
-  auto workloads = make_workloads();
-  CLI::App app("poolrun: batch workloads on an MPI process pool", "poolrun");
-  app.set_version_flag("--version", "poolrun " + std::string(common::libpool_version()));
+  auto& workloads = entries;
+  CLI::App app(program + ": " + about, program);
+  app.set_version_flag("--version", program + " " + std::string(common::libpool_version()));
   app.require_subcommand(1);
   std::string workload_key;
   CLI::Option* workload_opt =
@@ -265,19 +247,19 @@ int main(int argc, char** argv) {
   add_common_options(app, common_options);
   for (auto& w : workloads) {
     CLI::App* sub = app.add_subcommand(w->name(), w->description())->fallthrough();
-    sub->footer(
-        "Common options (before or after the workload; see poolrun --help): -o/--output FILE.h5, "
-        "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
-        "dynamic|guided, --progress auto|always|never, --progress-interval S, --resume, "
-        "--flush-interval S, "
-        "--task-timeout S, --debug, -q/--quiet, --version");
+    sub->footer("Common options (before or after the workload; see " + program +
+                " --help): -o/--output FILE.h5, "
+                "--force, --config FILE.toml, --dump-config, --chunksize N|auto, --schedule "
+                "dynamic|guided, --progress auto|always|never, --progress-interval S, --resume, "
+                "--flush-interval S, "
+                "--task-timeout S, --debug, -q/--quiet, --version");
     w->add_options(*sub);
   }
   common::cli::add_config(app);
 
   // -1: go on; otherwise the exit code every rank leaves with.
   int verdict = -1;
-  Workload* chosen = nullptr;
+  Entry* chosen = nullptr;
   common::OutputLock lock;  // rank 0: held from before the output is touched until the end
   common::Identity identity;
   {
@@ -287,7 +269,7 @@ int main(int argc, char** argv) {
     try {
       args = select_workload(argc, argv, workloads, selected);
     } catch (const common::UsageError& e) {
-      std::cerr << "poolrun: error: " << e.what() << '\n';
+      std::cerr << program << ": error: " << e.what() << '\n';
       verdict = exit_usage;
     }
     // The stored and dumped configuration names the workload it runs.
@@ -327,7 +309,7 @@ int main(int argc, char** argv) {
             m.identity = identity;
             const auto rs = common::OutputFile::check_resume(common_options.output, m);
             if (rs.complete) {
-              std::cout << "poolrun: " << rs.file.string()
+              std::cout << program << ": " << rs.file.string()
                         << " is already complete; nothing to resume\n";
               verdict = exit_complete;
             }
@@ -336,7 +318,7 @@ int main(int argc, char** argv) {
           }
         }
       } catch (const common::UsageError& e) {
-        std::cerr << "poolrun: error: " << e.what() << '\n';
+        std::cerr << program << ": error: " << e.what() << '\n';
         verdict = exit_usage;
       }
     }
@@ -346,13 +328,36 @@ int main(int argc, char** argv) {
   MPI_Allreduce(&verdict, &agreed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (agreed != -1) {
     if (rank == 0 && verdict == -1)
-      std::cerr << "poolrun: error: invalid options on another rank\n";
+      std::cerr << program << ": error: invalid options or inputs on another rank\n";
     return agreed;
+  }
+  // The workload's per-rank setup (open an input, build a table), agreed on like the checks: a
+  // rank that cannot prepare ends every rank before the pool starts; the first that failed says
+  // why, once.
+  {
+    std::string why;
+    try {
+      chosen->setup();
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    int mine = why.empty() ? env.size() : rank;
+    int first = mine;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first < env.size()) {
+      if (rank == first)
+        std::cerr << program << ": error: "
+                  << (rank == 0 ? std::string()
+                                : "rank " + std::to_string(rank) + " on " +
+                                      libpool::processor_name() + ": ")
+                  << why << '\n';
+      return exit_usage;
+    }
   }
   const auto hosts = gather_hosts(env.size());
 
   libpool::Registry registry;
-  register_tasks(registry);
+  for (const auto& w : workloads) w->register_tasks(registry);
   libpool::Options options;
   chosen->configure(options);
   options.task_timeout = libpool::Seconds(common_options.task_timeout);
@@ -376,10 +381,10 @@ int main(int argc, char** argv) {
                                         : common::OutputFile::create(common_options.output,
                                                                      common_options.force, meta));
     } catch (const common::UsageError& e) {  // the target appeared since the check
-      std::cerr << "poolrun: error: " << e.what() << '\n';
+      std::cerr << program << ": error: " << e.what() << '\n';
       return exit_usage;
     }
-    Run run(pool, *out, lock, common_options, hosts, t0);
+    RunCore run(pool, *out, lock, common_options, hosts, t0);
     const int code = chosen->run(run);
     if (run.lost_rank()) {
       // The file is final; a rank that stopped answering cannot be told to leave its loop, so
@@ -390,12 +395,13 @@ int main(int argc, char** argv) {
     }
     return code;
   } catch (const libpool::BrokenPool& e) {
-    if (rank == 0) std::cerr << "poolrun: error: the pool could not start: " << e.what() << '\n';
+    if (rank == 0)
+      std::cerr << program << ": error: the pool could not start: " << e.what() << '\n';
     return exit_failed;
   } catch (const std::exception& e) {
-    std::cerr << "poolrun: error: " << e.what() << '\n';
+    std::cerr << program << ": error: " << e.what() << '\n';
     return exit_failed;
   }
 }
 
-}  // namespace poolrun
+}  // namespace libpool::batch::detail

@@ -1,0 +1,257 @@
+#pragma once
+// What a workload's run() calls on the master: passes over an index space, and the result.
+//
+//   std::uint64_t count(std::uint64_t seed, std::uint64_t begin, std::uint64_t end);  // a task
+//
+//   void run(libpool::batch::Run& run) override {
+//     auto inside = run.reduce<std::uint64_t>(
+//         {.name = "samples", .space = {0, samples_}, .unit = "samples"}, 0,
+//         std::plus<>(), count, seed_);
+//     if (!inside) return;                      // failed or interrupted: the library says so
+//     run.result().scalar("inside", *inside);
+//     run.summary("inside: " + std::to_string(*inside));
+//   }
+//
+// A pass cuts its index space into chunks (--chunksize, --schedule, and the pass's bounds for
+// "auto"), runs task(fixed..., begin, end) on the workers, and hands each chunk's partial result
+// to the workload in span order - whatever the rank count, chunk size or completion order, and
+// with the partials of earlier attempts (--resume) read back from the ledger in their place. So
+// a floating-point merge gives the same bits at any rank count, provided a chunk's partial does
+// not depend on where the chunk was cut (a sum of integers, or per-block partials over fixed
+// blocks: see `granule`).
+//
+// Everything else is the library's: the ledger (/chunks, with each chunk's partial, flushed
+// every --flush-interval), progress, signals (SIGINT/SIGTERM/SIGUSR1 drain and leave a resumable
+// file), a lost rank, --task-timeout, the status and the exit code.
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "libpool/codec.hpp"
+#include "libpool/executor.hpp"
+#include "libpool/spans.hpp"
+
+namespace libpool::batch {
+
+namespace detail {
+class RunCore;
+}
+
+// One pass over an index space.
+struct Pass {
+  // The ledger's name for the pass (/chunks/pass, at most 15 bytes); a workload with several
+  // passes gives each its own.
+  std::string name;
+  // The items, half open.
+  libpool::Span space;
+  // What an item is, for progress and the summary's rate ("samples" -> "1.2 Gsamples/s").
+  std::string unit = "items";
+  // The one chunking rule. --chunksize N gives N items a chunk; "auto" gives about
+  // remaining / (4 x workers), clamped to [min_chunk, max_chunk]. Either way a chunk is a
+  // multiple of `granule` items (a workload that reads whole HDF5 chunks of 4096 rows says 4096;
+  // the last chunk before the end or a break may be shorter), and never straddles a break.
+  std::uint64_t min_chunk = 1;
+  std::uint64_t max_chunk = UINT64_MAX;
+  std::uint64_t granule = 1;
+  std::vector<std::uint64_t> breaks = {};
+};
+
+// A value for a result or an attribute.
+using Value = std::variant<std::int64_t, std::uint64_t, double, std::string>;
+
+// The /result group of the output file. Written after the passes (results are not written while
+// chunks run: the file is then in HDF5's SWMR mode, which creates nothing new).
+class Result {
+ public:
+  // A scalar dataset /result/NAME.
+  void scalar(const std::string& name, const Value& value);
+  // A 1-D dataset /result/NAME.
+  void values(const std::string& name, std::span<const std::uint64_t> data);
+  void values(const std::string& name, std::span<const std::int64_t> data);
+  void values(const std::string& name, std::span<const double> data);
+  void strings(const std::string& name, const std::vector<std::string>& data);
+  // An attribute of /result, or of the dataset /result/DATASET.
+  void attr(const std::string& name, const Value& value);
+  void attr(const std::string& dataset, const std::string& name, const Value& value);
+
+ private:
+  friend class Run;
+  explicit Result(detail::RunCore* core) : core_(core) {}
+  detail::RunCore* core_;
+};
+
+// The run of one workload, on the master (rank 0).
+class Run {
+ public:
+  // The pool: ranks in all, and ranks that compute (at -n 2 the master computes too).
+  int ranks() const;
+  std::uint64_t workers() const;
+  libpool::Executor& pool();
+  // The output file's path, and whether the user asked for no summary.
+  const std::string& output() const;
+  bool quiet() const;
+  // Seconds since the pool started.
+  double elapsed() const;
+  // The chunking of the last pass begun: its chunk size in items (dynamic; the smallest chunk
+  // when guided) and --schedule. A floating result records them beside the seed.
+  std::uint64_t chunk_size() const;
+  std::string schedule() const;
+
+  // Runs one pass; consume(span, partial) sees every chunk's partial in span order (earlier
+  // attempts' included). Returns true when every chunk of the pass is done; false when the run
+  // failed (a task raised, a rank was lost, consume threw) or was interrupted - then the
+  // workload writes no result and returns: the library records the status and the exit code.
+  template <class P, class Consume, class... A, class... Fixed>
+  bool ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&... fixed);
+
+  // A pass folded into one value: acc = merge(acc, partial) in span order, from init.
+  template <class P, class Merge, class... A, class... Fixed>
+  std::optional<P> reduce(const Pass& pass, std::type_identity_t<P> init, Merge merge,
+                          P (*task)(A...), Fixed&&... fixed);
+
+  // The result group (after the passes).
+  Result& result() { return result_; }
+  // Fails the run with a message found on the master (an overflow of the final sum, say):
+  // status failed, exit code 1, the message in /error.
+  void fail(const std::string& message);
+  bool failed() const;
+  // Lines printed on stdout when the run completes (unless --quiet), before the library's line
+  // with ranks, wall time, rate and output.
+  void summary(const std::string& text);
+
+  // The partials of earlier attempts of a pass, as stored (libpool::Codec bytes).
+  struct Stored {
+    libpool::Span span;
+    std::string bytes;
+  };
+
+ private:
+  friend class detail::RunCore;
+  explicit Run(detail::RunCore* core) : core_(core), result_(core) {}
+
+  // The non-template half of a pass (the library's .so).
+  std::vector<Stored> begin_pass_(const Pass& pass);
+  libpool::SpanOptions span_options_(const Pass& pass) const;
+  void started_(const Pass& pass, std::uint64_t items, std::uint64_t chunk_size);
+  void chunk_done_(const libpool::Span& span, const libpool::TaskInfo& info,
+                   const libpool::Writer& bytes, std::uint64_t lo, std::uint64_t hi);
+  void chunk_failed_(const libpool::Span& span, const libpool::TaskInfo& info,
+                     std::exception_ptr error);
+  bool tick_(const std::function<void()>& stop);
+  bool stopped_() const;
+  void end_pass_(bool complete);
+
+  detail::RunCore* core_;
+  Result result_;
+};
+
+// ---- implementation ------------------------------------------------------------------------
+
+namespace detail {
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 U128;
+__extension__ typedef __int128 I128;
+#endif
+// An integer partial of at most 128 bits also goes to /chunks/partial (low 64 bits) and
+// /chunks/partial_hi, where readers of the file see it without decoding.
+template <class P>
+void integer_view(const P& v, std::uint64_t& lo, std::uint64_t& hi) {
+  if constexpr (std::is_integral_v<P> && sizeof(P) <= 8) {
+    lo = static_cast<std::uint64_t>(v);
+    if constexpr (std::is_signed_v<P>) hi = v < 0 ? ~std::uint64_t{0} : 0;
+#ifdef __SIZEOF_INT128__
+  } else if constexpr (std::is_same_v<P, U128> || std::is_same_v<P, I128>) {
+    lo = static_cast<std::uint64_t>(v);
+    hi = static_cast<std::uint64_t>(static_cast<U128>(v) >> 64);
+#endif
+  }
+}
+}  // namespace detail
+
+template <class P, class Consume, class... A, class... Fixed>
+bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&... fixed) {
+  static_assert(std::is_invocable_v<Consume&, const libpool::Span&, P&>,
+                "ordered: consume(const libpool::Span&, P&)");
+  // Partials wait here until every chunk before them has been consumed.
+  std::map<std::uint64_t, std::pair<libpool::Span, P>> waiting;
+  std::uint64_t pos = pass.space.begin;
+  const auto drain = [&] {
+    for (auto it = waiting.begin(); it != waiting.end() && it->first <= pos;
+         it = waiting.erase(it)) {
+      // A span that starts before pos is covered already (not in a sound ledger).
+      if (it->first < pos) continue;
+      consume(std::as_const(it->second.first), it->second.second);
+      pos = it->second.first.end;
+    }
+  };
+  const std::vector<Stored> previous = begin_pass_(pass);
+  for (const Stored& s : previous) {
+    libpool::Reader r(reinterpret_cast<const std::byte*>(s.bytes.data()), s.bytes.size());
+    P value = r.get<P>();
+    r.expect_end();
+    waiting.emplace(s.span.begin, std::pair<libpool::Span, P>(s.span, std::move(value)));
+  }
+  auto chunks =
+      pool().map_spans(task, pass.space, span_options_(pass), std::forward<Fixed>(fixed)...);
+  started_(pass, chunks.items_total(), chunks.chunk_size());
+  const auto stop = [&] { chunks.stop(); };
+  try {
+    drain();
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  if (stopped_()) stop();
+  while (!chunks.finished()) {
+    // A short wait keeps flushes, progress lines and signals responsive while chunks run.
+    libpool::SpanChunk<P>* c = chunks.next(std::chrono::milliseconds(100));
+    if (c) {
+      if (c->error) {
+        chunk_failed_(c->span, c->info, c->error);
+        stop();
+      } else {
+        try {
+          P& value = c->value();
+          libpool::Writer w;
+          w.put(value);
+          std::uint64_t lo = 0, hi = 0;
+          detail::integer_view(value, lo, hi);
+          const libpool::Span span = c->span;
+          waiting.emplace(span.begin, std::pair<libpool::Span, P>(span, std::move(value)));
+          drain();
+          chunk_done_(span, c->info, w, lo, hi);
+        } catch (const std::exception& e) {  // a failure on the master (an overflow, say)
+          chunk_failed_(c->span, c->info, std::current_exception());
+          stop();
+        }
+      }
+    }
+    if (!tick_(stop)) break;
+  }
+  const bool complete = !stopped_() && chunks.finished() && pos >= pass.space.end;
+  end_pass_(complete);
+  return complete;
+}
+
+template <class P, class Merge, class... A, class... Fixed>
+std::optional<P> Run::reduce(const Pass& pass, std::type_identity_t<P> init, Merge merge,
+                             P (*task)(A...), Fixed&&... fixed) {
+  P acc = std::move(init);
+  const bool complete = ordered(
+      pass, [&](const libpool::Span&, P& part) { acc = merge(std::move(acc), part); }, task,
+      std::forward<Fixed>(fixed)...);
+  if (!complete) return std::nullopt;
+  return acc;
+}
+
+}  // namespace libpool::batch

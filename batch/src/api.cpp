@@ -1,0 +1,367 @@
+// The public workload API (libpool/batch/*.hpp) on top of the run machinery (batch/core.hpp).
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+
+#include "batch/core.hpp"
+#include "common/cli.hpp"
+#include "common/errors.hpp"
+#include "common/output.hpp"
+
+namespace libpool::batch {
+
+namespace detail {
+
+// A workload's declared options: where each value lands, how it is written in the identity.
+class OptionsCore {
+ public:
+  struct Record {
+    CLI::Option* option = nullptr;
+    std::string key;                    // the name without dashes ("samples")
+    std::function<std::string()> text;  // the canonical value, for the identity
+    std::function<std::string()> path;  // for input(): the file it names
+    bool cosmetic = false;
+    bool input = false;
+  };
+
+  explicit OptionsCore(CLI::App& app) : app_(app) {}
+
+  Option add(const std::string& name, CLI::Option* o, std::function<std::string()> text,
+             std::function<std::string()> path = {}) {
+    Record r;
+    r.option = o;
+    r.key = name;
+    while (!r.key.empty() && r.key.front() == '-') r.key.erase(0, 1);
+    r.text = std::move(text);
+    r.path = std::move(path);
+    records_.push_back(std::move(r));
+    return Option(this, records_.size() - 1);
+  }
+  CLI::App& app() { return app_; }
+  Options options() { return Options(this); }
+  Record& at(std::size_t i) { return records_.at(i); }
+
+  // What --resume must agree on: every option that is not cosmetic, then each input file's
+  // identity (size and modification time).
+  common::Identity identity() const {
+    common::Identity id;
+    for (const auto& r : records_)
+      if (!r.cosmetic) id.emplace_back(r.key, r.text());
+    const auto files = inputs();
+    for (std::size_t i = 0; i < files.size(); ++i)
+      id.emplace_back(files.size() == 1 ? "input_file" : "input_file." + std::to_string(i),
+                      common::file_identity(files[i]));
+    return id;
+  }
+  std::vector<std::string> inputs() const {
+    std::vector<std::string> files;
+    for (const auto& r : records_) {
+      if (!r.input || !r.path) continue;
+      const std::string p = r.path();
+      if (!p.empty()) files.push_back(p);
+    }
+    return files;
+  }
+
+ private:
+  CLI::App& app_;
+  std::deque<Record> records_;
+};
+
+namespace {
+
+std::string f64_text(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// A workload written on the public API, as the driver sees it.
+class PublicEntry final : public Entry {
+ public:
+  explicit PublicEntry(std::unique_ptr<Workload> w) : w_(std::move(w)) {}
+  std::string name() const override { return w_->name(); }
+  std::string description() const override { return w_->description(); }
+  void add_options(CLI::App& sub) override {
+    core_ = std::make_unique<OptionsCore>(sub);
+    Options o = core_->options();
+    w_->options(o);
+  }
+  void validate(const CommonOptions&) const override { w_->check(); }
+  void register_tasks(libpool::Registry& registry) const override { w_->tasks(registry); }
+  void setup() override { w_->setup(); }
+  common::Identity identity() const override { return core_->identity(); }
+  std::vector<std::string> input_files() const override { return core_->inputs(); }
+  int run(RunCore& core) override {
+    core.set_workload(w_->name());
+    w_->run(core.api());
+    const double wall = core.elapsed();
+    const int code = core.finish();
+    if (code == exit_complete) core.print_summary(wall);
+    return code;
+  }
+
+ private:
+  std::unique_ptr<Workload> w_;
+  std::unique_ptr<OptionsCore> core_;
+};
+
+}  // namespace
+
+std::unique_ptr<Entry> adapt(std::unique_ptr<Workload> workload) {
+  return std::make_unique<PublicEntry>(std::move(workload));
+}
+
+}  // namespace detail
+
+// ---- Option / Options ----------------------------------------------------------------------
+
+Option& Option::required() {
+  core_->at(index_).option->required();
+  return *this;
+}
+Option& Option::cosmetic() {
+  core_->at(index_).cosmetic = true;
+  return *this;
+}
+Option& Option::input() {
+  auto& r = core_->at(index_);
+  if (!r.path) throw std::logic_error("Option::input(): only a file name or FILE.h5:/DSET option");
+  r.input = true;
+  return *this;
+}
+bool Option::given() const {
+  return core_->at(index_).option->count() > 0;
+}
+
+Option Options::add(const std::string& name, std::uint64_t& value, const std::string& help) {
+  return core_->add(name, common::cli::add_u64(core_->app(), name, value, help),
+                    [&value] { return std::to_string(value); });
+}
+Option Options::add(const std::string& name, std::int64_t& value, const std::string& help) {
+  return core_->add(name, common::cli::add_i64(core_->app(), name, value, help),
+                    [&value] { return std::to_string(value); });
+}
+Option Options::add(const std::string& name, double& value, const std::string& help) {
+  return core_->add(name, common::cli::add_f64(core_->app(), name, value, help),
+                    [&value] { return detail::f64_text(value); });
+}
+Option Options::add(const std::string& name, std::string& value, const std::string& help) {
+  CLI::Option* o = core_->app().add_option(name, value, help);
+  if (!value.empty()) o->capture_default_str();
+  return core_->add(
+      name, o, [&value] { return value; }, [&value] { return value; });
+}
+Option Options::add(const std::string& name, std::vector<std::uint64_t>& value,
+                    const std::string& help) {
+  return core_->add(name, common::cli::add_u64_list(core_->app(), name, value, help), [&value] {
+    std::string s;
+    for (auto v : value) s += (s.empty() ? "" : ",") + std::to_string(v);
+    return s;
+  });
+}
+Option Options::add(const std::string& name, libpool::Span& value, const std::string& help) {
+  CLI::Option* o = core_->app()
+                       .add_option_function<std::string>(
+                           name,
+                           [&value](const std::string& s) {
+                             const auto r = common::cli::parse_range(s, "");
+                             value = libpool::Span{r.begin, r.end};
+                           },
+                           help)
+                       ->check(CLI::Validator(
+                           [](std::string& s) -> std::string {
+                             try {
+                               common::cli::parse_range(s, "");
+                             } catch (const common::UsageError& e) {
+                               std::string m = e.what();
+                               while (!m.empty() && (m.front() == ':' || m.front() == ' '))
+                                 m.erase(0, 1);
+                               return m;
+                             }
+                             return {};
+                           },
+                           ""))
+                       ->type_name("A:B");
+  if (!value.empty()) o->default_str(std::to_string(value.begin) + ":" + std::to_string(value.end));
+  return core_->add(
+      name, o, [&value] { return std::to_string(value.begin) + ":" + std::to_string(value.end); });
+}
+Option Options::add(const std::string& name, DatasetSpec& value, const std::string& help) {
+  CLI::Option* o = core_->app()
+                       .add_option_function<std::string>(
+                           name,
+                           [&value](const std::string& s) {
+                             const auto d = common::cli::parse_dataset_spec(s, "");
+                             value = DatasetSpec{d.file, d.dataset};
+                           },
+                           help)
+                       ->type_name("FILE.h5:/DSET");
+  return core_->add(
+      name, o, [&value] { return value.str(); }, [&value] { return value.file; });
+}
+Option Options::flag(const std::string& name, bool& value, const std::string& help) {
+  return core_->add(name, core_->app().add_flag(name, value, help),
+                    [&value] { return std::string(value ? "true" : "false"); });
+}
+
+// ---- Run -----------------------------------------------------------------------------------
+
+int Run::ranks() const {
+  return core_->pool().size();
+}
+std::uint64_t Run::workers() const {
+  return core_->workers();
+}
+libpool::Executor& Run::pool() {
+  return core_->pool();
+}
+const std::string& Run::output() const {
+  return core_->options().output;
+}
+bool Run::quiet() const {
+  return core_->quiet();
+}
+double Run::elapsed() const {
+  return core_->elapsed();
+}
+std::uint64_t Run::chunk_size() const {
+  return core_->chunk_size();
+}
+std::string Run::schedule() const {
+  return core_->options().schedule;
+}
+void Run::fail(const std::string& message) {
+  core_->fail(message);
+}
+bool Run::failed() const {
+  return core_->failed();
+}
+void Run::summary(const std::string& text) {
+  core_->add_summary(text);
+}
+
+std::vector<Run::Stored> Run::begin_pass_(const Pass& pass) {
+  if (pass.name.empty() || pass.name.size() > 15)
+    throw std::invalid_argument("batch::Pass: a name of 1 to 15 bytes (got '" + pass.name + "')");
+  // Every dataset exists by now: the ledger goes into SWMR mode for readers of a running file.
+  core_->out().start();
+  core_->set_api_pass(pass.name);
+  std::vector<Stored> stored;
+  for (const auto& r : core_->previous(pass.name)) {
+    if (r.blob.empty())
+      throw common::UsageError("--resume: a /chunks row of pass '" + pass.name +
+                               "' holds no partial result (written by another version?)");
+    stored.push_back({libpool::Span{r.begin, r.end}, r.blob});
+  }
+  return stored;
+}
+
+libpool::SpanOptions Run::span_options_(const Pass& pass) const {
+  libpool::SpanOptions opt =
+      core_->span_options(pass.name, pass.min_chunk, pass.max_chunk, pass.granule);
+  opt.breaks = pass.breaks;
+  return opt;
+}
+
+void Run::started_(const Pass& pass, std::uint64_t items, std::uint64_t chunk_size) {
+  const int index = core_->begin_pass();
+  core_->set_chunk_size(chunk_size);
+  core_->set_unit(pass.unit);
+  core_->start_progress(index == 0 ? core_->workload() : core_->workload() + " " + pass.name,
+                        items);
+}
+
+void Run::chunk_done_(const libpool::Span& span, const libpool::TaskInfo& info,
+                      const libpool::Writer& bytes, std::uint64_t lo, std::uint64_t hi) {
+  common::ChunkRow row = core_->row_for(span, info, core_->api_pass());
+  row.partial = lo;
+  row.partial_hi = hi;
+  row.blob.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  core_->record_chunk(std::move(row));
+  core_->add_progress(span.size());
+}
+
+void Run::chunk_failed_(const libpool::Span& span, const libpool::TaskInfo& info,
+                        std::exception_ptr error) {
+  common::ChunkRow row = core_->row_for(span, info, core_->api_pass());
+  core_->handle_error(error, row, span);
+}
+
+bool Run::tick_(const std::function<void()>& stop) {
+  return core_->tick(stop);
+}
+bool Run::stopped_() const {
+  return core_->failed() || core_->interrupted();
+}
+void Run::end_pass_(bool) {
+  core_->end_progress();
+}
+
+// ---- Result --------------------------------------------------------------------------------
+
+namespace {
+
+template <class O>
+void set_value_attr(O& o, const std::string& name, const Value& v) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          o.set_attr(name, std::string_view(x));
+        } else {
+          o.set_attr(name, x);
+        }
+      },
+      v);
+}
+
+}  // namespace
+
+void Result::scalar(const std::string& name, const Value& value) {
+  auto& g = core_->out().result();
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          g.write_string(name, x);
+        } else {
+          g.write_scalar(name, x);
+        }
+      },
+      value);
+}
+void Result::values(const std::string& name, std::span<const std::uint64_t> data) {
+  core_->out().result().write_dataset(name, data);
+}
+void Result::values(const std::string& name, std::span<const std::int64_t> data) {
+  core_->out().result().write_dataset(name, data);
+}
+void Result::values(const std::string& name, std::span<const double> data) {
+  core_->out().result().write_dataset(name, data);
+}
+void Result::strings(const std::string& name, const std::vector<std::string>& data) {
+  core_->out().result().write_strings(name, data);
+}
+void Result::attr(const std::string& name, const Value& value) {
+  set_value_attr(core_->out().result(), name, value);
+}
+void Result::attr(const std::string& dataset, const std::string& name, const Value& value) {
+  h5::Dataset d = core_->out().result().open_dataset(dataset);
+  set_value_attr(d, name, value);
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+int main(int argc, char** argv, std::vector<std::unique_ptr<Workload>> workloads) {
+  std::vector<std::unique_ptr<detail::Entry>> entries;
+  for (auto& w : workloads) entries.push_back(detail::adapt(std::move(w)));
+  std::string program = argc > 0 && argv[0] ? std::string(argv[0]) : std::string("batch");
+  if (const auto slash = program.rfind('/'); slash != std::string::npos)
+    program.erase(0, slash + 1);
+  return detail::run_main(argc, argv, std::move(entries), program,
+                          "a batch workload on an MPI process pool");
+}
+
+}  // namespace libpool::batch
