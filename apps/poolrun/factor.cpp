@@ -7,8 +7,7 @@
 // coalesced runs, so no rank ever holds the whole input.
 #include <filesystem>
 #include <iostream>
-#include <map>
-#include <mutex>
+#include <optional>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -20,33 +19,22 @@ namespace poolrun {
 
 namespace {
 
-// --numbers or --input, on every rank (configure() sets them from that rank's own parse).
+// --numbers or --input, on every rank (setup() sets them from that rank's own parse, and opens
+// the input once: tasks stay on the MPI thread, where tiny ones run several times faster).
 std::vector<std::uint64_t> g_numbers;
 common::cli::DatasetSpec g_input_spec;
 
-// The --input dataset, opened by the first task that needs it on this rank. Not a pool
-// initializer: with one, every task would run on the worker's task thread, and tiny tasks
-// (--chunksize 1) run several times faster on the MPI thread.
 struct FactorInput {
   h5::File file;
   h5::Dataset dataset;
   std::uint64_t rows = 0;
   bool is_signed = false;
 };
+FactorInput* g_input = nullptr;  // never closed: HDF5's exit handler does it
+
 const FactorInput& factor_input() {
-  static std::once_flag once;
-  static FactorInput* input = nullptr;  // never closed: HDF5's exit handler does it
-  std::call_once(once, [] {
-    auto in = std::make_unique<FactorInput>();
-    in->file = h5::File::open(g_input_spec.file);
-    in->dataset = in->file.open_dataset(g_input_spec.dataset);
-    in->rows = in->dataset.num_elements();
-    const auto t = in->dataset.dtype();
-    in->is_signed = t == h5::Dtype::int8 || t == h5::Dtype::int16 || t == h5::Dtype::int32 ||
-                    t == h5::Dtype::int64;
-    input = in.release();
-  });
-  return *input;
+  if (!g_input) throw std::logic_error("factor: the input was not opened on this rank");
+  return *g_input;
 }
 
 // A worker reads the input in blocks and serves the chunks inside a block from memory: chunks
@@ -115,26 +103,21 @@ std::vector<std::uint64_t> factor_span_task(std::uint64_t from_input, std::uint6
   return out;
 }
 
-void register_factor(libpool::Registry& registry) {
-  registry.add("poolrun.factor_span", factor_span_task);
-}
-
 namespace {
 
-class Factor final : public Workload {
+class Factor final : public libpool::batch::Workload {
  public:
   std::string name() const override { return "factor"; }
   std::string description() const override {
     return "smallest prime factor of each number, 0 for a prime (smallest_factor)";
   }
-  void add_options(CLI::App& sub) override {
-    auto* numbers = common::cli::add_u64_list(sub, "--numbers", numbers_, "The numbers to factor");
-    auto* input = common::cli::add_dataset_spec(sub, "--input", input_,
-                                                "A 1-D unsigned or non-negative integer dataset");
-    numbers->excludes(input);
-    input_opt_ = input;
+  void options(libpool::batch::Options& o) override {
+    auto numbers = o.add("--numbers", numbers_, "The numbers to factor");
+    input_opt_.emplace(
+        o.add("--input", input_, "A 1-D unsigned or non-negative integer dataset").input());
+    numbers.excludes(*input_opt_);
   }
-  void validate(const CommonOptions&) const override {
+  void check() const override {
     if (from_input()) {
       count_ = check_input_numbers();
       return;
@@ -143,78 +126,39 @@ class Factor final : public Workload {
       throw common::UsageError("give --numbers N1,N2,... or --input FILE.h5:/DSET");
     count_ = numbers_.size();
   }
-  void configure(libpool::Options&) const override {
-    if (from_input()) {
-      g_input_spec = input_;
-    } else {
+  void tasks(libpool::Registry& registry) const override {
+    registry.add("poolrun.factor_span", factor_span_task);
+  }
+  void setup() override {
+    if (!from_input()) {
       g_numbers = numbers_;
+      return;
     }
-  }
-  std::vector<std::string> input_files() const override {
-    return from_input() ? std::vector<std::string>{input_.file} : std::vector<std::string>{};
-  }
-  common::Identity identity() const override {
-    if (from_input())
-      return {{"input", input_.str()}, {"input_file", common::file_identity(input_.file)}};
-    std::string ns;
-    for (auto n : numbers_) ns += (ns.empty() ? "" : ",") + std::to_string(n);
-    return {{"numbers", ns}};
+    g_input_spec = {input_.file, input_.dataset};
+    auto in = std::make_unique<FactorInput>();
+    in->file = h5::File::open(input_.file);
+    in->dataset = in->file.open_dataset(input_.dataset);
+    in->rows = in->dataset.num_elements();
+    const auto t = in->dataset.dtype();
+    in->is_signed = t == h5::Dtype::int8 || t == h5::Dtype::int16 || t == h5::Dtype::int32 ||
+                    t == h5::Dtype::int64;
+    g_input = in.release();
   }
 
-  int run(Run& run) override {
+  void run(libpool::batch::Run& run) override {
     const std::uint64_t n = count_;
-    auto& result = run.out().result();
-    h5::Dataset numbers_ds, factors_ds;
-    if (run.out().resumed() && result.exists("smallest_factor")) {
-      numbers_ds = result.open_dataset("number");
-      factors_ds = result.open_dataset("smallest_factor");
-    } else {
-      h5::DatasetOptions o;
-      o.chunk = {std::min<hsize_t>(n, hsize_t{1} << 16)};
-      numbers_ds = result.create_dataset("number", h5::Dtype::uint64, {n}, o);
-      factors_ds = result.create_dataset("smallest_factor", h5::Dtype::uint64, {n}, o);
-    }
-    std::uint64_t primes = 0;
-    for (const auto& r : run.previous("numbers")) primes += r.partial;
-    run.out().start();
-
-    // Completed chunks wait here until a flush (or 1M numbers) and go out as contiguous runs.
-    std::map<std::uint64_t, std::vector<std::uint64_t>> pending;
-    std::uint64_t pending_numbers = 0;
-    auto write_pending = [&] {
-      auto it = pending.begin();
-      while (it != pending.end()) {
-        std::uint64_t begin = it->first;
-        std::vector<std::uint64_t> nums, facs;
-        std::uint64_t at = begin;
-        while (it != pending.end() && it->first == at) {
-          const auto& v = it->second;
-          const std::size_t k = v.size() / 2;
-          nums.insert(nums.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k));
-          facs.insert(facs.end(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-          at += k;
-          it = pending.erase(it);
-        }
-        numbers_ds.write_slab<std::uint64_t>({begin}, {nums.size()},
-                                             std::span<const std::uint64_t>(nums));
-        factors_ds.write_slab<std::uint64_t>({begin}, {facs.size()},
-                                             std::span<const std::uint64_t>(facs));
-      }
-      pending_numbers = 0;
-    };
-    run.before_flush(write_pending);
-
+    // The results go at their place as chunks complete; a chunk's ledger row keeps its primes.
+    auto numbers = run.rows<std::uint64_t>("number", n, {}, 1 << 16);
+    auto factors = run.rows<std::uint64_t>("smallest_factor", n, {}, 1 << 16);
     const bool show = !run.quiet() && n <= 20;
-    auto chunks = run.pool().map_spans(factor_span_task, libpool::Span{0, n},
-                                       run.span_options("numbers", 1, 1 << 16),
-                                       std::uint64_t{from_input() ? 1u : 0u});
-    run.start_progress("factor", chunks.items_total());
-    run.drive<std::vector<std::uint64_t>>(
-        "numbers", chunks,
-        [&](libpool::SpanChunk<std::vector<std::uint64_t>>& c, common::ChunkRow& row) {
-          auto& v = c.value();
-          const std::size_t k = c.span.size();
+    const auto primes = run.write_rows(
+        {.name = "numbers", .space = {0, n}, .unit = "numbers", .max_chunk = 1 << 16},
+        [&](const libpool::Span& span, std::vector<std::uint64_t>& v) {
+          const std::size_t k = span.size();
           if (v.size() != 2 * k) throw std::runtime_error("factor: wrong result size");
+          const std::span<const std::uint64_t> all(v);
+          numbers.write(span.begin, all.first(k));
+          factors.write(span.begin, all.subspan(k));
           std::uint64_t p = 0;
           for (std::size_t i = 0; i < k; ++i) {
             p += v[k + i] == 0;
@@ -223,31 +167,16 @@ class Factor final : public Workload {
                         << (v[k + i] == 0 ? std::string("prime") : std::to_string(v[k + i])) << '\n'
                         << std::flush;
           }
-          primes += p;
-          row.partial = p;  // primes in the chunk: the summary's count survives a resume
-          pending_numbers += k;
-          pending.emplace(c.span.begin, std::move(v));
-          // Bounded: a few thousand chunks or 256K numbers wait at most (tiny chunks complete
-          // nearly in order, so each write covers a long run).
-          if (pending.size() >= 4096 || pending_numbers >= (1u << 18)) write_pending();
-        });
-    write_pending();
-    run.before_flush(nullptr);
-    numbers_ds = h5::Dataset();
-    factors_ds = h5::Dataset();
-    const double wall = run.elapsed();
-    const int code = run.finish();
-    if (!run.quiet() && code == exit_complete) {
-      std::cout << "factor: " << n << " numbers, " << primes << " prime (smallest_factor 0)\n  on "
-                << run.pool().size() << " rank(s) in " << human_seconds(wall) << ", "
-                << human_rate(static_cast<double>(chunks.items_total()) / wall, "numbers/s")
-                << " -> " << run.options().output << '\n';
-    }
-    return code;
+          return p;
+        },
+        factor_span_task, std::uint64_t{from_input() ? 1u : 0u});
+    if (!primes) return;
+    run.summary("factor: " + std::to_string(n) + " numbers, " + std::to_string(*primes) +
+                " prime (smallest_factor 0)");
   }
 
  private:
-  bool from_input() const { return input_opt_->count() > 0; }
+  bool from_input() const { return input_opt_->given(); }
 
   // Checks the --input dataset (1-D, integers, non-empty, no negative value) reading bounded
   // slabs only; returns its length. UsageError otherwise (every rank, before any work).
@@ -288,14 +217,14 @@ class Factor final : public Workload {
   }
 
   std::vector<std::uint64_t> numbers_;
-  common::cli::DatasetSpec input_;
-  CLI::Option* input_opt_ = nullptr;
+  libpool::batch::DatasetSpec input_;
+  std::optional<libpool::batch::Option> input_opt_;
   mutable std::uint64_t count_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Workload> make_factor() {
+std::unique_ptr<libpool::batch::Workload> make_factor() {
   return std::make_unique<Factor>();
 }
 

@@ -131,6 +131,10 @@ Option& Option::input() {
   r.input = true;
   return *this;
 }
+Option& Option::excludes(const Option& other) {
+  core_->at(index_).option->excludes(other.core_->at(other.index_).option);
+  return *this;
+}
 bool Option::given() const {
   return core_->at(index_).option->count() > 0;
 }
@@ -242,13 +246,14 @@ void Run::summary(const std::string& text) {
   core_->add_summary(text);
 }
 
-std::vector<Run::Stored> Run::begin_pass_(const Pass& pass) {
+std::vector<Run::Stored> Run::begin_pass_(const Pass& pass, bool with_stored) {
   if (pass.name.empty() || pass.name.size() > 15)
     throw std::invalid_argument("batch::Pass: a name of 1 to 15 bytes (got '" + pass.name + "')");
   // Every dataset exists by now: the ledger goes into SWMR mode for readers of a running file.
   core_->out().start();
   core_->set_api_pass(pass.name);
   std::vector<Stored> stored;
+  if (!with_stored) return stored;
   for (const auto& r : core_->previous(pass.name)) {
     if (r.blob.empty())
       throw common::UsageError("--resume: a /chunks row of pass '" + pass.name +
@@ -297,6 +302,130 @@ bool Run::stopped_() const {
 }
 void Run::end_pass_(bool) {
   core_->end_progress();
+}
+
+h5::Dtype to_dtype(Type t) {
+  switch (t) {
+    case Type::int8:
+      return h5::Dtype::int8;
+    case Type::uint8:
+      return h5::Dtype::uint8;
+    case Type::int16:
+      return h5::Dtype::int16;
+    case Type::uint16:
+      return h5::Dtype::uint16;
+    case Type::int32:
+      return h5::Dtype::int32;
+    case Type::uint32:
+      return h5::Dtype::uint32;
+    case Type::int64:
+      return h5::Dtype::int64;
+    case Type::uint64:
+      return h5::Dtype::uint64;
+    case Type::float32:
+      return h5::Dtype::float32;
+    case Type::float64:
+      return h5::Dtype::float64;
+  }
+  return h5::Dtype::other;
+}
+
+std::size_t size_of(Type t) {
+  switch (t) {
+    case Type::int8:
+    case Type::uint8:
+      return 1;
+    case Type::int16:
+    case Type::uint16:
+      return 2;
+    case Type::int32:
+    case Type::uint32:
+    case Type::float32:
+      return 4;
+    default:
+      return 8;
+  }
+}
+
+std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
+                       const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows) {
+  auto& out = core_->out();
+  if (out.started())
+    throw std::logic_error("batch::Run::rows(\"" + name +
+                           "\"): declare datasets before the first pass");
+  auto r = std::make_unique<detail::RowsOut>();
+  r->dtype = to_dtype(type);
+  r->element_size = size_of(type);
+  r->dims.push_back(rows);
+  for (auto d : row_shape) {
+    r->dims.push_back(d);
+    r->row_elements *= d;
+  }
+  h5::Group& result = out.result();
+  if (out.resumed() && result.exists(name)) {
+    r->dataset = result.open_dataset(name);
+    if (r->dataset.shape() != r->dims || r->dataset.dtype() != r->dtype)
+      throw common::UsageError("--resume: /result/" + name +
+                               " has another shape or type than this run writes");
+  } else {
+    if (chunk_rows == 0) {
+      const std::uint64_t row_bytes = std::max<std::uint64_t>(1, r->row_elements * r->element_size);
+      chunk_rows = std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / row_bytes);
+    }
+    h5::DatasetOptions o;
+    o.chunk = r->dims;
+    o.chunk[0] = std::max<std::uint64_t>(1, std::min<std::uint64_t>(rows, chunk_rows));
+    for (std::size_t i = 1; i < o.chunk.size(); ++i) o.chunk[i] = std::max<hsize_t>(1, o.chunk[i]);
+    r->dataset = result.create_dataset(name, r->dtype, r->dims, o);
+  }
+  core_->rows_out().push_back(std::move(r));
+  return core_->rows_out().size() - 1;
+}
+
+void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first, const void* data,
+                      std::size_t elements) {
+  auto& r = *core->rows_out().at(id);
+  if (elements % r.row_elements != 0)
+    throw std::invalid_argument("batch::Rows::write: not a whole number of rows");
+  const std::uint64_t n = elements / r.row_elements;
+  if (first > r.dims[0] || n > r.dims[0] - first)
+    throw std::out_of_range("batch::Rows::write: rows [" + std::to_string(first) + ", " +
+                            std::to_string(first + n) + ") outside /result/" +
+                            std::string(r.dataset.path()));
+  if (n == 0) return;
+  const auto* b = static_cast<const std::byte*>(data);
+  const std::size_t bytes = elements * r.element_size;
+  // Chunks mostly complete in order: rows that continue a waiting run join it.
+  auto next = r.pending.lower_bound(first);
+  if (next != r.pending.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second.size() / (r.row_elements * r.element_size) == first) {
+      prev->second.insert(prev->second.end(), b, b + bytes);
+      r.pending_bytes += bytes;
+      if (r.pending_bytes >= (std::uint64_t{64} << 20)) r.write_pending();
+      return;
+    }
+  }
+  r.pending.emplace_hint(next, first, std::vector<std::byte>(b, b + bytes));
+  r.pending_bytes += bytes;
+  // Bounded: at most 64 MiB or 65536 runs wait for the next flush. Each early write of a few
+  // rows into a chunk that is not whole rewrites that chunk: fewer, larger writes keep the
+  // master responsive (writes of 4096 chunk-size-1 results cost the workers half their time).
+  if (r.pending_bytes >= (std::uint64_t{64} << 20) || r.pending.size() >= 65536) r.write_pending();
+}
+
+void Run::chunk_counted_(const libpool::Span& span, const libpool::TaskInfo& info,
+                         std::uint64_t count) {
+  common::ChunkRow row = core_->row_for(span, info, core_->api_pass());
+  row.partial = count;
+  core_->record_chunk(std::move(row));
+  core_->add_progress(span.size());
+}
+
+std::uint64_t Run::counted_before_(const Pass& pass) {
+  std::uint64_t total = 0;
+  for (const auto& r : core_->previous(pass.name)) total += r.partial;
+  return total;
 }
 
 // ---- Result --------------------------------------------------------------------------------

@@ -138,7 +138,32 @@ void RunCore::handle_error(std::exception_ptr error, common::ChunkRow& row, libp
   }
 }
 
+void RowsOut::write_pending() {
+  auto it = pending.begin();
+  std::vector<std::byte> run;
+  while (it != pending.end()) {
+    const std::uint64_t first = it->first;
+    std::uint64_t at = first;
+    run.clear();
+    while (it != pending.end() && it->first == at) {
+      run.insert(run.end(), it->second.begin(), it->second.end());
+      at += it->second.size() / (row_elements * element_size);
+      it = pending.erase(it);
+    }
+    std::vector<hsize_t> offset(dims.size(), 0), count = dims;
+    offset[0] = first;
+    count[0] = at - first;
+    dataset.write_raw(dtype, offset, count, run.size() / element_size, run.data());
+  }
+  pending_bytes = 0;
+}
+
+void RunCore::write_rows_pending() {
+  for (auto& r : rows_out_) r->write_pending();
+}
+
 void RunCore::flush_ledger() {
+  write_rows_pending();
   if (before_flush_) before_flush_();
   out_.flush();
   last_flush_ = elapsed();
@@ -267,6 +292,8 @@ void RunCore::print_progress(bool final_line) {
 
 int RunCore::finish() {
   end_progress();
+  write_rows_pending();
+  rows_out_.clear();  // the datasets close before the file leaves SWMR mode
   if (before_flush_) before_flush_();
   const double wall = elapsed();
   std::vector<common::WorkerRow> rows;

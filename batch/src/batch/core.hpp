@@ -16,6 +16,7 @@
 #include <csignal>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,20 @@ struct CommonOptions {
 // Set by SIGINT, SIGTERM and SIGUSR1 (Slurm's warning before the time limit).
 extern volatile std::sig_atomic_t g_interrupt_signal;
 void install_signal_handlers();
+
+// A dataset of /result that passes write row by row (Run::rows): completed chunks' rows wait
+// here, coalesced, until the next flush writes them before the ledger rows that claim them.
+struct RowsOut {
+  h5::Dataset dataset;
+  h5::Dtype dtype = h5::Dtype::uint64;
+  std::vector<hsize_t> dims;  // rows, then the row's shape
+  std::uint64_t row_elements = 1;
+  std::size_t element_size = 8;
+  std::map<std::uint64_t, std::vector<std::byte>> pending;  // first row -> rows' bytes
+  std::uint64_t pending_bytes = 0;
+  // Writes what waits, as few contiguous slabs as possible.
+  void write_pending();
+};
 
 // The master's view of a run: pool, output file and its ledger, progress, per-rank statistics.
 class RunCore {
@@ -127,6 +142,10 @@ class RunCore {
   // that it reaches the disk before the rows that claim it.
   void before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }
 
+  // The datasets passes write row by row (the public Run::rows).
+  std::vector<std::unique_ptr<RowsOut>>& rows_out() { return rows_out_; }
+  void write_rows_pending();
+
   // Lines for the summary a complete run prints, and its rate's unit.
   void add_summary(const std::string& text) {
     summary_ += text;
@@ -171,6 +190,7 @@ class RunCore {
   double last_touch_ = 0;
   bool stopping_ = false;  // a signal came: no new chunks, flushed
   double drain_until_ = 0;
+  std::vector<std::unique_ptr<RowsOut>> rows_out_;
   std::string summary_;
   std::string workload_;
   std::string api_pass_;

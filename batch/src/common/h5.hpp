@@ -274,7 +274,7 @@ class Dataset : public Object {
   }
   void append_strings(std::span<const std::string> data);
 
- private:
+  // A slab of n elements of type `mem` (the element type known only at run time).
   void write_raw(Dtype mem, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,
                  std::size_t n, const void* data);
   void read_raw(Dtype mem, const std::vector<hsize_t>& offset, const std::vector<hsize_t>& count,

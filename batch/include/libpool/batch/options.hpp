@@ -44,6 +44,8 @@ class Option {
   // size, modification time and checksum join the identity and the provenance, and the output
   // may never be that file.
   Option& input();
+  // The two options cannot be given together (a one-line usage error names both).
+  Option& excludes(const Option& other);
   // Whether the user gave it (command line or config); valid from check() on.
   bool given() const;
 

@@ -70,6 +70,48 @@ struct Pass {
 // A value for a result or an attribute.
 using Value = std::variant<std::int64_t, std::uint64_t, double, std::string>;
 
+// The element types of a dataset of rows.
+enum class Type { int8, uint8, int16, uint16, int32, uint32, int64, uint64, float32, float64 };
+template <class T>
+constexpr Type type_of() {
+  static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool> && sizeof(T) <= 8,
+                "batch::Rows: integers or floating point");
+  if constexpr (std::is_floating_point_v<T>) {
+    return sizeof(T) == 4 ? Type::float32 : Type::float64;
+  } else if constexpr (std::is_signed_v<T>) {
+    return sizeof(T) == 1   ? Type::int8
+           : sizeof(T) == 2 ? Type::int16
+           : sizeof(T) == 4 ? Type::int32
+                            : Type::int64;
+  } else {
+    return sizeof(T) == 1   ? Type::uint8
+           : sizeof(T) == 2 ? Type::uint16
+           : sizeof(T) == 4 ? Type::uint32
+                            : Type::uint64;
+  }
+}
+
+// A dataset of /result whose rows passes write at their place as chunks complete (Run::rows).
+// In an unfinished file only the rows of the spans that /chunks lists hold data.
+template <class T>
+class Rows {
+ public:
+  Rows() = default;
+  // Writes rows [first, first + values.size() / row size) (row-major). Buffered: the rows reach
+  // the disk at the next flush, before the ledger rows that claim them.
+  void write(std::uint64_t first, std::span<const T> values);
+  // The dataset's name under /result.
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class Run;
+  Rows(detail::RunCore* core, std::size_t id, std::string name)
+      : core_(core), id_(id), name_(std::move(name)) {}
+  detail::RunCore* core_ = nullptr;
+  std::size_t id_ = 0;
+  std::string name_;
+};
+
 // The /result group of the output file. Written after the passes (results are not written while
 // chunks run: the file is then in HDF5's SWMR mode, which creates nothing new).
 class Result {
@@ -120,6 +162,25 @@ class Run {
   std::optional<P> reduce(const Pass& pass, std::type_identity_t<P> init, Merge merge,
                           P (*task)(A...), Fixed&&... fixed);
 
+  // A pass whose results go to datasets at their place, not through a merge: write(span, P&)
+  // runs on the master as each chunk completes (in completion order), writes the chunk's rows
+  // with Rows::write, and returns a count that the ledger keeps (/chunks/partial: primes found,
+  // tasks failed, ...). Chunks done by earlier attempts are skipped (their rows are in the file).
+  // Returns the sum of the counts over every chunk of the pass, earlier attempts' included, or
+  // nullopt when the run failed or was interrupted.
+  template <class P, class Write, class... A, class... Fixed>
+  std::optional<std::uint64_t> write_rows(const Pass& pass, Write&& write, P (*task)(A...),
+                                          Fixed&&... fixed);
+
+  // Declares /result/NAME, `rows` rows of `row_shape` elements of T (1-D when row_shape is
+  // empty), chunked by `chunk_rows` rows (0: about 1 MiB a chunk). Before the first pass: the
+  // file then enters SWMR mode, where nothing new is created. A resumed run reopens it.
+  template <class T>
+  Rows<T> rows(const std::string& name, std::uint64_t rows,
+               const std::vector<std::uint64_t>& row_shape = {}, std::uint64_t chunk_rows = 0) {
+    return Rows<T>(core_, rows_(name, type_of<T>(), rows, row_shape, chunk_rows), name);
+  }
+
   // The result group (after the passes).
   Result& result() { return result_; }
   // Fails the run with a message found on the master (an overflow of the final sum, say):
@@ -141,7 +202,8 @@ class Run {
   explicit Run(detail::RunCore* core) : core_(core), result_(core) {}
 
   // The non-template half of a pass (the library's .so).
-  std::vector<Stored> begin_pass_(const Pass& pass);
+  // Starts a pass; with `stored`, returns the partials earlier attempts kept for it.
+  std::vector<Stored> begin_pass_(const Pass& pass, bool stored);
   libpool::SpanOptions span_options_(const Pass& pass) const;
   void started_(const Pass& pass, std::uint64_t items, std::uint64_t chunk_size);
   void chunk_done_(const libpool::Span& span, const libpool::TaskInfo& info,
@@ -149,6 +211,15 @@ class Run {
   void chunk_failed_(const libpool::Span& span, const libpool::TaskInfo& info,
                      std::exception_ptr error);
   bool tick_(const std::function<void()>& stop);
+  std::size_t rows_(const std::string& name, Type type, std::uint64_t rows,
+                    const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows);
+  void chunk_counted_(const libpool::Span& span, const libpool::TaskInfo& info,
+                      std::uint64_t count);
+  std::uint64_t counted_before_(const Pass& pass);
+  template <class T>
+  friend class Rows;
+  static void write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first,
+                          const void* data, std::size_t elements);
   bool stopped_() const;
   void end_pass_(bool complete);
 
@@ -195,7 +266,7 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
       pos = it->second.first.end;
     }
   };
-  const std::vector<Stored> previous = begin_pass_(pass);
+  const std::vector<Stored> previous = begin_pass_(pass, true);
   for (const Stored& s : previous) {
     libpool::Reader r(reinterpret_cast<const std::byte*>(s.bytes.data()), s.bytes.size());
     P value = r.get<P>();
@@ -241,6 +312,48 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
   const bool complete = !stopped_() && chunks.finished() && pos >= pass.space.end;
   end_pass_(complete);
   return complete;
+}
+
+template <class T>
+void Rows<T>::write(std::uint64_t first, std::span<const T> values) {
+  Run::write_rows_(core_, id_, first, values.data(), values.size());
+}
+
+template <class P, class Write, class... A, class... Fixed>
+std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P (*task)(A...),
+                                             Fixed&&... fixed) {
+  static_assert(std::is_invocable_r_v<std::uint64_t, Write&, const libpool::Span&, P&>,
+                "write_rows: write(const libpool::Span&, P&) returns the chunk's count");
+  begin_pass_(pass, false);
+  std::uint64_t total = counted_before_(pass);
+  auto chunks =
+      pool().map_spans(task, pass.space, span_options_(pass), std::forward<Fixed>(fixed)...);
+  started_(pass, chunks.items_total(), chunks.chunk_size());
+  const auto stop = [&] { chunks.stop(); };
+  if (stopped_()) stop();
+  while (!chunks.finished()) {
+    libpool::SpanChunk<P>* c = chunks.next(std::chrono::milliseconds(100));
+    if (c) {
+      if (c->error) {
+        chunk_failed_(c->span, c->info, c->error);
+        stop();
+      } else {
+        try {
+          const std::uint64_t n = write(std::as_const(c->span), c->value());
+          total += n;
+          chunk_counted_(c->span, c->info, n);
+        } catch (const std::exception&) {  // a failure on the master
+          chunk_failed_(c->span, c->info, std::current_exception());
+          stop();
+        }
+      }
+    }
+    if (!tick_(stop)) break;
+  }
+  const bool complete = !stopped_() && chunks.finished();
+  end_pass_(complete);
+  if (!complete) return std::nullopt;
+  return total;
 }
 
 template <class P, class Merge, class... A, class... Fixed>
