@@ -40,7 +40,6 @@ using Workload = libpool::batch::detail::Entry;
 // The built-in workloads, in the order poolrun --help lists them.
 std::vector<std::unique_ptr<Workload>> builtin_workloads();
 
-std::unique_ptr<Workload> make_seed();
 std::unique_ptr<Workload> make_datagen();
 std::unique_ptr<Workload> make_stats();
 std::unique_ptr<Workload> make_thumbnails();
@@ -50,9 +49,9 @@ std::unique_ptr<libpool::batch::Workload> make_powersum();
 std::unique_ptr<libpool::batch::Workload> make_primes();
 std::unique_ptr<libpool::batch::Workload> make_pi();
 std::unique_ptr<libpool::batch::Workload> make_factor();
+std::unique_ptr<libpool::batch::Workload> make_seed();
 
 // The tasks of the workloads not yet on the API (registered on every rank).
-void register_seed(libpool::Registry& registry);
 void register_datagen(libpool::Registry& registry);
 void register_stats(libpool::Registry& registry);
 void register_thumbnails(libpool::Registry& registry);

@@ -36,7 +36,7 @@ std::vector<std::unique_ptr<Workload>> builtin_workloads() {
   w.push_back(adapt(make_primes()));
   w.push_back(adapt(make_pi()));
   w.push_back(adapt(make_factor()));
-  w.push_back(std::make_unique<WithTasks>(make_seed(), register_seed));
+  w.push_back(adapt(make_seed()));
   w.push_back(std::make_unique<WithTasks>(make_datagen(), register_datagen));
   w.push_back(std::make_unique<WithTasks>(make_stats(), register_stats));
   w.push_back(std::make_unique<WithTasks>(make_thumbnails(), register_thumbnails));

@@ -267,6 +267,11 @@ libpool::SpanOptions Run::span_options_(const Pass& pass) const {
   libpool::SpanOptions opt =
       core_->span_options(pass.name, pass.min_chunk, pass.max_chunk, pass.granule);
   opt.breaks = pass.breaks;
+  opt.skip.insert(opt.skip.end(), pass.holes.begin(), pass.holes.end());
+  if (pass.chunksize != 0) {
+    opt.chunksize = pass.chunksize;
+    opt.schedule = libpool::Schedule::Dynamic;
+  }
   return opt;
 }
 
@@ -448,8 +453,17 @@ void set_value_attr(O& o, const std::string& name, const Value& v) {
 
 }  // namespace
 
+namespace {
+// /result, or the group below it that `prefix` names ("NAME/"), created on first use.
+h5::Group target(detail::RunCore* core, const std::string& prefix) {
+  h5::Group& result = core->out().result();
+  if (prefix.empty()) return result.open_group(".");
+  return result.require_group(prefix.substr(0, prefix.size() - 1));
+}
+}  // namespace
+
 void Result::scalar(const std::string& name, const Value& value) {
-  auto& g = core_->out().result();
+  h5::Group g = target(core_, prefix_);
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
@@ -462,23 +476,30 @@ void Result::scalar(const std::string& name, const Value& value) {
       value);
 }
 void Result::values(const std::string& name, std::span<const std::uint64_t> data) {
-  core_->out().result().write_dataset(name, data);
+  target(core_, prefix_).write_dataset(name, data);
 }
 void Result::values(const std::string& name, std::span<const std::int64_t> data) {
-  core_->out().result().write_dataset(name, data);
+  target(core_, prefix_).write_dataset(name, data);
 }
 void Result::values(const std::string& name, std::span<const double> data) {
-  core_->out().result().write_dataset(name, data);
+  target(core_, prefix_).write_dataset(name, data);
 }
 void Result::strings(const std::string& name, const std::vector<std::string>& data) {
-  core_->out().result().write_strings(name, data);
+  target(core_, prefix_).write_strings(name, data);
 }
 void Result::attr(const std::string& name, const Value& value) {
-  set_value_attr(core_->out().result(), name, value);
+  h5::Group g = target(core_, prefix_);
+  set_value_attr(g, name, value);
 }
-void Result::attr(const std::string& dataset, const std::string& name, const Value& value) {
-  h5::Dataset d = core_->out().result().open_dataset(dataset);
-  set_value_attr(d, name, value);
+void Result::attr(const std::string& object, const std::string& name, const Value& value) {
+  h5::Group g = target(core_, prefix_);
+  if (g.is_group(object)) {
+    h5::Group o = g.open_group(object);
+    set_value_attr(o, name, value);
+  } else {
+    h5::Dataset o = g.open_dataset(object);
+    set_value_attr(o, name, value);
+  }
 }
 
 // ---- main ----------------------------------------------------------------------------------

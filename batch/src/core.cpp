@@ -341,9 +341,9 @@ void RunCore::print_summary(double wall) const {
   if (!summary_.empty() && summary_.back() != '\n') std::cout << '\n';
   // The rate counts what this attempt computed, not the chunks kept from earlier ones.
   const double rate = wall > 0 ? static_cast<double>(computed_) / wall : 0.0;
-  std::cout << "  on " << pool_.size() << " rank(s) in " << human_seconds(wall) << ", "
-            << human_rate(rate, unit_ + "/s");
-  if (pool_.workers() > 1)
+  std::cout << "  on " << pool_.size() << " rank(s) in " << human_seconds(wall);
+  if (!unit_.empty()) std::cout << ", " << human_rate(rate, unit_ + "/s");
+  if (!unit_.empty() && pool_.workers() > 1)
     std::cout << " (" << human_rate(rate / static_cast<double>(pool_.workers()), unit_ + "/s")
               << " per computing rank)";
   std::cout << " -> " << options_.output << '\n';

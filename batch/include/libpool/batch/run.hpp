@@ -55,7 +55,8 @@ struct Pass {
   std::string name;
   // The items, half open.
   libpool::Span space;
-  // What an item is, for progress and the summary's rate ("samples" -> "1.2 Gsamples/s").
+  // What an item is, for progress and the summary's rate ("samples" -> "1.2 Gsamples/s";
+  // empty: the summary gives no rate).
   std::string unit = "items";
   // The one chunking rule. --chunksize N gives N items a chunk; "auto" gives about
   // remaining / (4 x workers), clamped to [min_chunk, max_chunk]. Either way a chunk is a
@@ -65,6 +66,11 @@ struct Pass {
   std::uint64_t max_chunk = UINT64_MAX;
   std::uint64_t granule = 1;
   std::vector<std::uint64_t> breaks = {};
+  // Spans of `space` that hold no items (an index space with gaps).
+  std::vector<libpool::Span> holes = {};
+  // A chunk size of the pass's own, whatever --chunksize and --schedule say (a program whose
+  // chunking is part of what it reproduces); 0: the user's.
+  std::uint64_t chunksize = 0;
 };
 
 // A value for a result or an attribute.
@@ -126,11 +132,15 @@ class Result {
   // An attribute of /result, or of the dataset /result/DATASET.
   void attr(const std::string& name, const Value& value);
   void attr(const std::string& dataset, const std::string& name, const Value& value);
+  // The group /result/NAME (created on first use), written the same way.
+  Result group(const std::string& name) const { return Result(core_, prefix_ + name + "/"); }
 
  private:
   friend class Run;
-  explicit Result(detail::RunCore* core) : core_(core) {}
+  explicit Result(detail::RunCore* core, std::string prefix = {})
+      : core_(core), prefix_(std::move(prefix)) {}
   detail::RunCore* core_;
+  std::string prefix_;  // "" for /result itself, "NAME/" for a group below it
 };
 
 // The run of one workload, on the master (rank 0).
@@ -181,7 +191,7 @@ class Run {
     return Rows<T>(core_, rows_(name, type_of<T>(), rows, row_shape, chunk_rows), name);
   }
 
-  // The result group (after the passes).
+  // The result group (after the passes); group(name) is a group below it.
   Result& result() { return result_; }
   // Fails the run with a message found on the master (an overflow of the final sum, say):
   // status failed, exit code 1, the message in /error.
@@ -256,14 +266,24 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
                 "ordered: consume(const libpool::Span&, P&)");
   // Partials wait here until every chunk before them has been consumed.
   std::map<std::uint64_t, std::pair<libpool::Span, P>> waiting;
+  // The holes, in order: consumption steps over them.
+  std::map<std::uint64_t, std::uint64_t> holes;
+  for (const libpool::Span& h : pass.holes)
+    if (!h.empty()) holes[h.begin] = std::max(holes[h.begin], h.end);
   std::uint64_t pos = pass.space.begin;
+  const auto skip_holes = [&] {
+    for (auto h = holes.begin(); h != holes.end() && h->first <= pos; h = holes.erase(h))
+      pos = std::max(pos, h->second);
+  };
   const auto drain = [&] {
+    skip_holes();
     for (auto it = waiting.begin(); it != waiting.end() && it->first <= pos;
          it = waiting.erase(it)) {
       // A span that starts before pos is covered already (not in a sound ledger).
       if (it->first < pos) continue;
       consume(std::as_const(it->second.first), it->second.second);
       pos = it->second.first.end;
+      skip_holes();
     }
   };
   const std::vector<Stored> previous = begin_pass_(pass, true);
