@@ -1,4 +1,4 @@
-# Shared by slurm/*.sbatch: find poolrun, launch it on the allocation, forward Slurm's warning
+# Shared by slurm/*.sbatch: find poolrun (or a program of your own), launch it on the allocation, forward Slurm's warning
 # signal, read the outcome from the output file, requeue after a time limit. See slurm/README.md.
 #
 # Settings (environment, all optional):
@@ -75,12 +75,28 @@ libpool_chunks_done() {
   echo "${n:-0}"
 }
 
-# Every SBATCH script ends here: libpool_job WORKLOAD [poolrun options...]
+# Every SBATCH script ends here: libpool_job WORKLOAD [options...]. WORKLOAD is one of poolrun's
+# workloads, or the path of a program written on the workload API (libpool/batch.hpp): it runs
+# that program instead of poolrun, with the same launch, signals, exit code and requeue.
 libpool_job() {
   local workload=$1
   shift
   set +e
-  POOLRUN=$(libpool_find_tool poolrun "${POOLRUN:-}") || exit 2
+  if [ -z "$workload" ]; then
+    libpool_log "error: name a workload (poolrun --list) or a program: sbatch slurm/poolrun.sbatch WORKLOAD [options]"
+    exit 2
+  fi
+  local program=""
+  if [[ "$workload" == */* ]]; then
+    # Relative to the submit directory, where the job starts.
+    program=$workload
+    [[ "$program" == /* ]] || program=${SLURM_SUBMIT_DIR:-$PWD}/$program
+    [ -x "$program" ] || { libpool_log "error: $workload is not an executable program"; exit 2; }
+    workload=$(basename "$program")
+    POOLRUN=$program
+  else
+    POOLRUN=$(libpool_find_tool poolrun "${POOLRUN:-}") || exit 2
+  fi
   POOLREPORT=$(libpool_find_tool poolreport "${POOLREPORT:-}") || exit 2
   local launcher
   launcher=$(libpool_launcher) || exit 2
@@ -94,13 +110,22 @@ libpool_job() {
       --resume | --force) resume=2 ;;
     esac
   done
-  local config=${LIBPOOL_CONFIG:-$LIBPOOL_HOME/configs/$workload.toml}
-  local pre=("$workload")
-  [ -f "$config" ] && pre+=(--config "$config")
+  # A program of one workload takes its options directly; poolrun takes the workload first.
+  local config pre=()
+  if [ -n "$program" ]; then
+    config=${LIBPOOL_CONFIG:-}
+  else
+    config=${LIBPOOL_CONFIG:-$LIBPOOL_HOME/configs/$workload.toml}
+    pre=("$workload")
+  fi
+  [ -n "$config" ] && [ -f "$config" ] && pre+=(--config "$config")
   if [ -z "$output" ]; then
     local id=${SLURM_JOB_ID:-$$}
     [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && id=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}
-    output=${LIBPOOL_OUTPUT:-${SLURM_SUBMIT_DIR:-$PWD}/${SLURM_JOB_NAME:-$workload}-$id.h5}
+    # The generic script's jobs are named after what they run.
+    local name=${SLURM_JOB_NAME:-$workload}
+    [ "$name" = poolrun ] && name=$workload
+    output=${LIBPOOL_OUTPUT:-${SLURM_SUBMIT_DIR:-$PWD}/$name-$id.h5}
     pre+=(-o "$output")
   fi
   # FILE.h5:/DATASET (datagen) names the dataset too; the file is what is looked at.

@@ -273,7 +273,10 @@ void RunCore::print_progress(bool final_line) {
   const double frac = total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   const double rate = t > 0 ? static_cast<double>(done_) / t : 0.0;
   std::ostringstream line;
-  line << program_name() << ' ' << label_ << ": ";
+  // "poolrun pi: ...", or "collatz: ..." for a program named after its one workload.
+  line << program_name();
+  if (label_ != program_name()) line << ' ' << label_;
+  line << ": ";
   char pct[16];
   std::snprintf(pct, sizeof pct, "%5.1f%%", 100.0 * frac);
   line << pct << "  " << done_ << "/" << total_ << "  " << human_rate(rate, "/s") << "  "

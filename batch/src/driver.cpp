@@ -183,7 +183,8 @@ std::vector<std::string> select_workload(int argc, char** argv,
     }
   }
   // A program of one workload needs no subcommand: it is inserted.
-  if (given.empty() && workloads.size() == 1 && config.empty()) {
+  const bool listing = std::find(args.begin(), args.end(), "--list") != args.end();
+  if (given.empty() && workloads.size() == 1 && config.empty() && !listing) {
     args.insert(args.begin() + 1, workloads.front()->name());
     given = workloads.front()->name();
   }
@@ -245,6 +246,14 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
                      "line names none")
           ->group("");
   add_common_options(app, common_options);
+  // The table of workloads, one a line (scripts and tests read it): name, then description.
+  app.add_flag_callback(
+      "--list",
+      [&] {
+        for (const auto& w : workloads) std::cout << w->name() << '\t' << w->description() << '\n';
+        throw CLI::Success();
+      },
+      "List the workloads (name and description, tab-separated) and exit");
   for (auto& w : workloads) {
     CLI::App* sub = app.add_subcommand(w->name(), w->description())->fallthrough();
     sub->footer("Common options (before or after the workload; see " + program +

@@ -181,6 +181,43 @@ def case_scripts(d):
         same_results(os.path.join(d, out), os.path.join(d, ref))
 
 
+def case_user_program(d):
+    """The generic script runs a built-in workload by name and a user's own program (the
+    collatz example, built against an installed libpool) by path; the program's time-limited
+    job requeues itself and resumes to the bits of a run outside Slurm."""
+    jid = sbatch(d, "poolrun.sbatch", ["pi", "--samples", "1e7", "--seed", "5"], ["-n", "2"])
+    j = wait_job(jid)
+    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, log(d, f"poolrun-{jid}.out"))
+    complete(os.path.join(d, f"pi-{jid}.h5"), "pi")
+    local(d, ["pi", "--config", f"{SOURCE}/configs/pi.toml", "--samples", "1e7", "--seed", "5",
+              "-o", "ref-pi.h5"])
+    same_results(os.path.join(d, f"pi-{jid}.h5"), os.path.join(d, "ref-pi.h5"))
+
+    program = os.environ["LIBPOOL_EXAMPLE"]
+    shutil.copy(program, os.path.join(d, "collatz"))
+    # ~45 s of arithmetic on the cluster's 2 cores; Slurm's warning 20 s into each attempt (its
+    # controller looks every few tens of seconds, so the first attempt sees it later).
+    args = ["--range", "1:300_000_000", "--chunksize", "2_000_000"]
+    jid = sbatch(d, "poolrun.sbatch", ["./collatz", *args],
+                 ["-N", "2", "-n", "4", "--time=1", "--signal=B:USR1@40"])
+    j = wait_job(jid, timeout=360)
+    text = log(d, f"poolrun-{jid}.out")
+    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
+    assert int(j["Restarts"]) >= 1, (j, text)
+    assert re.search(r"status partial, \d+ chunks done .* job exit 3", text), text
+    assert "requeueing job" in text and "attempt 2" in text, text
+    out = os.path.join(d, f"collatz-{jid}.h5")
+    complete(out, "collatz")
+    with h5py.File(out, "r") as f:
+        assert list(f["resumes/previous_status"].asstr()[:])[0] == "partial"
+        assert max(f["chunks/attempt"][:]) >= 2
+    p = subprocess.run([MPIEXEC, "-q", "-n", "2", "--oversubscribe", os.path.join(d, "collatz"),
+                        *args, "-o", "ref.h5", "-q"], capture_output=True, text=True, cwd=d,
+                       env=ENV, timeout=300)
+    assert p.returncode == 0, p.stderr
+    same_results(out, os.path.join(d, "ref.h5"))
+
+
 def slow_pi(extra=()):
     # ~45 s of wall time at 4 ranks from sleeps, ~0.1 s of arithmetic: CPU-light, and the bits
     # are those of a quick run.
