@@ -42,7 +42,6 @@ std::vector<std::unique_ptr<Workload>> builtin_workloads();
 
 std::unique_ptr<Workload> make_datagen();
 std::unique_ptr<Workload> make_stats();
-std::unique_ptr<Workload> make_thumbnails();
 
 // Workloads written on the public API.
 std::unique_ptr<libpool::batch::Workload> make_powersum();
@@ -50,11 +49,11 @@ std::unique_ptr<libpool::batch::Workload> make_primes();
 std::unique_ptr<libpool::batch::Workload> make_pi();
 std::unique_ptr<libpool::batch::Workload> make_factor();
 std::unique_ptr<libpool::batch::Workload> make_seed();
+std::unique_ptr<libpool::batch::Workload> make_thumbnails();
 
 // The tasks of the workloads not yet on the API (registered on every rank).
 void register_datagen(libpool::Registry& registry);
 void register_stats(libpool::Registry& registry);
-void register_thumbnails(libpool::Registry& registry);
 
 // An HDF5 input dataset (stats, thumbnails), checked on every rank before the pool starts.
 struct InputInfo {

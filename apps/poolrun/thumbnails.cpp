@@ -2,7 +2,6 @@
 // float32) to --size WxH, written to /result/thumbnails (N x H' x W' (x C), one HDF5 chunk an
 // image). A task reads a block of images from the input the pool initializer opened and returns
 // their thumbnails; the master writes each block at its images' place.
-#include <iostream>
 
 #include "common/cli.hpp"
 #include "common/errors.hpp"
@@ -53,27 +52,24 @@ std::vector<float> thumbnails_f32_task(std::uint64_t oh, std::uint64_t ow, std::
   return thumbnails_block<float>(begin, end - begin, oh, ow);
 }
 
-void register_thumbnails(libpool::Registry& registry) {
-  registry.add("poolrun.thumbnails_u8", thumbnails_u8_task);
-  registry.add("poolrun.thumbnails_f32", thumbnails_f32_task);
-}
-
 namespace {
 
-class Thumbnails final : public Workload {
+class Thumbnails final : public libpool::batch::Workload {
  public:
   std::string name() const override { return "thumbnails"; }
   std::string description() const override {
     return "area-average downscale of every image of an N x H x W (x C) stack";
   }
-  void add_options(CLI::App& sub) override {
-    common::cli::add_dataset_spec(sub, "input", input_,
-                                  "The images: N x H x W or N x H x W x C, uint8 or float32")
-        ->required();
-    common::cli::add_size(sub, "--size", size_, "Thumbnail size WxH")->required();
+  void options(libpool::batch::Options& o) override {
+    o.add("input", input_, "The images: N x H x W or N x H x W x C, uint8 or float32")
+        .required()
+        .input();
+    o.add("--size", size_text_, "Thumbnail size WxH").required();
   }
-  void validate(const CommonOptions&) const override {
-    info_ = check_input(input_);
+  void check() const override {
+    size_ = common::cli::parse_size(size_text_, "--size");
+    const common::cli::DatasetSpec spec{input_.file, input_.dataset};
+    info_ = check_input(spec);
     const std::string what = input_.str();
     if (info_.shape.size() != 3 && info_.shape.size() != 4)
       throw common::UsageError(what + ": expected N x H x W or N x H x W x C images, found " +
@@ -99,90 +95,64 @@ class Thumbnails final : public Workload {
                                what + " (" + std::to_string(info_.shape[2]) + "x" +
                                std::to_string(info_.shape[1]) + ")");
   }
-  void configure(libpool::Options& options) const override {
-    options.initializer(init_input, input_.file, input_.dataset);
+  void tasks(libpool::Registry& registry) const override {
+    registry.add("poolrun.thumbnails_u8", thumbnails_u8_task);
+    registry.add("poolrun.thumbnails_f32", thumbnails_f32_task);
   }
-  std::vector<std::string> input_files() const override { return {input_.file}; }
-  common::Identity identity() const override {
-    return {{"input", input_.str()},
-            {"input_file", common::file_identity(input_.file)},
-            {"size", std::to_string(size_.width) + "x" + std::to_string(size_.height)}};
-  }
+  // Every rank opens the input once; its tasks read their images through it.
+  void setup() override { init_input(input_.file, input_.dataset); }
 
-  int run(Run& run) override {
+  void run(libpool::batch::Run& run) override {
     if (info_.dtype == h5::Dtype::uint8) return run_typed<std::uint8_t>(run, thumbnails_u8_task);
-    return run_typed<float>(run, thumbnails_f32_task);
+    run_typed<float>(run, thumbnails_f32_task);
   }
 
  private:
   template <class T>
-  int run_typed(Run& run, std::vector<T> (*task)(std::uint64_t, std::uint64_t, std::uint64_t,
-                                                 std::uint64_t)) {
-    // An incomplete stack stays in place (status and /chunks say which images are done), so
-    // that --resume only computes the rest.
+  void run_typed(libpool::batch::Run& run, std::vector<T> (*task)(std::uint64_t, std::uint64_t,
+                                                                  std::uint64_t, std::uint64_t)) {
     const std::uint64_t n = info_.shape[0];
     const std::uint64_t oh = size_.height;
     const std::uint64_t ow = size_.width;
-    std::vector<hsize_t> out_shape = info_.shape;
-    out_shape[1] = oh;
-    out_shape[2] = ow;
-    std::vector<hsize_t> chunk = out_shape;
-    chunk[0] = 1;
+    std::vector<std::uint64_t> thumb{oh, ow};
+    if (info_.shape.size() == 4) thumb.push_back(info_.shape[3]);
     // Images per chunk: --chunksize, or ~4 MiB of input and at least 4 chunks a worker.
     const std::uint64_t image_bytes = info_.shape[1] * info_.shape[2] *
                                       (info_.shape.size() == 4 ? info_.shape[3] : 1) * sizeof(T);
     const std::uint64_t max_auto = std::max<std::uint64_t>(1, (4u << 20) / image_bytes);
-    // The thumbnails are written at their place as blocks complete: /chunks says which are.
-    h5::Dataset out;
-    if (run.out().resumed() && run.out().result().exists("thumbnails")) {
-      out = run.out().result().open_dataset("thumbnails");
-    } else {
-      h5::DatasetOptions opts;
-      opts.chunk = chunk;
-      out = run.out().result().create_dataset("thumbnails", h5::dtype_of<T>(), out_shape, opts);
-      out.set_attr("input", input_.str());
-      out.set_attr("filter", "area average (INTER_AREA)");
-    }
-    run.out().start();
-    std::vector<hsize_t> offset(out_shape.size(), 0);
-    std::vector<hsize_t> count = out_shape;
-    auto chunks = run.pool().map_spans(task, libpool::Span{0, n},
-                                       run.span_options("images", 1, max_auto), oh, ow);
-    run.start_progress("thumbnails", chunks.items_total());
-    const bool ok = run.drive<std::vector<T>>(
-        "images", chunks, [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
-          offset[0] = c.span.begin;
-          count[0] = c.span.size();
-          out.write_slab(offset, count, std::span<const T>(c.value()));
-        });
-    out = h5::Dataset();
-    if (ok) {
-      auto& result = run.out().result();
-      result.set_attr("input", input_.str());
-      result.set_attr("width", ow);
-      result.set_attr("height", oh);
-      result.set_attr("chunksize", chunks.chunk_size());
-      result.set_attr("schedule", run.options().schedule);
-    }
-    const double wall = run.elapsed();
-    const int code = run.finish();
-    if (!run.quiet() && code == exit_complete)
-      std::cout << "thumbnails: " << n << " images " << info_.shape[2] << "x" << info_.shape[1]
-                << " -> " << ow << "x" << oh << "\n  on " << run.pool().size() << " rank(s) in "
-                << human_seconds(wall) << ", "
-                << human_rate(static_cast<double>(n) / wall, "images/s") << " -> "
-                << run.options().output << '\n';
-    return code;
+    // The thumbnails go at their place as blocks complete (one HDF5 chunk an image): /chunks
+    // says which are done, and --resume computes only the rest.
+    auto out = run.rows<T>("thumbnails", n, thumb, 1);
+    run.result().attr("thumbnails", "input", input_.str());
+    run.result().attr("thumbnails", "filter", std::string("area average (INTER_AREA)"));
+    const auto done = run.write_rows(
+        {.name = "images", .space = {0, n}, .unit = "images", .max_chunk = max_auto},
+        [&](const libpool::Span& span, std::vector<T>& v) -> std::uint64_t {
+          out.write(span.begin, std::span<const T>(v));
+          return span.size();
+        },
+        task, oh, ow);
+    if (!done) return;
+    auto& result = run.result();
+    result.attr("input", input_.str());
+    result.attr("width", ow);
+    result.attr("height", oh);
+    result.attr("chunksize", run.chunk_size());
+    result.attr("schedule", run.schedule());
+    run.summary("thumbnails: " + std::to_string(n) + " images " + std::to_string(info_.shape[2]) +
+                "x" + std::to_string(info_.shape[1]) + " -> " + std::to_string(ow) + "x" +
+                std::to_string(oh));
   }
 
-  common::cli::DatasetSpec input_;
-  common::cli::Size2 size_;
+  libpool::batch::DatasetSpec input_;
+  std::string size_text_;
+  mutable common::cli::Size2 size_;
   mutable InputInfo info_;
 };
 
 }  // namespace
 
-std::unique_ptr<Workload> make_thumbnails() {
+std::unique_ptr<libpool::batch::Workload> make_thumbnails() {
   return std::make_unique<Thumbnails>();
 }
 

@@ -39,7 +39,7 @@ std::vector<std::unique_ptr<Workload>> builtin_workloads() {
   w.push_back(adapt(make_seed()));
   w.push_back(std::make_unique<WithTasks>(make_datagen(), register_datagen));
   w.push_back(std::make_unique<WithTasks>(make_stats(), register_stats));
-  w.push_back(std::make_unique<WithTasks>(make_thumbnails(), register_thumbnails));
+  w.push_back(adapt(make_thumbnails()));
   return w;
 }
 

@@ -390,6 +390,8 @@ std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
 void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first, const void* data,
                       std::size_t elements) {
   auto& r = *core->rows_out().at(id);
+  if (!r.dataset.valid())
+    throw std::logic_error("batch::Rows::write: rows are written by passes, before the results");
   if (elements % r.row_elements != 0)
     throw std::invalid_argument("batch::Rows::write: not a whole number of rows");
   const std::uint64_t n = elements / r.row_elements;
@@ -456,6 +458,8 @@ void set_value_attr(O& o, const std::string& name, const Value& v) {
 namespace {
 // /result, or the group below it that `prefix` names ("NAME/"), created on first use.
 h5::Group target(detail::RunCore* core, const std::string& prefix) {
+  // Results come after the passes: their rows are done.
+  if (core->out().started()) core->close_rows();
   h5::Group& result = core->out().result();
   if (prefix.empty()) return result.open_group(".");
   return result.require_group(prefix.substr(0, prefix.size() - 1));

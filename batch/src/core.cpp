@@ -159,7 +159,13 @@ void RowsOut::write_pending() {
 }
 
 void RunCore::write_rows_pending() {
-  for (auto& r : rows_out_) r->write_pending();
+  for (auto& r : rows_out_)
+    if (r->dataset.valid()) r->write_pending();
+}
+
+void RunCore::close_rows() {
+  write_rows_pending();
+  for (auto& r : rows_out_) r->dataset = h5::Dataset();
 }
 
 void RunCore::flush_ledger() {
@@ -295,8 +301,7 @@ void RunCore::print_progress(bool final_line) {
 
 int RunCore::finish() {
   end_progress();
-  write_rows_pending();
-  rows_out_.clear();  // the datasets close before the file leaves SWMR mode
+  close_rows();  // the datasets close before the file leaves SWMR mode
   if (before_flush_) before_flush_();
   const double wall = elapsed();
   std::vector<common::WorkerRow> rows;

@@ -145,6 +145,9 @@ class RunCore {
   // The datasets passes write row by row (the public Run::rows).
   std::vector<std::unique_ptr<RowsOut>>& rows_out() { return rows_out_; }
   void write_rows_pending();
+  // Writes what waits and closes those datasets: the results come next, and the file leaves
+  // SWMR mode for them (closing and reopening it).
+  void close_rows();
 
   // Lines for the summary a complete run prints, and its rate's unit.
   void add_summary(const std::string& text) {

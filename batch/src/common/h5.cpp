@@ -597,8 +597,18 @@ void check_count(const Selection& sel, std::size_t n) {
 }
 }  // namespace
 
+namespace {
+// HDF5's automatic error printing is per thread where HDF5 is thread-safe: a thread that reads or
+// writes a dataset that another thread opened (a task thread, say) silences it once for itself.
+void silence_this_thread() noexcept {
+  static thread_local const bool silenced = (detail::silence_errors(), true);
+  (void)silenced;
+}
+}  // namespace
+
 void Dataset::write_raw(Dtype mem, const std::vector<hsize_t>& offset,
                         const std::vector<hsize_t>& count, std::size_t n, const void* data) {
+  silence_this_thread();
   Selection sel = select(id(), offset, count);
   check_count(sel, n);
   if (n == 0) return;
@@ -608,6 +618,7 @@ void Dataset::write_raw(Dtype mem, const std::vector<hsize_t>& offset,
 
 void Dataset::read_raw(Dtype mem, const std::vector<hsize_t>& offset,
                        const std::vector<hsize_t>& count, std::size_t n, void* out) const {
+  silence_this_thread();
   Selection sel = select(id(), offset, count);
   check_count(sel, n);
   if (n == 0) return;
