@@ -383,6 +383,8 @@ std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
     for (std::size_t i = 1; i < o.chunk.size(); ++i) o.chunk[i] = std::max<hsize_t>(1, o.chunk[i]);
     r->dataset = result.create_dataset(name, r->dtype, r->dims, o);
   }
+  const auto chunk = r->dataset.chunk_dims();
+  r->chunk_rows = chunk.empty() ? 1 : std::max<std::uint64_t>(1, chunk[0]);
   core_->rows_out().push_back(std::move(r));
   return core_->rows_out().size() - 1;
 }
@@ -404,20 +406,21 @@ void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first
   const std::size_t bytes = elements * r.element_size;
   // Chunks mostly complete in order: rows that continue a waiting run join it.
   auto next = r.pending.lower_bound(first);
+  auto run = r.pending.end();
   if (next != r.pending.begin()) {
     auto prev = std::prev(next);
-    if (prev->first + prev->second.size() / (r.row_elements * r.element_size) == first) {
+    if (prev->first + prev->second.size() / r.row_bytes() == first) {
       prev->second.insert(prev->second.end(), b, b + bytes);
-      r.pending_bytes += bytes;
-      if (r.pending_bytes >= (std::uint64_t{64} << 20)) r.write_pending();
-      return;
+      run = prev;
     }
   }
-  r.pending.emplace_hint(next, first, std::vector<std::byte>(b, b + bytes));
+  if (run == r.pending.end())
+    run = r.pending.emplace_hint(next, first, std::vector<std::byte>(b, b + bytes));
   r.pending_bytes += bytes;
-  // Bounded: at most 64 MiB or 65536 runs wait for the next flush. Each early write of a few
-  // rows into a chunk that is not whole rewrites that chunk: fewer, larger writes keep the
-  // master responsive (writes of 4096 chunk-size-1 results cost the workers half their time).
+  // A run that completes whole HDF5 chunks writes them now, while the workers compute: no chunk
+  // is rewritten later (a partial one would be read back and written again).
+  r.write_whole_chunks(run);
+  // Bounded: at most 64 MiB or 65536 runs wait for the next flush.
   if (r.pending_bytes >= (std::uint64_t{64} << 20) || r.pending.size() >= 65536) r.write_pending();
 }
 

@@ -138,6 +138,13 @@ void RunCore::handle_error(std::exception_ptr error, common::ChunkRow& row, libp
   }
 }
 
+void RowsOut::write_slab(std::uint64_t first, std::uint64_t rows, const std::byte* data) {
+  std::vector<hsize_t> offset(dims.size(), 0), count = dims;
+  offset[0] = first;
+  count[0] = rows;
+  dataset.write_raw(dtype, offset, count, rows * row_elements, data);
+}
+
 void RowsOut::write_pending() {
   auto it = pending.begin();
   std::vector<std::byte> run;
@@ -147,15 +154,30 @@ void RowsOut::write_pending() {
     run.clear();
     while (it != pending.end() && it->first == at) {
       run.insert(run.end(), it->second.begin(), it->second.end());
-      at += it->second.size() / (row_elements * element_size);
+      at += it->second.size() / row_bytes();
       it = pending.erase(it);
     }
-    std::vector<hsize_t> offset(dims.size(), 0), count = dims;
-    offset[0] = first;
-    count[0] = at - first;
-    dataset.write_raw(dtype, offset, count, run.size() / element_size, run.data());
+    write_slab(first, at - first, run.data());
   }
   pending_bytes = 0;
+}
+
+void RowsOut::write_whole_chunks(std::map<std::uint64_t, std::vector<std::byte>>::iterator run) {
+  const std::uint64_t first = run->first;
+  const std::uint64_t end = first + run->second.size() / row_bytes();
+  const std::uint64_t boundary = end / chunk_rows * chunk_rows;
+  if (boundary <= first) return;
+  const std::uint64_t rows = boundary - first;
+  write_slab(first, rows, run->second.data());
+  pending_bytes -= rows * row_bytes();
+  if (boundary == end) {
+    pending.erase(run);
+    return;
+  }
+  std::vector<std::byte> rest(run->second.begin() + static_cast<std::ptrdiff_t>(rows * row_bytes()),
+                              run->second.end());
+  pending.erase(run);
+  pending.emplace(boundary, std::move(rest));
 }
 
 void RunCore::write_rows_pending() {

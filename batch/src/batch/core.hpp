@@ -63,10 +63,15 @@ struct RowsOut {
   std::vector<hsize_t> dims;  // rows, then the row's shape
   std::uint64_t row_elements = 1;
   std::size_t element_size = 8;
+  std::uint64_t chunk_rows = 1;                             // rows of one HDF5 chunk
   std::map<std::uint64_t, std::vector<std::byte>> pending;  // first row -> rows' bytes
   std::uint64_t pending_bytes = 0;
+  std::uint64_t row_bytes() const { return row_elements * element_size; }
   // Writes what waits, as few contiguous slabs as possible.
   void write_pending();
+  // Writes the part of a waiting run that ends on an HDF5 chunk boundary, keeps the rest.
+  void write_whole_chunks(std::map<std::uint64_t, std::vector<std::byte>>::iterator run);
+  void write_slab(std::uint64_t first, std::uint64_t rows, const std::byte* data);
 };
 
 // The master's view of a run: pool, output file and its ledger, progress, per-rank statistics.
