@@ -22,7 +22,9 @@ if [ "${LIBPOOL_SANITIZE:-1}" != 0 ]; then
   # resume, every workload in every state, the browser, the live view, the huge and full-disk
   # inputs, the refusals at 1-4 ranks), to keep the stage bounded; and without out_of_memory,
   # whose address-space limit leaves AddressSanitizer no room for its shadow memory.
-  ctest --preset asan-apps -j "$(nproc)" -L apps -LE load \
+  # (and without the install-labelled ones: a program built outside the tree against the
+  # sanitized libraries would need the sanitizer runtime preloaded).
+  ctest --preset asan-apps -j "$(nproc)" -L apps -LE 'load|install' \
     -E 'kill_|several_interruptions|states_|follow_|svg_browser|output_doc|usage_exit|huge_inputs|full_disk|out_of_memory' "$@"
   build fuzz
   FUZZ_SECONDS=${FUZZ_SECONDS:-60} bash tests/fuzz/run.sh
