@@ -69,13 +69,23 @@ def contents(path):
         return set(datasets), set(f.attrs.keys())
 
 
+def workloads():
+    """poolrun's table of workloads (poolrun --list): every one must be documented and run here."""
+    p = subprocess.run([POOLRUN, "--list"], capture_output=True, text=True, env=ENV, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return {line.split("\t")[0] for line in p.stdout.splitlines() if line}
+
+
 def main():
     root_doc, common, per, optional = parse_doc(DOC)
-    assert len(per) == 8 and common and root_doc, (per.keys(), common, root_doc)
+    listed = workloads()
+    documented = {key.split()[0] for key in per}
+    assert documented == listed and common and root_doc, (sorted(documented), sorted(listed))
     with tempfile.TemporaryDirectory(prefix="output-doc-") as d:
         with h5py.File(os.path.join(d, "in.h5"), "w") as f:
             f["n"] = np.arange(2, 100, dtype=np.uint64)
             f["x"] = np.linspace(0.0, 1.0, 1000)
+            f["t"] = np.linspace(0.0, 1.0, 3000).reshape(1000, 3)
         cfg = lambda wl: ["--config", os.path.join(CONFIGS, wl + ".toml")]
         # (workload, file, arguments, with its optional datasets)
         runs = [("datagen", "datagen.h5", cfg("datagen"), False),
@@ -87,6 +97,7 @@ def main():
                 ("seed", "seed.h5", ["seed"], False),
                 ("stats", "stats.h5", ["stats", "in.h5:/x"], False),
                 ("stats", "stats_bins.h5", ["stats", "in.h5:/x", "--bins", "8"], True),
+                ("stats --axis 0", "stats_axis0.h5", ["stats", "in.h5:/t", "--axis", "0"], False),
                 ("thumbnails", "thumbnails.h5", cfg("thumbnails"), False)]
         seen_root = set()
         problems = []
@@ -107,11 +118,14 @@ def main():
             for name in sorted(attrs - root_doc):
                 problems.append(f"{out}: root attribute {name} is not in docs/output.md")
             inputs = {"input_files", "input_sizes", "input_mtimes", "input_checksums"}
-            reads = wl in ("stats", "thumbnails") or out == "factor_in.h5"
+            reads = wl.split()[0] in ("stats", "thumbnails") or out == "factor_in.h5"
             if reads != inputs.issubset(attrs):
                 problems.append(f"{out}: input attributes {'missing' if reads else 'present'}")
         for name in sorted(root_doc - seen_root - {"slurm_job_id"}):
             problems.append(f"docs/output.md lists root attribute {name}; no workload wrote it")
+    unrun = set(per) - {wl for wl, _, _, _ in runs}
+    assert not unrun, f"documented but not run here: {sorted(unrun)}"
+    assert listed <= {wl.split()[0] for wl, _, _, _ in runs}, "a workload of poolrun --list not run"
     assert not problems, "\n".join(problems)
     print(f"docs/output.md matches {len(runs)} files: ok")
 
