@@ -184,6 +184,16 @@ def case_usage(d):
         f.attrs["status"] = "partial"
     p = run(["--range", "1:2000", "-o", "r.h5", "--resume"], 2, d)
     assert p.returncode == 2 and "range differs" in p.stderr, p.stderr
+    # A file of an older ledger layout (results version 1: partials only in 128 bits) is refused
+    # with one line naming both versions, and left as it was.
+    with h5py.File(os.path.join(d, "r.h5.partial"), "r+") as f:
+        f.attrs["identity"] = attr(f, "identity").replace("results_version=2", "results_version=1")
+    p = run(["--range", "1:1000", "-o", "r.h5", "--resume"], 2, d)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "results_version differs" in p.stderr and "recorded 1, now 2" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+    with h5py.File(os.path.join(d, "r.h5.partial")) as f:
+        assert attr(f, "status") == "partial"
     # A task that raises on a worker (a trajectory past 2^64): exit 1, one line, the error and
     # what completed kept in the file.
     big = 2 ** 63 + 1
