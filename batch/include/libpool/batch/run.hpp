@@ -211,6 +211,12 @@ class Run {
   friend class detail::RunCore;
   explicit Run(detail::RunCore* core) : core_(core), result_(core) {}
 
+  // Consumes the chunks of a pass in completion order: on_done(chunk) for a computed one, the
+  // failure recorded (and the pass stopped) for one that raised; flushes, progress and signals
+  // between chunks.
+  template <class P, class OnDone>
+  void drive_(libpool::SpanMap<P>& chunks, OnDone&& on_done);
+
   // The non-template half of a pass (the library's .so).
   // Starts a pass; with `stored`, returns the partials earlier attempts kept for it.
   std::vector<Stored> begin_pass_(const Pass& pass, bool stored);
@@ -260,6 +266,29 @@ void integer_view(const P& v, std::uint64_t& lo, std::uint64_t& hi) {
 }
 }  // namespace detail
 
+template <class P, class OnDone>
+void Run::drive_(libpool::SpanMap<P>& chunks, OnDone&& on_done) {
+  const auto stop = [&] { chunks.stop(); };
+  while (!chunks.finished()) {
+    // A short wait keeps flushes, progress lines and signals responsive while chunks run.
+    libpool::SpanChunk<P>* c = chunks.next(std::chrono::milliseconds(100));
+    if (c) {
+      if (c->error) {
+        chunk_failed_(c->span, c->info, c->error);
+        stop();
+      } else {
+        try {
+          on_done(*c);
+        } catch (const std::exception&) {  // a failure on the master (an overflow, say)
+          chunk_failed_(c->span, c->info, std::current_exception());
+          stop();
+        }
+      }
+    }
+    if (!tick_(stop)) break;
+  }
+}
+
 template <class P, class Consume, class... A, class... Fixed>
 bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&... fixed) {
   static_assert(std::is_invocable_v<Consume&, const libpool::Span&, P&>,
@@ -303,32 +332,17 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
     fail(e.what());
   }
   if (stopped_()) stop();
-  while (!chunks.finished()) {
-    // A short wait keeps flushes, progress lines and signals responsive while chunks run.
-    libpool::SpanChunk<P>* c = chunks.next(std::chrono::milliseconds(100));
-    if (c) {
-      if (c->error) {
-        chunk_failed_(c->span, c->info, c->error);
-        stop();
-      } else {
-        try {
-          P& value = c->value();
-          libpool::Writer w;
-          w.put(value);
-          std::uint64_t lo = 0, hi = 0;
-          detail::integer_view(value, lo, hi);
-          const libpool::Span span = c->span;
-          waiting.emplace(span.begin, std::pair<libpool::Span, P>(span, std::move(value)));
-          drain();
-          chunk_done_(span, c->info, w, lo, hi);
-        } catch (const std::exception& e) {  // a failure on the master (an overflow, say)
-          chunk_failed_(c->span, c->info, std::current_exception());
-          stop();
-        }
-      }
-    }
-    if (!tick_(stop)) break;
-  }
+  drive_(chunks, [&](libpool::SpanChunk<P>& c) {
+    P& value = c.value();
+    libpool::Writer w;
+    w.put(value);
+    std::uint64_t lo = 0, hi = 0;
+    detail::integer_view(value, lo, hi);
+    const libpool::Span span = c.span;
+    waiting.emplace(span.begin, std::pair<libpool::Span, P>(span, std::move(value)));
+    drain();
+    chunk_done_(span, c.info, w, lo, hi);
+  });
   const bool complete = !stopped_() && chunks.finished() && pos >= pass.space.end;
   end_pass_(complete);
   return complete;
@@ -349,27 +363,12 @@ std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P 
   auto chunks =
       pool().map_spans(task, pass.space, span_options_(pass), std::forward<Fixed>(fixed)...);
   started_(pass, chunks.items_total(), chunks.chunk_size());
-  const auto stop = [&] { chunks.stop(); };
-  if (stopped_()) stop();
-  while (!chunks.finished()) {
-    libpool::SpanChunk<P>* c = chunks.next(std::chrono::milliseconds(100));
-    if (c) {
-      if (c->error) {
-        chunk_failed_(c->span, c->info, c->error);
-        stop();
-      } else {
-        try {
-          const std::uint64_t n = write(std::as_const(c->span), c->value());
-          total += n;
-          chunk_counted_(c->span, c->info, n);
-        } catch (const std::exception&) {  // a failure on the master
-          chunk_failed_(c->span, c->info, std::current_exception());
-          stop();
-        }
-      }
-    }
-    if (!tick_(stop)) break;
-  }
+  if (stopped_()) chunks.stop();
+  drive_(chunks, [&](libpool::SpanChunk<P>& c) {
+    const std::uint64_t n = write(std::as_const(c.span), c.value());
+    total += n;
+    chunk_counted_(c.span, c.info, n);
+  });
   const bool complete = !stopped_() && chunks.finished();
   end_pass_(complete);
   if (!complete) return std::nullopt;
