@@ -1017,8 +1017,10 @@ def case_signal_rank0(d):
     for sig in (signal.SIGTERM, signal.SIGINT):
         out = f"s{int(sig)}.h5"
         proc = start(["pi", "--samples", "2e9", "--chunksize", "1e8", "--seed", "1", "-o", out,
-                      "-q"], d, ranks=2, delay_ms=1000)
-        time.sleep(3.0)
+                      "-q", "--flush-interval", "0.2"], d, ranks=2, delay_ms=1000)
+        # Once a chunk is on disk (a fixed sleep was too short where the kernel runs slowly:
+        # a sanitizer build on a CPU without AVX-512).
+        wait_rows(d, out, 1, proc)
         os.kill(rank_pids(proc.pid)[0], sig)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 3, (sig, proc.returncode, err)
