@@ -43,14 +43,6 @@ std::vector<std::unique_ptr<Workload>> builtin_workloads();
 std::unique_ptr<Workload> make_datagen();
 std::unique_ptr<Workload> make_stats();
 
-// Workloads written on the public API.
-std::unique_ptr<libpool::batch::Workload> make_powersum();
-std::unique_ptr<libpool::batch::Workload> make_primes();
-std::unique_ptr<libpool::batch::Workload> make_pi();
-std::unique_ptr<libpool::batch::Workload> make_factor();
-std::unique_ptr<libpool::batch::Workload> make_seed();
-std::unique_ptr<libpool::batch::Workload> make_thumbnails();
-
 // The tasks of the workloads not yet on the API (registered on every rank).
 void register_datagen(libpool::Registry& registry);
 void register_stats(libpool::Registry& registry);

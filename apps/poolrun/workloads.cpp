@@ -3,6 +3,14 @@
 
 namespace poolrun {
 
+// Each built-in workload's file defines its factory.
+std::unique_ptr<libpool::batch::Workload> make_powersum();
+std::unique_ptr<libpool::batch::Workload> make_primes();
+std::unique_ptr<libpool::batch::Workload> make_pi();
+std::unique_ptr<libpool::batch::Workload> make_factor();
+std::unique_ptr<libpool::batch::Workload> make_seed();
+std::unique_ptr<libpool::batch::Workload> make_thumbnails();
+
 namespace {
 
 // A workload not yet on the public API, with the function that registers its tasks.
