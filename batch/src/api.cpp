@@ -166,42 +166,23 @@ Option Options::add(const std::string& name, std::vector<std::uint64_t>& value,
   });
 }
 Option Options::add(const std::string& name, libpool::Span& value, const std::string& help) {
-  CLI::Option* o = core_->app()
-                       .add_option_function<std::string>(
-                           name,
-                           [&value](const std::string& s) {
-                             const auto r = common::cli::parse_range(s, "");
-                             value = libpool::Span{r.begin, r.end};
-                           },
-                           help)
-                       ->check(CLI::Validator(
-                           [](std::string& s) -> std::string {
-                             try {
-                               common::cli::parse_range(s, "");
-                             } catch (const common::UsageError& e) {
-                               std::string m = e.what();
-                               while (!m.empty() && (m.front() == ':' || m.front() == ' '))
-                                 m.erase(0, 1);
-                               return m;
-                             }
-                             return {};
-                           },
-                           ""))
-                       ->type_name("A:B");
+  CLI::Option* o = common::cli::add_range(
+      core_->app(), name,
+      [&value](const common::cli::Range& r) {
+        value = libpool::Span{r.begin, r.end};
+      },
+      help);
   if (!value.empty()) o->default_str(std::to_string(value.begin) + ":" + std::to_string(value.end));
   return core_->add(
       name, o, [&value] { return std::to_string(value.begin) + ":" + std::to_string(value.end); });
 }
 Option Options::add(const std::string& name, DatasetSpec& value, const std::string& help) {
-  CLI::Option* o = core_->app()
-                       .add_option_function<std::string>(
-                           name,
-                           [&value](const std::string& s) {
-                             const auto d = common::cli::parse_dataset_spec(s, "");
-                             value = DatasetSpec{d.file, d.dataset};
-                           },
-                           help)
-                       ->type_name("FILE.h5:/DSET");
+  CLI::Option* o = common::cli::add_dataset_spec(
+      core_->app(), name,
+      [&value](const common::cli::DatasetSpec& d) {
+        value = DatasetSpec{d.file, d.dataset};
+      },
+      help);
   return core_->add(
       name, o, [&value] { return value.str(); }, [&value] { return value.file; });
 }
@@ -305,7 +286,7 @@ bool Run::tick_(const std::function<void()>& stop) {
 bool Run::stopped_() const {
   return core_->failed() || core_->interrupted();
 }
-void Run::end_pass_(bool) {
+void Run::end_pass_() {
   core_->end_progress();
 }
 
@@ -335,23 +316,6 @@ h5::Dtype to_dtype(Type t) {
   return h5::Dtype::other;
 }
 
-std::size_t size_of(Type t) {
-  switch (t) {
-    case Type::int8:
-    case Type::uint8:
-      return 1;
-    case Type::int16:
-    case Type::uint16:
-      return 2;
-    case Type::int32:
-    case Type::uint32:
-    case Type::float32:
-      return 4;
-    default:
-      return 8;
-  }
-}
-
 std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
                        const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows) {
   auto& out = core_->out();
@@ -360,7 +324,7 @@ std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
                            "\"): declare datasets before the first pass");
   auto r = std::make_unique<detail::RowsOut>();
   r->dtype = to_dtype(type);
-  r->element_size = size_of(type);
+  r->element_size = h5::size_of(r->dtype);
   r->dims.push_back(rows);
   for (auto d : row_shape) {
     r->dims.push_back(d);

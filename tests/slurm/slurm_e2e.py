@@ -181,6 +181,23 @@ def case_scripts(d):
         same_results(os.path.join(d, out), os.path.join(d, ref))
 
 
+def requeued_to_completion(d, jid, log_name, out_name, workload):
+    """A job that hit its time limit, ended partial (exit 3 after the warning), requeued itself
+    and completed on a later attempt; returns the output's path."""
+    j = wait_job(jid, timeout=360)
+    text = log(d, log_name)
+    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
+    assert int(j["Restarts"]) >= 1, (j, text)
+    assert re.search(r"status partial, \d+ chunks done .* job exit 3", text), text
+    assert "requeueing job" in text and "attempt 2" in text, text
+    out = os.path.join(d, out_name)
+    complete(out, workload)
+    with h5py.File(out, "r") as f:
+        assert list(f["resumes/previous_status"].asstr()[:])[0] == "partial"
+        assert max(f["chunks/attempt"][:]) >= 2
+    return out
+
+
 def case_user_program(d):
     """The generic script runs a built-in workload by name and a user's own program (the
     collatz example, built against an installed libpool) by path; the program's time-limited
@@ -200,17 +217,7 @@ def case_user_program(d):
     args = ["--range", "1:300_000_000", "--chunksize", "2_000_000"]
     jid = sbatch(d, "poolrun.sbatch", ["./collatz", *args],
                  ["-N", "2", "-n", "4", "--time=1", "--signal=B:USR1@40"])
-    j = wait_job(jid, timeout=360)
-    text = log(d, f"poolrun-{jid}.out")
-    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
-    assert int(j["Restarts"]) >= 1, (j, text)
-    assert re.search(r"status partial, \d+ chunks done .* job exit 3", text), text
-    assert "requeueing job" in text and "attempt 2" in text, text
-    out = os.path.join(d, f"collatz-{jid}.h5")
-    complete(out, "collatz")
-    with h5py.File(out, "r") as f:
-        assert list(f["resumes/previous_status"].asstr()[:])[0] == "partial"
-        assert max(f["chunks/attempt"][:]) >= 2
+    out = requeued_to_completion(d, jid, f"poolrun-{jid}.out", f"collatz-{jid}.h5", "collatz")
     p = subprocess.run([MPIEXEC, "-q", "-n", "2", "--oversubscribe", os.path.join(d, "collatz"),
                         *args, "-o", "ref.h5", "-q"], capture_output=True, text=True, cwd=d,
                        env=ENV, timeout=300)
@@ -228,18 +235,8 @@ def case_time_limit(d):
     env = dict(ENV, POOLRUN_TASK_DELAY_MS="300")
     jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4", "--time=1",
                                              "--signal=B:USR1@40"], env)
-    j = wait_job(jid, timeout=300)
-    text = log(d, f"pi-{jid}.out")
-    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
-    assert int(j["Restarts"]) >= 1, j
-    # The first attempt ended partial with exit 3 after the warning, then requeued itself.
-    assert re.search(r"status partial, \d+ chunks done .* job exit 3", text), text
-    assert "requeueing job" in text and "attempt 2" in text, text
-    out = os.path.join(d, f"pi-{jid}.h5")
-    complete(out, "pi")
+    out = requeued_to_completion(d, jid, f"pi-{jid}.out", f"pi-{jid}.h5", "pi")
     with h5py.File(out, "r") as f:
-        assert list(f["resumes/previous_status"].asstr()[:])[0] == "partial"
-        assert max(f["chunks/attempt"][:]) >= 2
         assert len(f["chunks/begin"]) == 600
     local(d, ["pi", *slow_pi(), "-o", "ref.h5"], ranks=2)
     same_results(out, os.path.join(d, "ref.h5"))

@@ -344,22 +344,37 @@ CLI::Option* add_u64_list(CLI::App& app, const std::string& name, std::vector<st
       ->type_name("N1,N2,...");
 }
 
-CLI::Option* add_range(CLI::App& app, const std::string& name, Range& out,
-                       const std::string& description) {
+CLI::Option* add_range(CLI::App& app, const std::string& name,
+                       std::function<void(const Range&)> set, const std::string& description) {
   return app
       .add_option_function<std::string>(
-          name, [&out](const std::string& s) { out = parse_range(s, ""); }, description)
+          name, [set = std::move(set)](const std::string& s) { set(parse_range(s, "")); },
+          description)
       ->check(checker<Range>(range_error, ""))
       ->type_name("A:B");
 }
 
-CLI::Option* add_dataset_spec(CLI::App& app, const std::string& name, DatasetSpec& out,
+CLI::Option* add_range(CLI::App& app, const std::string& name, Range& out,
+                       const std::string& description) {
+  return add_range(
+      app, name, [&out](const Range& r) { out = r; }, description);
+}
+
+CLI::Option* add_dataset_spec(CLI::App& app, const std::string& name,
+                              std::function<void(const DatasetSpec&)> set,
                               const std::string& description) {
   return app
       .add_option_function<std::string>(
-          name, [&out](const std::string& s) { out = parse_dataset_spec(s, ""); }, description)
+          name, [set = std::move(set)](const std::string& s) { set(parse_dataset_spec(s, "")); },
+          description)
       ->check(checker<DatasetSpec>(spec_error, ""))
       ->type_name("FILE.h5:/DSET");
+}
+
+CLI::Option* add_dataset_spec(CLI::App& app, const std::string& name, DatasetSpec& out,
+                              const std::string& description) {
+  return add_dataset_spec(
+      app, name, [&out](const DatasetSpec& d) { out = d; }, description);
 }
 
 CLI::Option* add_size(CLI::App& app, const std::string& name, Size2& out,

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,12 @@ CLI::Option* add_f64(CLI::App& app, const std::string& name, double& out,
 // Comma-separated on the command line, a TOML array (or the same string) in a config file.
 CLI::Option* add_u64_list(CLI::App& app, const std::string& name, std::vector<std::uint64_t>& out,
                           const std::string& description);
+// The two below also with a setter, for a value stored in another type.
+CLI::Option* add_range(CLI::App& app, const std::string& name,
+                       std::function<void(const Range&)> set, const std::string& description);
+CLI::Option* add_dataset_spec(CLI::App& app, const std::string& name,
+                              std::function<void(const DatasetSpec&)> set,
+                              const std::string& description);
 CLI::Option* add_range(CLI::App& app, const std::string& name, Range& out,
                        const std::string& description);
 CLI::Option* add_dataset_spec(CLI::App& app, const std::string& name, DatasetSpec& out,

@@ -363,6 +363,10 @@ hid_t native_type(Dtype dtype) {
   }
 }
 
+std::size_t size_of(Dtype dtype) {
+  return H5Tget_size(native_type(dtype));  // a native type: cannot fail
+}
+
 Handle vlen_string_type() {
   Handle t(H5_CHECK(H5Tcopy(H5T_C_S1)));
   H5_CHECK(H5Tset_size(t.id(), H5T_VARIABLE));

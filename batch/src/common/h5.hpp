@@ -134,6 +134,8 @@ constexpr Dtype dtype_of() {
 
 // The predefined in-memory (native) type for a numeric dtype; not owned, never closed.
 hid_t native_type(Dtype dtype);
+// Bytes of one element of a numeric type in memory.
+std::size_t size_of(Dtype dtype);
 // A new variable-length UTF-8 string type.
 Handle vlen_string_type();
 

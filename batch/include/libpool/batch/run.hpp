@@ -237,7 +237,7 @@ class Run {
   static void write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first,
                           const void* data, std::size_t elements);
   bool stopped_() const;
-  void end_pass_(bool complete);
+  void end_pass_();
 
   detail::RunCore* core_;
   Result result_;
@@ -344,7 +344,7 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
     chunk_done_(span, c.info, w, lo, hi);
   });
   const bool complete = !stopped_() && chunks.finished() && pos >= pass.space.end;
-  end_pass_(complete);
+  end_pass_();
   return complete;
 }
 
@@ -370,7 +370,7 @@ std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P 
     chunk_counted_(c.span, c.info, n);
   });
   const bool complete = !stopped_() && chunks.finished();
-  end_pass_(complete);
+  end_pass_();
   if (!complete) return std::nullopt;
   return total;
 }
