@@ -1,7 +1,9 @@
-// libpool::ceil_div: exact over the whole unsigned range, where (n + d - 1) / d wraps.
+// libpool::ceil_div: exact over the whole unsigned range, where (n + d - 1) / d wraps; the
+// chunking rule built on it.
 
 #include <gtest/gtest.h>
 #include <libpool/arith.hpp>
+#include <libpool/detail/chunking.hpp>
 
 #include <cstdint>
 #include <limits>
@@ -45,3 +47,46 @@ TEST(CeilDiv, OtherWidths) {
 }
 
 }  // namespace
+
+// The one chunking rule of map(), map_unordered() and map_spans() (libpool/detail/chunking.hpp).
+TEST(ChunkRule, AutoDynamicIsAQuarterPerWorkerWithinBounds) {
+  using libpool::Schedule;
+  using libpool::detail::ChunkRule;
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1000, 2).fixed(), 125u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1001, 2).fixed(), 126u);  // rounded up
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1000, 2, 200).fixed(), 200u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1000, 2, 1, 100).fixed(), 100u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 3, 8).fixed(), 1u);
+  // Bounds the wrong way round: the larger one wins, never undefined behaviour.
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1000, 2, 300, 100).fixed(), 300u);
+  // Unknown length (an input range without a size): min_chunk.
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, std::nullopt, 2).fixed(), 1u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, std::nullopt, 2, 8).fixed(), 8u);
+  // The caller's size wins over the bounds; every dynamic chunk takes it.
+  const ChunkRule given(7, Schedule::Dynamic, 1000, 2, 100, 200);
+  EXPECT_EQ(given.fixed(), 7u);
+  EXPECT_EQ(given.next(1000), 7u);
+  EXPECT_EQ(given.next(std::nullopt), 7u);
+}
+
+TEST(ChunkRule, GuidedShrinksToTheChunkSize) {
+  using libpool::Schedule;
+  using libpool::detail::ChunkRule;
+  const ChunkRule g(10, Schedule::Guided, 1000, 2);
+  EXPECT_EQ(g.fixed(), 10u);
+  EXPECT_EQ(g.next(1000), 250u);  // remaining / (2 x workers)
+  EXPECT_EQ(g.next(30), 10u);     // never below the chunk size
+  EXPECT_EQ(g.next(std::nullopt), 10u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Guided, 1000, 2, 1, 64).next(1000), 64u);  // max_chunk
+  EXPECT_EQ(ChunkRule(0, Schedule::Guided, 1000, 2).fixed(), 1u);
+}
+
+TEST(ChunkRule, SizesAreWholeGranules) {
+  using libpool::Schedule;
+  using libpool::detail::ChunkRule;
+  EXPECT_EQ(ChunkRule(5, Schedule::Dynamic, 1000, 2, 1, kMax, 4).fixed(), 8u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Dynamic, 1000, 2, 1, kMax, 100).fixed(), 200u);
+  EXPECT_EQ(ChunkRule(0, Schedule::Guided, 1000, 2, 1, kMax, 100).next(1000), 300u);
+  // Near 2^64 the size rounds down to a whole granule instead of wrapping to a small one.
+  EXPECT_EQ(ChunkRule(kMax, Schedule::Dynamic, kMax, 1, 1, kMax, 10).fixed(), kMax - kMax % 10);
+}

@@ -23,8 +23,10 @@
 #include <deque>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "libpool/detail/chunking.hpp"
 #include "libpool/executor.hpp"
 
 namespace libpool {
@@ -91,9 +93,7 @@ class SpanCutter {
   // Items to compute in all (the index space minus the skipped spans).
   std::uint64_t total() const noexcept { return total_; }
   // The fixed chunk size (dynamic), or the smallest one (guided).
-  std::uint64_t chunk_size() const noexcept { return fixed_; }
-  // n rounded up to a multiple of the granule.
-  std::uint64_t round_to_granule(std::uint64_t n) const noexcept;
+  std::uint64_t chunk_size() const noexcept { return rule_->fixed(); }
   void stop() noexcept {
     todo_.clear();
     remaining_ = 0;
@@ -103,12 +103,8 @@ class SpanCutter {
   std::deque<Span> todo_;  // sorted, disjoint, non-empty
   std::uint64_t total_ = 0;
   std::uint64_t remaining_ = 0;
-  std::uint64_t fixed_ = 1;
-  std::uint64_t max_ = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t base_ = 0;  // granules are counted from the start of the index space
-  std::uint64_t granule_ = 1;
-  bool guided_ = false;
-  std::uint64_t workers_ = 1;
+  std::optional<ChunkRule> rule_;
 };
 
 }  // namespace detail

@@ -19,6 +19,7 @@
 
 #include "libpool/arith.hpp"
 #include "libpool/codec.hpp"
+#include "libpool/detail/chunking.hpp"
 #include "libpool/detail/protocol.hpp"
 #include "libpool/errors.hpp"
 #include "libpool/future.hpp"
@@ -192,18 +193,12 @@ template <class R>
 class MapDriver {
  public:
   MapDriver(MapContext ctx, std::unique_ptr<ChunkSource> src, MapOptions opt)
-      : ctx_(ctx), src_(std::move(src)), opt_(opt), deadline_(deadline_after(opt.timeout)) {
+      : ctx_(ctx),
+        src_(std::move(src)),
+        opt_(opt),
+        rule_(opt.chunksize, opt.schedule, src_->remaining(), ctx.workers, 1, max_auto_chunk()),
+        deadline_(deadline_after(opt.timeout)) {
     buffersize_ = opt.buffersize ? opt.buffersize : ctx.auto_buffersize();
-    if (opt_.chunksize == 0) {
-      if (auto n = src_->remaining(); n && opt_.schedule == Schedule::Dynamic) {
-        fixed_ = std::clamp<std::uint64_t>(ceil_div<std::uint64_t>(*n, 4 * ctx.workers), 1,
-                                           max_auto_chunk());
-      } else {
-        fixed_ = 1;
-      }
-    } else {
-      fixed_ = opt_.chunksize;
-    }
   }
   MapDriver(const MapDriver&) = delete;
   MapDriver& operator=(const MapDriver&) = delete;
@@ -294,22 +289,15 @@ class MapDriver {
     // Keep one chunk's results near 1 MiB so memory stays bounded for huge maps.
     return std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / sizeof(R));
   }
-  std::uint64_t chunk_size() const {
-    if (opt_.schedule != Schedule::Guided) return fixed_;
-    const auto left = src_->remaining();
-    if (!left) return fixed_;
-    const std::uint64_t div = 2 * ctx_.workers;
-    const std::uint64_t guided = std::min(ceil_div(*left, div), max_auto_chunk());
-    return std::max<std::uint64_t>(guided, fixed_);
-  }
+  std::uint64_t chunk_size() const { return rule_.next(src_->remaining()); }
 
   MapContext ctx_;
   std::unique_ptr<ChunkSource> src_;
   MapOptions opt_;
+  ChunkRule rule_;
   Clock::time_point deadline_;
   bool waited_ = false;
   std::size_t buffersize_ = 0;
-  std::uint64_t fixed_ = 1;
   std::uint64_t chunks_made_ = 0;
   std::uint64_t items_made_ = 0;
   bool exhausted_ = false;
