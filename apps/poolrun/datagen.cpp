@@ -13,12 +13,12 @@
 //            [0, 1], uint8 as round(255 v). (Stream 2: until 2026-11 every element took word 0
 //            of its own block i, four times the Philox work; the identity's image_stream says
 //            which, so a file of the old stream is never resumed with the new one.)
-// Tasks generate a run of whole HDF5 chunks and return it; the master writes each hyperslab.
-// With --gzip the tasks also shuffle and deflate their chunks, and the master stores the bytes
-// (HDF5 direct chunk writes), so compression runs on every rank.
+// The pass runs over the rows with an HDF5 chunk as its granule: a task generates a run of whole
+// HDF5 chunks and returns it, and the master writes it at its place. With --gzip the tasks also
+// shuffle and deflate their chunks, and the master stores the bytes (HDF5 direct chunk writes),
+// so compression runs on every rank.
 #include <cmath>
 #include <cstring>
-#include <iostream>
 #include <numbers>
 #include <optional>
 
@@ -176,10 +176,9 @@ std::vector<T> datagen_block(std::uint32_t kind, std::uint64_t seed,
   return out;
 }
 
-// Rows [begin, end) as the file stores them with --gzip: each whole HDF5 chunk of the span
-// shuffled and deflated here, on the worker (sizes[i] bytes each, one after the other in
-// bytes). A span that does not cover whole chunks (the guided schedule can cut one) comes back
-// raw (sizes empty, bytes the rows' values) and the master has HDF5 filter it.
+// Rows [begin, end), whole HDF5 chunks (the pass's granule), as the file stores them with --gzip:
+// each chunk shuffled and deflated here, on the worker (sizes[i] bytes each, one after the other
+// in bytes).
 struct DeflatedRows {
   std::vector<std::uint64_t> sizes;
   std::vector<std::uint8_t> bytes;
@@ -193,22 +192,18 @@ DeflatedRows deflated_block(std::uint32_t kind, std::uint64_t seed,
   test_delay();
   const std::uint64_t row = product(shape, 1);
   const std::uint64_t rows = shape[0];
+  if (begin % chunk_rows != 0 || (end % chunk_rows != 0 && end != rows))
+    throw std::invalid_argument("datagen: rows [" + std::to_string(begin) + ", " +
+                                std::to_string(end) + ") are not whole HDF5 chunks");
   DeflatedRows r;
-  if (begin % chunk_rows != 0 || (end % chunk_rows != 0 && end != rows)) {
-    const std::vector<T> raw = datagen_block<T>(kind, seed, shape, begin, end);
-    r.bytes.resize(raw.size() * sizeof(T));
-    std::memcpy(r.bytes.data(), raw.data(), r.bytes.size());
-    return r;
-  }
   // The edge chunk is stored whole, its rows past the end holding the fill value (0).
   std::vector<T> chunk(chunk_rows * row);
   for (std::uint64_t c = begin; c < end; c += chunk_rows) {
     const std::uint64_t n = std::min(chunk_rows, rows - c);
     std::fill(chunk.begin() + static_cast<std::ptrdiff_t>(n * row), chunk.end(), T{});
     generate<T>(static_cast<Kind>(kind), seed, shape, c * row, n * row, chunk.data());
-    const std::vector<std::uint8_t> z = h5::deflate_chunk(
-        {reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size() * sizeof(T)}, sizeof(T),
-        true, static_cast<int>(level));
+    const std::vector<std::uint8_t> z =
+        libpool::batch::deflate_chunk(std::span<const T>(chunk), static_cast<int>(level));
     r.sizes.push_back(z.size());
     r.bytes.insert(r.bytes.end(), z.begin(), z.end());
   }
@@ -271,6 +266,8 @@ std::vector<std::uint8_t> datagen_u8_task(std::uint32_t kind, std::uint64_t seed
   return datagen_block<std::uint8_t>(kind, seed, std::move(shape), begin, end);
 }
 
+namespace {
+
 void register_datagen(libpool::Registry& registry) {
   registry.add("poolrun.datagen_f32", datagen_f32_task);
   registry.add("poolrun.datagen_f64", datagen_f64_task);
@@ -284,56 +281,38 @@ void register_datagen(libpool::Registry& registry) {
   registry.add("poolrun.datagen_u8_gz", datagen_u8_gz_task);
 }
 
-namespace {
-
 constexpr std::uint64_t kChunkBytes = std::uint64_t{1} << 20;  // default HDF5 chunk
 constexpr std::uint64_t kWorkBytes = std::uint64_t{4} << 20;   // default work chunk
 // The most a task may return (libpool's message limit, 2 GiB less 8 MiB, with room to spare).
 constexpr std::uint64_t kMaxResultBytes = (std::uint64_t{2} << 30) - (std::uint64_t{16} << 20);
 
-class Datagen final : public Workload {
+class Datagen final : public libpool::batch::Workload {
  public:
   std::string name() const override { return "datagen"; }
   std::string description() const override {
     return "writes test input: normal/uniform/integer vectors and matrices, image stacks";
   }
-  void add_options(CLI::App& sub) override {
-    sub.add_option("--kind", kind_, "normal, uniform, integer or image")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"normal", "uniform", "integer", "image"}));
-    sub.add_option("--shape", shape_text_, "Dimensions: 1e8, 1000x512, 100x64x64x3 (N x H x W x C)")
-        ->required();
-    common::cli::add_u64(sub, "--seed", seed_, "Key of the Philox stream");
-    sub.add_option("--dtype", dtype_,
-                   "float32, float64, int32, int64 or uint8 (auto: float64, uint8 for images)")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"auto", "float32", "float64", "int32", "int64", "uint8"}));
-    common::cli::add_u64(sub, "--chunk", chunk_,
-                         "Rows along dimension 0 per HDF5 chunk (0: about 1 MiB a chunk)");
-    common::cli::add_u64(sub, "--gzip", gzip_, "Deflate level 1..9 with shuffle (0: off)");
-  }
-  void adjust_options(CommonOptions& options) override {
-    // "-o FILE.h5:/DSET": the file is the run's output file, /DSET the dataset in it.
-    const auto pos = options.output.rfind(":/");
-    if (pos != std::string::npos) {
-      const auto spec = common::cli::parse_dataset_spec(options.output, "--output");
-      options.output = spec.file;
-      dataset_ = spec.dataset;
-    }
-  }
-  common::Identity identity() const override {
-    common::Identity id{{"kind", kind_},
-                        {"shape", shape_text_},
-                        {"seed", std::to_string(seed_)},
-                        {"dtype", dtype_value_},
-                        {"chunk_rows", std::to_string(chunk_rows_)},
-                        {"gzip", std::to_string(gzip_)},
-                        {"dataset", dataset_}};
+  void options(libpool::batch::Options& o) override {
+    o.add("--kind", kind_, "normal, uniform, integer or image");
+    o.add("--shape", shape_text_, "Dimensions: 1e8, 1000x512, 100x64x64x3 (N x H x W x C)")
+        .required();
+    o.add("--seed", seed_, "Key of the Philox stream");
+    o.add("--dtype", dtype_,
+          "float32, float64, int32, int64 or uint8 (auto: float64, uint8 for images)");
+    o.add("--chunk", chunk_, "Rows along dimension 0 per HDF5 chunk (0: about 1 MiB a chunk)");
+    o.add("--gzip", gzip_, "Deflate level 1..9 with shuffle (0: off)");
+    o.output_dataset(dataset_);
     // Which image noise stream (see the top of this file): a file of the other never resumes.
-    if (kind_ == "image") id.emplace_back("image_stream", "2");
-    return id;
+    o.identity("image_stream", image_stream_);
   }
-  void validate(const CommonOptions&) const override {
+  void check() const override {
+    if (kind_ != "normal" && kind_ != "uniform" && kind_ != "integer" && kind_ != "image")
+      throw common::UsageError("--kind: '" + kind_ +
+                               "' is not one of normal, uniform, integer, image");
+    if (dtype_ != "auto" && dtype_ != "float32" && dtype_ != "float64" && dtype_ != "int32" &&
+        dtype_ != "int64" && dtype_ != "uint8")
+      throw common::UsageError("--dtype: '" + dtype_ +
+                               "' is not one of auto, float32, float64, int32, int64, uint8");
     shape_.clear();
     std::string_view rest = shape_text_;
     while (true) {
@@ -351,6 +330,7 @@ class Datagen final : public Workload {
       total *= v;
     }
     dtype_value_ = dtype_ != "auto" ? dtype_ : kind_ == "image" ? "uint8" : "float64";
+    image_stream_ = kind_ == "image" ? "2" : "";
     const bool floating = dtype_value_ == "float32" || dtype_value_ == "float64";
     if (kind_ == "image") {
       if (shape_.size() != 3 && shape_.size() != 4)
@@ -375,15 +355,10 @@ class Datagen final : public Workload {
     std::vector<hsize_t> chunk_dims(shape_.begin(), shape_.end());
     chunk_dims[0] = c0;
     check_fits("--shape " + shape_text_, chunk_dims, element_size(), "one HDF5 chunk");
-    if (dataset_.empty() || dataset_ == "/")
-      throw common::UsageError("--output: the dataset path is empty");
-    const std::string top = dataset_.substr(1, dataset_.find('/', 1) - 1);
-    if (top == "chunks" || top == "workers" || top == "error" || dataset_ == "/result" ||
-        dataset_ == "/result/")
-      throw common::UsageError("--output: " + dataset_ + " is part of the run's own layout");
   }
+  void tasks(libpool::Registry& registry) const override { register_datagen(registry); }
 
-  int run(Run& run) override {
+  void run(libpool::batch::Run& run) override {
     if (dtype_value_ == "float32")
       return run_typed<float>(run, datagen_f32_task, datagen_f32_gz_task);
     if (dtype_value_ == "float64")
@@ -392,7 +367,7 @@ class Datagen final : public Workload {
       return run_typed<std::int32_t>(run, datagen_i32_task, datagen_i32_gz_task);
     if (dtype_value_ == "int64")
       return run_typed<std::int64_t>(run, datagen_i64_task, datagen_i64_gz_task);
-    return run_typed<std::uint8_t>(run, datagen_u8_task, datagen_u8_gz_task);
+    run_typed<std::uint8_t>(run, datagen_u8_task, datagen_u8_gz_task);
   }
 
  private:
@@ -403,125 +378,78 @@ class Datagen final : public Workload {
   }
 
   template <class T>
-  int run_typed(Run& run,
-                std::vector<T> (*task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
-                                       std::uint64_t, std::uint64_t),
-                DeflatedRows (*gz_task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
-                                        std::uint64_t, std::uint32_t, std::uint64_t,
-                                        std::uint64_t)) {
+  void run_typed(libpool::batch::Run& run,
+                 std::vector<T> (*task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
+                                        std::uint64_t, std::uint64_t),
+                 DeflatedRows (*gz_task)(std::uint32_t, std::uint64_t, std::vector<std::uint64_t>,
+                                         std::uint64_t, std::uint32_t, std::uint64_t,
+                                         std::uint64_t)) {
     const std::uint64_t rows = shape_[0];
     const std::uint64_t row = product(shape_, 1);
-    const std::uint64_t nchunks = libpool::ceil_div(rows, chunk_rows_);
-    // Work chunks are runs of whole HDF5 chunks (a compressed chunk is written once):
-    // --chunksize elements rounded up, or ~4 MiB and at least 4 work chunks a worker.
-    const std::uint64_t chunk_elems = chunk_rows_ * row;
-    std::uint64_t cs = run.options().chunksize_value();
-    if (cs != 0) {
-      // More than the whole dataset is the whole dataset, so that cs * chunk_rows_ cannot
-      // overflow either.
-      cs = std::clamp<std::uint64_t>(libpool::ceil_div(cs, chunk_elems), 1, nchunks);
-    } else {
-      cs = std::clamp<std::uint64_t>(
-          nchunks / (4 * run.workers()), 1,
-          std::max<std::uint64_t>(1, kWorkBytes / (chunk_elems * sizeof(T))));
-    }
-    const std::vector<hsize_t> dims(shape_.begin(), shape_.end());
-    h5::File& file = run.out().file();
-    h5::Dataset out;
-    if (run.out().resumed() && file.exists(dataset_)) {
-      out = file.open_dataset(dataset_);  // the rows /chunks lists are in it already
-    } else {
-      h5::DatasetOptions opts;
-      opts.chunk = dims;
-      opts.chunk[0] = chunk_rows_;
-      opts.gzip = static_cast<int>(gzip_);
-      opts.shuffle = gzip_ > 0;
-      // Parent groups of /a/b/DSET.
-      for (auto pos = dataset_.find('/', 1); pos != std::string::npos;
-           pos = dataset_.find('/', pos + 1))
-        file.require_group(dataset_.substr(0, pos));
-      if (file.exists(dataset_))
-        throw std::runtime_error("datagen: " + dataset_ + " exists in the output file");
-      out = file.create_dataset(dataset_, h5::dtype_of<T>(), dims, opts);
-      out.set_attr("kind", kind_);
-      out.set_attr("seed", seed_);
-      out.set_attr("generator", "Philox4x32-10");
-    }
-    run.out().start();
-    std::vector<hsize_t> offset(dims.size(), 0);
-    std::vector<hsize_t> count = dims;
+    const std::vector<std::uint64_t> row_shape(shape_.begin() + 1, shape_.end());
+    auto out = run.rows<T>(dataset_, rows, row_shape, chunk_rows_, static_cast<int>(gzip_));
     const std::uint32_t kind = kind_ == "normal"    ? normal
                                : kind_ == "uniform" ? uniform
                                : kind_ == "integer" ? integer
                                                     : image;
-    // Rows, in runs of whole HDF5 chunks (the guided schedule may cut an HDF5 chunk in two; it
-    // is then written in two parts).
-    auto opt = run.span_options("rows", cs * chunk_rows_, cs * chunk_rows_);
-    if (opt.chunksize != 0) opt.chunksize = cs * chunk_rows_;
-    bool ok = false;
+    // Work chunks are runs of whole HDF5 chunks (a compressed chunk is written once): automatic
+    // ones of ~4 MiB.
+    const std::uint64_t chunk_bytes = chunk_rows_ * row * sizeof(T);
+    const libpool::batch::Pass pass{
+        .name = "rows",
+        .space = {0, rows},
+        .unit = "rows",
+        .max_chunk = std::max<std::uint64_t>(1, kWorkBytes / chunk_bytes) * chunk_rows_,
+        .granule = chunk_rows_};
+    std::optional<std::uint64_t> done;
     if (gzip_ == 0) {
-      auto chunks = run.pool().map_spans(task, libpool::Span{0, rows}, opt, kind, seed_, shape_);
-      run.start_progress("datagen", chunks.items_total());
-      ok = run.drive<std::vector<T>>("rows", chunks,
-                                     [&](libpool::SpanChunk<std::vector<T>>& c, common::ChunkRow&) {
-                                       const auto& block = c.value();
-                                       if (block.size() != c.span.size() * row)
-                                         throw std::runtime_error("datagen: short block");
-                                       offset[0] = c.span.begin;
-                                       count[0] = c.span.size();
-                                       out.write_slab(offset, count, std::span<const T>(block));
-                                     });
+      done = run.write_rows(
+          pass,
+          [&](const libpool::Span& span, std::vector<T>& block) -> std::uint64_t {
+            if (block.size() != span.size() * row) throw std::runtime_error("datagen: short block");
+            out.write(span.begin, std::span<const T>(block));
+            return 0;
+          },
+          task, kind, seed_, shape_);
     } else {
       // The workers deflate (a master compressing every chunk alone does not scale); the
       // master stores their bytes as they are.
-      auto chunks = run.pool().map_spans(gz_task, libpool::Span{0, rows}, opt, kind, seed_, shape_,
-                                         chunk_rows_, static_cast<std::uint32_t>(gzip_));
-      run.start_progress("datagen", chunks.items_total());
-      ok = run.drive<DeflatedRows>(
-          "rows", chunks, [&](libpool::SpanChunk<DeflatedRows>& c, common::ChunkRow&) {
-            const DeflatedRows& block = c.value();
-            offset[0] = c.span.begin;
-            if (block.sizes.empty()) {
-              if (block.bytes.size() != c.span.size() * row * sizeof(T))
-                throw std::runtime_error("datagen: short block");
-              std::vector<T> values(c.span.size() * row);
-              std::memcpy(values.data(), block.bytes.data(), block.bytes.size());
-              count[0] = c.span.size();
-              out.write_slab(offset, count, std::span<const T>(values));
-              return;
-            }
-            if (block.sizes.size() != (c.span.size() + chunk_rows_ - 1) / chunk_rows_)
+      done = run.write_rows(
+          pass,
+          [&](const libpool::Span& span, DeflatedRows& block) -> std::uint64_t {
+            if (block.sizes.size() != libpool::ceil_div(span.size(), chunk_rows_))
               throw std::runtime_error("datagen: short block");
             std::size_t at = 0;
+            std::uint64_t first = span.begin;
             for (std::uint64_t size : block.sizes) {
               if (size > block.bytes.size() - at) throw std::runtime_error("datagen: short block");
-              out.write_chunk(offset, {block.bytes.data() + at, static_cast<std::size_t>(size)});
+              out.write_chunk(first, {block.bytes.data() + at, static_cast<std::size_t>(size)});
               at += static_cast<std::size_t>(size);
-              offset[0] += chunk_rows_;
+              first += chunk_rows_;
             }
-          });
+            return 0;
+          },
+          gz_task, kind, seed_, shape_, chunk_rows_, static_cast<std::uint32_t>(gzip_));
     }
-    out = h5::Dataset();
-    if (ok) {
-      auto& result = run.out().result();
-      result.set_attr("dataset", dataset_);
-      result.set_attr("kind", kind_);
-      result.set_attr("seed", seed_);
-      result.set_attr("generator", "Philox4x32-10");
-      result.set_attr("chunk_rows", chunk_rows_);
+    if (!done) return;
+    auto& result = run.result();
+    for (const std::string& object : {std::string(), dataset_}) {
+      const auto attr = [&](const std::string& name, const libpool::batch::Value& v) {
+        object.empty() ? result.attr(name, v) : result.attr(object, name, v);
+      };
+      if (object.empty()) attr("dataset", dataset_);
+      attr("kind", kind_);
+      attr("seed", seed_);
+      attr("generator", std::string("Philox4x32-10"));
+      if (object.empty()) attr("chunk_rows", chunk_rows_);
     }
-    const double wall = run.elapsed();
-    const int code = run.finish();
-    if (!run.quiet() && code == exit_complete) {
-      const double bytes = static_cast<double>(rows * row * sizeof(T));
-      std::cout << "datagen: " << kind_ << " " << shape_text_ << " " << dtype_value_ << " (seed "
-                << seed_ << ", chunk " << chunk_rows_ << " rows"
-                << (gzip_ > 0 ? ", gzip " + std::to_string(gzip_) : std::string()) << ")\n  on "
-                << run.pool().size() << " rank(s) in " << human_seconds(wall) << ", "
-                << human_rate(bytes / wall, "B/s") << " -> " << run.options().output << ":"
-                << dataset_ << '\n';
-    }
-    return code;
+    InputInfo data;
+    data.elements = rows * row;
+    data.element_size = sizeof(T);
+    run.summary("datagen: " + kind_ + " " + shape_text_ + " " + dtype_value_ + " (seed " +
+                std::to_string(seed_) + ", chunk " + std::to_string(chunk_rows_) + " rows" +
+                (gzip_ > 0 ? ", gzip " + std::to_string(gzip_) : std::string()) + ") -> " +
+                run.output() + ":" + dataset_ + ", " + data_rate(data, run.elapsed()));
   }
 
   std::string kind_ = "normal";
@@ -533,12 +461,13 @@ class Datagen final : public Workload {
   std::string dataset_ = "/data";
   mutable std::vector<std::uint64_t> shape_;
   mutable std::string dtype_value_;
+  mutable std::string image_stream_;
   mutable std::uint64_t chunk_rows_ = 1;
 };
 
 }  // namespace
 
-std::unique_ptr<Workload> make_datagen() {
+std::unique_ptr<libpool::batch::Workload> make_datagen() {
   return std::make_unique<Datagen>();
 }
 

@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
-  return libpool::batch::detail::run_main(argc, argv, poolrun::builtin_workloads(), "poolrun",
+  std::vector<std::unique_ptr<libpool::batch::detail::Entry>> entries;
+  for (auto& w : poolrun::builtin_workloads())
+    entries.push_back(libpool::batch::detail::adapt(std::move(w)));
+  return libpool::batch::detail::run_main(argc, argv, std::move(entries), "poolrun",
                                           "batch workloads on an MPI process pool");
 }

@@ -1,6 +1,6 @@
-// poolrun's internals: the table of built-in workloads, and what the workloads not yet written on
-// the public workload API (libpool/batch.hpp) share. The run machinery itself is libpool_batch
-// (batch/src/batch/core.hpp).
+// poolrun's internals: the table of built-in workloads (each written on the public workload API,
+// libpool/batch.hpp), and what several of them share: the HDF5 input of stats and thumbnails,
+// and tasks that seed reuses.
 #pragma once
 
 #include <libpool/batch.hpp>
@@ -25,27 +25,11 @@ namespace poolrun {
 
 __extension__ typedef unsigned __int128 u128;
 
-using libpool::batch::exit_complete;
-using libpool::batch::exit_failed;
-using libpool::batch::exit_interrupted;
-using libpool::batch::exit_usage;
-using libpool::batch::detail::CommonOptions;
 using libpool::batch::detail::human_rate;
-using libpool::batch::detail::human_seconds;
 using libpool::batch::detail::test_delay;
-// A workload not yet on the public API drives the run machinery directly.
-using Run = libpool::batch::detail::RunCore;
-using Workload = libpool::batch::detail::Entry;
 
-// The built-in workloads, in the order poolrun --help lists them.
-std::vector<std::unique_ptr<Workload>> builtin_workloads();
-
-std::unique_ptr<Workload> make_datagen();
-std::unique_ptr<Workload> make_stats();
-
-// The tasks of the workloads not yet on the API (registered on every rank).
-void register_datagen(libpool::Registry& registry);
-void register_stats(libpool::Registry& registry);
+// The built-in workloads, in the order poolrun --help lists them (workloads.cpp).
+std::vector<std::unique_ptr<libpool::batch::Workload>> builtin_workloads();
 
 // An HDF5 input dataset (stats, thumbnails), checked on every rank before the pool starts.
 struct InputInfo {
@@ -68,10 +52,42 @@ void check_fits(const std::string& what, const std::vector<hsize_t>& dims,
                 std::uint64_t element_size, const std::string& unit);
 // UsageError when `file` is a poolrun output whose status is not "complete".
 void check_finished(const h5::File& file, const std::string& what);
-// The pool initializer of stats and thumbnails: every rank that runs tasks opens the input once
-// and keeps it open for its tasks (input_dataset()).
+// The setup() of stats and thumbnails: every rank opens the input once and keeps it open for its
+// tasks (input_dataset(), and its shape read once).
 void init_input(std::string file, std::string dataset);
 const h5::Dataset& input_dataset();
+const std::vector<hsize_t>& input_shape();
+// "1000x3" ("scalar" for a scalar dataset).
+std::string shape_string(const std::vector<hsize_t>& shape);
+// Calls f(T{}) with T the native type of `t` (a numeric dtype).
+template <class F>
+decltype(auto) visit_numeric(h5::Dtype t, F&& f) {
+  switch (t) {
+    case h5::Dtype::int8:
+      return f(std::int8_t{});
+    case h5::Dtype::uint8:
+      return f(std::uint8_t{});
+    case h5::Dtype::int16:
+      return f(std::int16_t{});
+    case h5::Dtype::uint16:
+      return f(std::uint16_t{});
+    case h5::Dtype::int32:
+      return f(std::int32_t{});
+    case h5::Dtype::uint32:
+      return f(std::uint32_t{});
+    case h5::Dtype::int64:
+      return f(std::int64_t{});
+    case h5::Dtype::uint64:
+      return f(std::uint64_t{});
+    case h5::Dtype::float32:
+      return f(float{});
+    case h5::Dtype::float64:
+      return f(double{});
+    default:
+      throw std::logic_error("stats: not a numeric dtype");
+  }
+}
+
 // Throws e with the input's FILE:/DSET and the rows read in front of its message.
 [[noreturn]] void throw_input_error(std::uint64_t begin, std::uint64_t end, const h5::Error& e);
 
@@ -80,8 +96,10 @@ const h5::Dataset& input_dataset();
 // (common::UsageError otherwise); the run itself; its task.
 std::vector<std::uint64_t> check_columns(const std::string& what, const InputInfo& info,
                                          std::vector<std::uint64_t> columns);
-int run_stats_columns(Run& run, const common::cli::DatasetSpec& input, const InputInfo& info,
-                      const std::vector<std::uint64_t>& picked);
+void run_stats_columns(libpool::batch::Run& run, const std::string& what, const InputInfo& info,
+                       const std::vector<std::uint64_t>& picked);
+// "1.2 GB/s": the input's bytes over `seconds`.
+std::string data_rate(const InputInfo& info, double seconds);
 void register_stats_columns(libpool::Registry& registry);
 
 // Tasks shared by several workloads (seed reuses the others').

@@ -23,6 +23,7 @@ class OptionsCore {
     std::function<std::string()> path;  // for input(): the file it names
     bool cosmetic = false;
     bool input = false;
+    bool skip_empty = false;  // Options::identity(): an empty value adds nothing
   };
 
   explicit OptionsCore(CLI::App& app) : app_(app) {}
@@ -40,14 +41,21 @@ class OptionsCore {
   }
   CLI::App& app() { return app_; }
   Options options() { return Options(this); }
+  // Options::output_dataset(): where -o FILE.h5:/DSET's dataset goes (null: not declared).
+  std::string* output_dataset = nullptr;
   Record& at(std::size_t i) { return records_.at(i); }
+  Record& at_last() { return records_.back(); }
 
   // What --resume must agree on: every option that is not cosmetic, then each input file's
   // identity (size and modification time).
   common::Identity identity() const {
     common::Identity id;
-    for (const auto& r : records_)
-      if (!r.cosmetic) id.emplace_back(r.key, r.text());
+    for (const auto& r : records_) {
+      if (r.cosmetic) continue;
+      std::string text = r.text();
+      if (r.skip_empty && text.empty()) continue;
+      id.emplace_back(r.key, std::move(text));
+    }
     const auto files = inputs();
     for (std::size_t i = 0; i < files.size(); ++i)
       id.emplace_back(files.size() == 1 ? "input_file" : "input_file." + std::to_string(i),
@@ -77,6 +85,18 @@ std::string f64_text(double v) {
   return buf;
 }
 
+// A dataset a workload writes outside /result: an absolute path that is not the run's own.
+void check_dataset_path(const std::string& path, const std::string& what) {
+  if (path.size() < 2 || path.front() != '/' || path.back() == '/')
+    throw common::UsageError(what + ": '" + path + "' is not a dataset path such as /data");
+  const std::string top = path.substr(1, path.find('/', 1) - 1);
+  for (const char* own : {"chunks", "partials", "workers", "error", "resumes", "progress"})
+    if (top == own)
+      throw common::UsageError(what + ": " + path + " is part of the run's own layout");
+  if (path == "/result")
+    throw common::UsageError(what + ": /result is part of the run's own layout");
+}
+
 // A workload written on the public API, as the driver sees it.
 class PublicEntry final : public Entry {
  public:
@@ -87,6 +107,17 @@ class PublicEntry final : public Entry {
     core_ = std::make_unique<OptionsCore>(sub);
     Options o = core_->options();
     w_->options(o);
+  }
+  // "-o FILE.h5:/DSET" of a workload that writes one dataset: the file is the output.
+  void adjust_options(CommonOptions& o) override {
+    std::string* dataset = core_->output_dataset;
+    if (!dataset) return;
+    if (o.output.rfind(":/") != std::string::npos) {
+      const auto spec = common::cli::parse_dataset_spec(o.output, "--output");
+      o.output = spec.file;
+      *dataset = spec.dataset;
+    }
+    check_dataset_path(*dataset, "--output");
   }
   void validate(const CommonOptions&) const override { w_->check(); }
   void register_tasks(libpool::Registry& registry) const override { w_->tasks(registry); }
@@ -191,6 +222,16 @@ Option Options::flag(const std::string& name, bool& value, const std::string& he
                     [&value] { return std::string(value ? "true" : "false"); });
 }
 
+void Options::output_dataset(std::string& dataset) {
+  core_->output_dataset = &dataset;
+  core_->add("dataset", nullptr, [&dataset] { return dataset; });
+}
+
+void Options::identity(const std::string& key, const std::string& value) {
+  core_->add(key, nullptr, [&value] { return value; });
+  core_->at_last().skip_empty = true;
+}
+
 // ---- Run -----------------------------------------------------------------------------------
 
 int Run::ranks() const {
@@ -219,6 +260,9 @@ std::string Run::schedule() const {
 }
 void Run::fail(const std::string& message) {
   core_->fail(message);
+}
+void Run::refuse(const std::string& message) {
+  core_->refuse(message);
 }
 bool Run::failed() const {
   return core_->failed();
@@ -317,11 +361,16 @@ h5::Dtype to_dtype(Type t) {
 }
 
 std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
-                       const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows) {
+                       const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows,
+                       int gzip) {
   auto& out = core_->out();
   if (out.started())
     throw std::logic_error("batch::Run::rows(\"" + name +
                            "\"): declare datasets before the first pass");
+  if (gzip < 0 || gzip > 9) throw std::invalid_argument("batch::Run::rows: gzip is 0..9");
+  const bool absolute = !name.empty() && name.front() == '/';
+  if (absolute) detail::check_dataset_path(name, "batch::Run::rows");
+  const std::string path = absolute ? name : "/result/" + name;
   auto r = std::make_unique<detail::RowsOut>();
   r->dtype = to_dtype(type);
   r->element_size = h5::size_of(r->dtype);
@@ -330,13 +379,22 @@ std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
     r->dims.push_back(d);
     r->row_elements *= d;
   }
-  h5::Group& result = out.result();
-  if (out.resumed() && result.exists(name)) {
-    r->dataset = result.open_dataset(name);
+  h5::File& file = out.file();
+  // Whether the dataset exists, its groups looked at one by one (a missing group is not an
+  // error).
+  const auto exists = [&] {
+    for (auto pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
+      if (!file.exists(path.substr(0, pos))) return false;
+      if (pos == std::string::npos) return true;
+    }
+  };
+  if (out.resumed() && exists()) {
+    r->dataset = file.open_dataset(path);
     if (r->dataset.shape() != r->dims || r->dataset.dtype() != r->dtype)
-      throw common::UsageError("--resume: /result/" + name +
+      throw common::UsageError("--resume: " + path +
                                " has another shape or type than this run writes");
   } else {
+    if (exists()) throw common::UsageError(path + " exists in the output file already");
     if (chunk_rows == 0) {
       const std::uint64_t row_bytes = std::max<std::uint64_t>(1, r->row_elements * r->element_size);
       chunk_rows = std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / row_bytes);
@@ -345,7 +403,11 @@ std::size_t Run::rows_(const std::string& name, Type type, std::uint64_t rows,
     o.chunk = r->dims;
     o.chunk[0] = std::max<std::uint64_t>(1, std::min<std::uint64_t>(rows, chunk_rows));
     for (std::size_t i = 1; i < o.chunk.size(); ++i) o.chunk[i] = std::max<hsize_t>(1, o.chunk[i]);
-    r->dataset = result.create_dataset(name, r->dtype, r->dims, o);
+    o.gzip = gzip;
+    o.shuffle = gzip > 0;
+    for (auto pos = path.find('/', 1); pos != std::string::npos; pos = path.find('/', pos + 1))
+      file.require_group(path.substr(0, pos));
+    r->dataset = file.create_dataset(path, r->dtype, r->dims, o);
   }
   const auto chunk = r->dataset.chunk_dims();
   r->chunk_rows = chunk.empty() ? 1 : std::max<std::uint64_t>(1, chunk[0]);
@@ -363,10 +425,16 @@ void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first
   const std::uint64_t n = elements / r.row_elements;
   if (first > r.dims[0] || n > r.dims[0] - first)
     throw std::out_of_range("batch::Rows::write: rows [" + std::to_string(first) + ", " +
-                            std::to_string(first + n) + ") outside /result/" +
+                            std::to_string(first + n) + ") outside " +
                             std::string(r.dataset.path()));
   if (n == 0) return;
   const auto* b = static_cast<const std::byte*>(data);
+  // Whole HDF5 chunks go to the file as they are, uncopied. (No waiting run ends at a chunk
+  // boundary, so none has to join them.)
+  if (first % r.chunk_rows == 0 && ((first + n) % r.chunk_rows == 0 || first + n == r.dims[0])) {
+    r.write_slab(first, n, b);
+    return;
+  }
   const std::size_t bytes = elements * r.element_size;
   // Chunks mostly complete in order: rows that continue a waiting run join it.
   auto next = r.pending.lower_bound(first);
@@ -386,6 +454,26 @@ void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first
   r.write_whole_chunks(run);
   // Bounded: at most 64 MiB or 65536 runs wait for the next flush.
   if (r.pending_bytes >= (std::uint64_t{64} << 20) || r.pending.size() >= 65536) r.write_pending();
+}
+
+void Run::write_chunk_(detail::RunCore* core, std::size_t id, std::uint64_t first,
+                       std::span<const std::uint8_t> stored) {
+  auto& r = *core->rows_out().at(id);
+  if (!r.dataset.valid())
+    throw std::logic_error(
+        "batch::Rows::write_chunk: rows are written by passes, before the results");
+  if (first % r.chunk_rows != 0 || first >= r.dims[0])
+    throw std::out_of_range("batch::Rows::write_chunk: row " + std::to_string(first) +
+                            " does not begin an HDF5 chunk of " + std::string(r.dataset.path()));
+  std::vector<hsize_t> offset(r.dims.size(), 0);
+  offset[0] = first;
+  r.dataset.write_chunk(offset, stored);
+}
+
+std::vector<std::uint8_t> deflate_chunk(std::span<const std::byte> values, std::size_t element_size,
+                                        int level) {
+  return h5::deflate_chunk({reinterpret_cast<const std::uint8_t*>(values.data()), values.size()},
+                           element_size, true, level);
 }
 
 void Run::chunk_counted_(const libpool::Span& span, const libpool::TaskInfo& info,

@@ -165,7 +165,8 @@ void RowsOut::write_pending() {
 void RowsOut::write_whole_chunks(std::map<std::uint64_t, std::vector<std::byte>>::iterator run) {
   const std::uint64_t first = run->first;
   const std::uint64_t end = first + run->second.size() / row_bytes();
-  const std::uint64_t boundary = end / chunk_rows * chunk_rows;
+  // The dataset's last rows end its edge chunk.
+  const std::uint64_t boundary = end == dims[0] ? end : end / chunk_rows * chunk_rows;
   if (boundary <= first) return;
   const std::uint64_t rows = boundary - first;
   write_slab(first, rows, run->second.data());
@@ -192,7 +193,6 @@ void RunCore::close_rows() {
 
 void RunCore::flush_ledger() {
   write_rows_pending();
-  if (before_flush_) before_flush_();
   out_.flush();
   last_flush_ = elapsed();
   lock_.touch();
@@ -324,7 +324,6 @@ void RunCore::print_progress(bool final_line) {
 int RunCore::finish() {
   end_progress();
   close_rows();  // the datasets close before the file leaves SWMR mode
-  if (before_flush_) before_flush_();
   const double wall = elapsed();
   std::vector<common::WorkerRow> rows;
   for (std::size_t r = 0; r < rank_chunks_.size(); ++r) {

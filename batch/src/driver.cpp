@@ -248,12 +248,14 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
   add_common_options(app, common_options);
   // The table of workloads, one a line (scripts and tests read it): name, then description.
   app.add_flag_callback(
-      "--list",
-      [&] {
-        for (const auto& w : workloads) std::cout << w->name() << '\t' << w->description() << '\n';
-        throw CLI::Success();
-      },
-      "List the workloads (name and description, tab-separated) and exit");
+         "--list",
+         [&] {
+           for (const auto& w : workloads)
+             std::cout << w->name() << '\t' << w->description() << '\n';
+           throw CLI::Success();
+         },
+         "List the workloads (name and description, tab-separated) and exit")
+      ->configurable(false);  // an action, not a setting: --dump-config leaves it out
   for (auto& w : workloads) {
     CLI::App* sub = app.add_subcommand(w->name(), w->description())->fallthrough();
     sub->footer("Common options (before or after the workload; see " + program +

@@ -1,6 +1,7 @@
 """Helpers shared by the end-to-end tests (poolrun_e2e.py, poolreport_e2e.py): reading a file
 that a run may be writing right now, and finding the pids of the ranks mpirun started."""
 import os
+import subprocess
 import time
 
 import h5py
@@ -56,3 +57,11 @@ def rank_pids(mpirun_pid, binary):
                 os.path.realpath(f"/proc/{pid}/exe") == os.path.realpath(binary):
             ranks[int(env[b"OMPI_COMM_WORLD_RANK"])] = int(pid)
     return ranks
+
+
+def builtin_workloads(poolrun, env=None):
+    """poolrun's table of built-in workloads, in its order (`poolrun --list`): the per-workload
+    cases come from it, so a new built-in is tested (or its missing test data fail) at once."""
+    p = subprocess.run([poolrun, "--list"], capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [line.split("\t")[0] for line in p.stdout.splitlines() if line]

@@ -16,7 +16,7 @@ import time
 
 import h5py
 
-from e2e_helpers import attr, open_left, wait_for_rows
+from e2e_helpers import attr, builtin_workloads, open_left, wait_for_rows
 from e2e_helpers import rank_pids as _rank_pids
 
 POOLRUN, MPIEXEC, CONFIGS = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -292,7 +292,7 @@ def case_progress(d):
 
 def case_configs(d):
     # The committed configs run as they are, and --dump-config round-trips.
-    for wl in ("powersum", "primes", "pi", "factor", "seed", "datagen", "stats", "thumbnails"):
+    for wl in builtin_workloads(POOLRUN, ENV):
         cfg = os.path.join(CONFIGS, wl + ".toml")
         ok([wl, "--config", cfg, "-o", wl + ".h5", "-q"], cwd=d)
         dumped = ok([wl, "--config", cfg, "--dump-config"], cwd=d).stdout
@@ -518,8 +518,19 @@ def case_stats_columns(d):
         with h5py.File(os.path.join(d, f"{name}.h5")) as f:
             block_rows = int(f["result"].attrs["block_rows"])
             nblocks = -(-x.shape[0] // block_rows)
-            assert f["ledger/columns/mean"].shape == (nblocks, len(picked))
-            assert int(f["chunks/end"][:].max()) == nblocks
+            # Each chunk's partial in /partials: the moments (7 x 8 bytes) of each of its
+            # blocks and picked columns, after the vector's 8-byte length.
+            c = f["chunks"]
+            begin, end = c["begin"][:], c["end"][:]
+            assert int(end.max()) == x.shape[0]
+            assert all(b % block_rows == 0 for b in begin)
+            blocks = [-(-int(e) // block_rows) - int(b) // block_rows for b, e in zip(begin, end)]
+            assert sum(blocks) == nblocks
+            for k, nb in enumerate(blocks):
+                off, n = int(c["partial_offset"][k]), int(c["partial_bytes"][k])
+                assert n == 8 + nb * len(picked) * 56, (n, nb, picked)
+                assert struct.unpack("<Q", f["partials"][off:off + 8].tobytes())[0] == \
+                    nb * len(picked)
         rows_cs = int(rng.integers(1, x.shape[0] + 1))
         for ranks, extra in ((1, []), (3, ["--chunksize", str(rows_cs), "--schedule", "guided"])):
             other = stats_of(d, f"{name}_{ranks}.h5", args + extra, ranks=ranks)
@@ -958,6 +969,7 @@ FAULT_WORKLOADS = {
 
 def crash_case(workload, victim):
     def case(d):
+        assert workload in FAULT_WORKLOADS, f"{workload}: no FAULT_WORKLOADS entry (its run to kill)"
         fault_inputs(d)
         args, delay, compare = FAULT_WORKLOADS[workload]
         if workload == "datagen":
@@ -1200,8 +1212,21 @@ def case_partial_input_refused(d):
     ok(["stats", "g.h5:/x", "-o", "s.h5", "-q"], cwd=d)
 
 
+def case_workload_table(d):
+    # CMake's per-workload cases (read from apps/poolrun/workloads.cpp) are poolrun's table, and
+    # every workload in it has its fault run and its committed config.
+    listed = builtin_workloads(POOLRUN, ENV)
+    assert listed == os.environ["POOLRUN_TABLE"].split(","), (listed, os.environ["POOLRUN_TABLE"])
+    for wl in listed:
+        assert wl in FAULT_WORKLOADS, wl
+        assert os.path.exists(os.path.join(CONFIGS, wl + ".toml")), wl
+
+
 if __name__ == "__main__":
     case = sys.argv[4]
+    if case.startswith(("kill_worker_", "kill_master_")) and "case_" + case not in globals():
+        victim, _, wl = case[len("kill_"):].partition("_")  # a workload of the table, untested
+        globals()["case_" + case] = crash_case(wl, victim)
     with tempfile.TemporaryDirectory(prefix="poolrun-e2e-") as tmp:
         globals()["case_" + case](tmp)
     print(f"{case}: ok")

@@ -105,15 +105,6 @@ class RunCore {
                                     std::uint64_t auto_max = UINT64_MAX,
                                     std::uint64_t granule = 1) const;
 
-  // Consumes the chunks of one pass: on_done(chunk, row) merges a completed chunk's result (and
-  // may fill the row's partial columns); its row then goes to the ledger. Flushes the ledger
-  // every --flush-interval seconds and at once on a signal; stops at the first failure or
-  // signal (queued chunks cancelled, running ones drained within a grace period). Returns true
-  // if every chunk of the pass completed.
-  template <class R>
-  bool drive(std::string_view pass, libpool::SpanMap<R>& chunks,
-             const std::function<void(libpool::SpanChunk<R>&, common::ChunkRow&)>& on_done);
-
   // A ledger row for a chunk of this attempt.
   common::ChunkRow row_for(libpool::Span span, const libpool::TaskInfo& info,
                            std::string_view pass) const;
@@ -143,9 +134,6 @@ class RunCore {
   // Writes the buffered rows to disk now (data first); also refreshes the output lock.
   void flush_ledger();
   static constexpr std::uint64_t kMaxBufferedRows = 1 << 16;
-  // Called before every flush (and at finish): a workload that buffers data writes it here, so
-  // that it reaches the disk before the rows that claim it.
-  void before_flush(std::function<void()> fn) { before_flush_ = std::move(fn); }
 
   // The datasets passes write row by row (the public Run::rows).
   std::vector<std::unique_ptr<RowsOut>>& rows_out() { return rows_out_; }
@@ -193,7 +181,6 @@ class RunCore {
   bool lost_rank_ = false;
   std::string error_message_;
   std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)
-  std::function<void()> before_flush_;
   double last_flush_ = 0;
   double last_touch_ = 0;
   bool stopping_ = false;  // a signal came: no new chunks, flushed
@@ -216,39 +203,8 @@ class RunCore {
   void print_progress(bool final_line);
 };
 
-template <class R>
-bool RunCore::drive(std::string_view pass, libpool::SpanMap<R>& chunks,
-                    const std::function<void(libpool::SpanChunk<R>&, common::ChunkRow&)>& on_done) {
-  const auto stop = [&] { chunks.stop(); };
-  if (failed_ || interrupted()) stop();
-  while (!chunks.finished()) {
-    // A short wait keeps flushes, progress lines and signals responsive while chunks run.
-    libpool::SpanChunk<R>* c = chunks.next(std::chrono::milliseconds(100));
-    if (c) {
-      common::ChunkRow row = row_for(c->span, c->info, pass);
-      if (c->error) {
-        handle_error(c->error, row, c->span);
-        stop();
-      } else {
-        try {
-          on_done(*c, row);
-          record_chunk(row);
-          add_progress(c->span.size());
-        } catch (const std::exception& e) {  // a failure on the master (e.g. an overflow)
-          row.status = std::string(common::chunk_failed);
-          record_chunk(row);
-          record_error(e.what(), c->span);
-          stop();
-        }
-      }
-    }
-    if (!tick(stop)) break;
-  }
-  return !failed_ && !interrupted() && chunks.finished();
-}
-
 // What the driver needs of a workload. Workloads written on the public API reach it through an
-// adapter (api.cpp); poolrun's workloads not yet moved onto the API implement it directly.
+// adapter (api.cpp).
 class Entry {
  public:
   virtual ~Entry() = default;
@@ -258,7 +214,7 @@ class Entry {
   // Checks the options after parsing (every rank); throws common::UsageError.
   virtual void validate(const CommonOptions& options) const = 0;
   // Called on every rank before validate(): a workload may take a part of the common options
-  // (datagen takes "-o FILE.h5:/DSET" apart); throws common::UsageError.
+  // (one that writes a dataset takes "-o FILE.h5:/DSET" apart); throws common::UsageError.
   virtual void adjust_options(CommonOptions& /*options*/) {}
   // Registers the workload's tasks (every rank, every workload of the program).
   virtual void register_tasks(libpool::Registry& /*registry*/) const {}

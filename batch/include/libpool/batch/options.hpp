@@ -71,6 +71,14 @@ class Options {
   Option add(const std::string& name, DatasetSpec& value, const std::string& help);
   // A switch without a value.
   Option flag(const std::string& name, bool& value, const std::string& help);
+  // The workload writes its data to one dataset that the user may name: `-o FILE.h5:/DSET`
+  // puts /DSET in `dataset` (which holds the default, "/data" say) and FILE.h5 is the output.
+  // Part of the identity; a path of the run's own layout (/chunks, /result, ...) is refused.
+  void output_dataset(std::string& dataset);
+  // An entry of the run's identity that no option gives: the version of an algorithm whose
+  // results change with it, so that --resume never mixes two. Read when the run starts (set it
+  // in check()); an empty value adds nothing.
+  void identity(const std::string& key, const std::string& value);
 
  private:
   friend class detail::OptionsCore;

@@ -103,9 +103,13 @@ template <class T>
 class Rows {
  public:
   Rows() = default;
-  // Writes rows [first, first + values.size() / row size) (row-major). Buffered: the rows reach
-  // the disk at the next flush, before the ledger rows that claim them.
+  // Writes rows [first, first + values.size() / row size) (row-major). Whole HDF5 chunks go to
+  // the file at once; the rest waits, coalesced, and reaches the disk at the next flush, before
+  // the ledger rows that claim it.
   void write(std::uint64_t first, std::span<const T> values);
+  // Stores one whole HDF5 chunk, rows [first, first + chunk rows), as deflate_chunk() returned
+  // it (a dataset declared with gzip; the edge chunk padded with zeros to the whole chunk).
+  void write_chunk(std::uint64_t first, std::span<const std::uint8_t> stored);
   // The dataset's name under /result.
   const std::string& name() const { return name_; }
 
@@ -117,6 +121,16 @@ class Rows {
   std::size_t id_ = 0;
   std::string name_;
 };
+
+// For a dataset of rows declared with gzip: one HDF5 chunk's values (its whole extent, the edge
+// chunk padded with zeros) shuffled and deflated as HDF5's filters would. Call it in the task, so
+// every worker compresses its own chunks, and store the bytes with Rows::write_chunk.
+std::vector<std::uint8_t> deflate_chunk(std::span<const std::byte> values, std::size_t element_size,
+                                        int level);
+template <class T>
+std::vector<std::uint8_t> deflate_chunk(std::span<const T> values, int level) {
+  return deflate_chunk(std::as_bytes(values), sizeof(T), level);
+}
 
 // The /result group of the output file. Written after the passes (results are not written while
 // chunks run: the file is then in HDF5's SWMR mode, which creates nothing new).
@@ -182,13 +196,16 @@ class Run {
   std::optional<std::uint64_t> write_rows(const Pass& pass, Write&& write, P (*task)(A...),
                                           Fixed&&... fixed);
 
-  // Declares /result/NAME, `rows` rows of `row_shape` elements of T (1-D when row_shape is
-  // empty), chunked by `chunk_rows` rows (0: about 1 MiB a chunk). Before the first pass: the
-  // file then enters SWMR mode, where nothing new is created. A resumed run reopens it.
+  // Declares /result/NAME (or NAME itself when it starts with '/', its groups created), `rows`
+  // rows of `row_shape` elements of T (1-D when row_shape is empty), chunked by `chunk_rows` rows
+  // (0: about 1 MiB a chunk), deflated at level `gzip` with byte shuffle (0: not compressed).
+  // Before the first pass: the file then enters SWMR mode, where nothing new is created. A
+  // resumed run reopens it.
   template <class T>
   Rows<T> rows(const std::string& name, std::uint64_t rows,
-               const std::vector<std::uint64_t>& row_shape = {}, std::uint64_t chunk_rows = 0) {
-    return Rows<T>(core_, rows_(name, type_of<T>(), rows, row_shape, chunk_rows), name);
+               const std::vector<std::uint64_t>& row_shape = {}, std::uint64_t chunk_rows = 0,
+               int gzip = 0) {
+    return Rows<T>(core_, rows_(name, type_of<T>(), rows, row_shape, chunk_rows, gzip), name);
   }
 
   // The result group (after the passes); group(name) is a group below it.
@@ -196,6 +213,10 @@ class Run {
   // Fails the run with a message found on the master (an overflow of the final sum, say):
   // status failed, exit code 1, the message in /error.
   void fail(const std::string& message);
+  // Ends the run because of what the data turned out to be, found only once passes read it (a
+  // histogram range that is not finite): status failed, the message in /error and on stderr as
+  // one line, exit code 2 as for a usage error found before the run.
+  void refuse(const std::string& message);
   bool failed() const;
   // Lines printed on stdout when the run completes (unless --quiet), before the library's line
   // with ranks, wall time, rate and output.
@@ -228,7 +249,8 @@ class Run {
                      std::exception_ptr error);
   bool tick_(const std::function<void()>& stop);
   std::size_t rows_(const std::string& name, Type type, std::uint64_t rows,
-                    const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows);
+                    const std::vector<std::uint64_t>& row_shape, std::uint64_t chunk_rows,
+                    int gzip);
   void chunk_counted_(const libpool::Span& span, const libpool::TaskInfo& info,
                       std::uint64_t count);
   std::uint64_t counted_before_(const Pass& pass);
@@ -236,6 +258,8 @@ class Run {
   friend class Rows;
   static void write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first,
                           const void* data, std::size_t elements);
+  static void write_chunk_(detail::RunCore* core, std::size_t id, std::uint64_t first,
+                           std::span<const std::uint8_t> stored);
   bool stopped_() const;
   void end_pass_();
 
@@ -351,6 +375,11 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
 template <class T>
 void Rows<T>::write(std::uint64_t first, std::span<const T> values) {
   Run::write_rows_(core_, id_, first, values.data(), values.size());
+}
+
+template <class T>
+void Rows<T>::write_chunk(std::uint64_t first, std::span<const std::uint8_t> stored) {
+  Run::write_chunk_(core_, id_, first, stored);
 }
 
 template <class P, class Write, class... A, class... Fixed>
