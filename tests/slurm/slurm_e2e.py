@@ -5,6 +5,7 @@ Usage: slurm_e2e.py SOURCE_DIR POOLRUN POOLREPORT MPIEXEC CASE
 Every case checks the file a job wrote, not only the job's exit code: srun and mpirun rewrite
 the ranks' exit codes. Results are compared bit for bit with a run outside Slurm.
 """
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import numpy as np
 # The end-to-end tests' helpers: an attribute as text, the rows of a ledger being written.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps"))
 from e2e_helpers import attr, ledger_rows as rows  # noqa: E402
+import workloads_doc  # noqa: E402
 
 SOURCE, POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1:5]
 SLURM = os.path.join(SOURCE, "slurm")
@@ -226,6 +228,53 @@ def case_user_program(d):
                        env=ENV, timeout=300)
     assert p.returncode == 0, p.stderr
     same_results(out, os.path.join(d, "ref.h5"))
+
+
+def case_workloads_doc(d):
+    """docs/workloads.md's Slurm section as a reader runs it: its sbatch commands as the page
+    has them, in the reader's directory that apps.workloads_doc left (libpool installed in
+    ~/.local, the program in build-collatz/), with what the page's commands exported. Added:
+    SLURM_CONF for the dev cluster (what `eval "$(slurm/dev-cluster.sh env)"` sets). The page's
+    --range 1:1e11 is hours of arithmetic on this cluster's 6 CPUs, so the test checks that
+    the job runs as the page says (its nodes, the program on them, the output and the log where
+    and as the page names them) and then ends it with scancel; user_program runs the same
+    program through time limits and requeues to completion."""
+    work = os.environ["LIBPOOL_WORKLOADS_DOC"]
+    with open(os.path.join(work, "session.json")) as f:
+        session = json.load(f)
+    env = dict(ENV, HOME=session["home"], **session["exported"])
+    for k in ("POOLRUN", "POOLREPORT"):  # the installed copy's, as for the reader
+        env.pop(k)
+    cwd = session["cwd"]
+    shell = workloads_doc.Shell(cwd, env, os.path.join(d, "logs"))
+    doc = workloads_doc.parse(os.path.join(SOURCE, "docs", "workloads.md"))
+    cmds = [c for b in doc if b.section == workloads_doc.SLURM_SECTION and b.lang == "sh"
+            for c in workloads_doc.commands(b)]
+    assert cmds
+    for c in cmds:
+        rc, out, err = shell.run(c.text, timeout=60)
+        assert rc == c.exit == 0, (c.text, rc, out, err)
+        jid = re.fullmatch(r"Submitted batch job (\d+)", out.strip())[1]
+        nodes = int(re.search(r"-N (\d+)", c.bare)[1])
+        output = os.path.join(cwd, f"collatz-{jid}.h5")
+        try:
+            wait_running(jid)
+            # The program opened its ledger: it runs on the job's ranks.
+            t0 = time.time()
+            while rows(output + ".partial") < 0:
+                assert job(jid).get("JobState") == "RUNNING" and time.time() - t0 < 60, \
+                    (job(jid), log(cwd, f"poolrun-{jid}.out"))
+                time.sleep(0.2)
+        finally:
+            subprocess.run(["scancel", jid], env=ENV, capture_output=True)
+        j = wait_job(jid)
+        text = log(cwd, f"poolrun-{jid}.out")
+        assert j["JobState"] == "CANCELLED" and int(j["NumNodes"]) == nodes, (j, text)
+        assert "/build-collatz/collatz " in text and " --range 1:1e11" in text, text
+        with h5py.File(output, "r") as f:  # TERM: flushed, drained, ended the file
+            assert attr(f, "status") == "partial" and attr(f, "workload") == "collatz"
+            assert attr(f, "slurm_job_id") == jid
+            assert len(set(f.attrs["hosts"])) == nodes, f.attrs["hosts"]
 
 
 def slow_pi(extra=()):
