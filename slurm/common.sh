@@ -6,7 +6,8 @@
 #   LIBPOOL_LAUNCHER        srun | mpirun | auto (default: srun when Slurm offers PMIx)
 #   LIBPOOL_CONFIG          the TOML config (default: configs/<workload>.toml of the source tree)
 #   LIBPOOL_OUTPUT          the output file (default: <job name>-<job id>[_<array task>].h5,
-#                           beside the job's log in the submit directory); -o in the arguments
+#                           beside the job's log in the submit directory, with the workload's
+#                           name for poolrun.sbatch's default job name); -o in the arguments
 #                           wins
 #   LIBPOOL_MAX_REQUEUES    how many times a job requeues itself after its time limit (default 5)
 #   LIBPOOL_MPIRUN_ARGS     extra mpirun arguments (default --bind-to none)

@@ -5,8 +5,9 @@
 #   slurm/scaling.sh [--series "1x1 1x2 2x2 4x2"] [--time MIN] WORKLOAD [poolrun options...]
 #
 # Each entry is NODESxTASKS_PER_NODE. Runs on the login node; every entry is an sbatch of
-# slurm/WORKLOAD.sbatch with -N/--ntasks-per-node, its output named after the job id in the
-# current directory. Efficiency = speed-up / (ranks / ranks of the first entry).
+# slurm/poolrun.sbatch WORKLOAD with -N/--ntasks-per-node, its output named after the job
+# (scale-WORKLOAD-NxT-<job id>.h5) in the current directory. Efficiency = speed-up / (ranks /
+# ranks of the first entry).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 series="1x1 1x2 2x2"
@@ -15,20 +16,24 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --series) series=${2:?--series needs a list}; shift 2 ;;
     --time) time_min=${2:?--time needs minutes}; shift 2 ;;
-    -h | --help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
 [ $# -ge 1 ] || { echo "scaling: usage: scaling.sh [--series \"1x1 2x2\"] WORKLOAD [options]" >&2; exit 2; }
 workload=$1
 shift
-script=$here/$workload.sbatch
-[ -f "$script" ] || { echo "scaling: no $script" >&2; exit 2; }
+script=$here/poolrun.sbatch
 export LIBPOOL_ROOT=${LIBPOOL_ROOT:-$(cd "$here/.." && pwd)}
 LIBPOOL_SLURM_DIR=$here
 # shellcheck source=slurm/common.sh
 source "$here/common.sh"
 POOLREPORT=$(libpool_find_tool poolreport "${POOLREPORT:-}")
+POOLRUN=$(libpool_find_tool poolrun "${POOLRUN:-}")
+# An unknown workload is refused here, not by the first job after its wait in the queue.
+workloads=$("$POOLRUN" --list)
+awk -F'\t' -v w="$workload" '$1 == w { found = 1 } END { exit !found }' <<<"$workloads" ||
+  { echo "scaling: '$workload' is not a workload of poolrun --list" >&2; exit 2; }
 
 job_state() { scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 
@@ -40,7 +45,7 @@ for entry in $series; do
   ranks=$((nodes * per))
   name=scale-$workload-${nodes}x$per
   id=$(sbatch --parsable --job-name "$name" -N "$nodes" --ntasks-per-node "$per" -n "$ranks" \
-    --time "$time_min" --no-requeue "$script" "$@")
+    --time "$time_min" --no-requeue "$script" "$workload" "$@")
   id=${id%%;*}
   echo "scaling: $entry: job $id" >&2
   # sbatch --wait polls every 32 s at worst: ask ourselves.

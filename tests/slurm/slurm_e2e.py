@@ -5,6 +5,7 @@ Usage: slurm_e2e.py SOURCE_DIR POOLRUN POOLREPORT MPIEXEC CASE
 Every case checks the file a job wrote, not only the job's exit code: srun and mpirun rewrite
 the ranks' exit codes. Results are compared bit for bit with a run outside Slurm.
 """
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import numpy as np
 # The end-to-end tests' helpers: an attribute as text, the rows of a ledger being written.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps"))
 from e2e_helpers import attr, ledger_rows as rows  # noqa: E402
+import workloads_doc  # noqa: E402
 
 SOURCE, POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1:5]
 SLURM = os.path.join(SOURCE, "slurm")
@@ -143,8 +145,9 @@ def case_start(d):
 
 
 def case_scripts(d):
-    # Every script with small parameters, found through PATH and submitted from a directory
-    # that is not the source tree; outputs land beside the logs, named with the job id.
+    # Every workload through the generic script with small parameters, poolrun found through
+    # PATH, submitted from a directory that is not the source tree; outputs land beside the
+    # logs, named with the workload and the job id.
     env = dict(ENV, PATH=os.path.dirname(POOLRUN) + ":" + os.path.dirname(POOLREPORT) + ":"
                + os.environ["PATH"])
     env.pop("POOLRUN")
@@ -157,20 +160,22 @@ def case_scripts(d):
         "factor": ["--numbers", "1000003", "999983", "62710561"],
         "datagen": ["--kind", "image", "--shape", "8x16x16x3", "-o", "img.h5:/images"],
     }
-    jobs = {w: sbatch(d, f"{w}.sbatch", a, ["-n", "2"], env) for w, a in small.items()}
+    jobs = {w: sbatch(d, "poolrun.sbatch", [w, *a], ["-n", "2"], env) for w, a in small.items()}
     assert wait_job(jobs["datagen"])["JobState"] == "COMPLETED"
     after = {
         "stats": ["img.h5:/images", "--bins", "8"],
         "thumbnails": ["img.h5:/images", "--size", "4x4"],
     }
     for w, a in after.items():
-        jobs[w] = sbatch(d, f"{w}.sbatch", a, ["-n", "2"], env)
+        jobs[w] = sbatch(d, "poolrun.sbatch", [w, *a], ["-n", "2"], env)
         small[w] = a
     for w, jid in jobs.items():
         j = wait_job(jid)
         out = "img.h5" if w == "datagen" else f"{w}-{jid}.h5"
-        assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (w, j, log(d, f"{w}-{jid}.out"))
-        assert os.path.exists(os.path.join(d, f"{w}-{jid}.out"))
+        # The generic script's job is named poolrun: its log is poolrun-<job id>.out, its
+        # output is named after the workload.
+        text = log(d, f"poolrun-{jid}.out")
+        assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (w, j, text)
         complete(os.path.join(d, out), w)
         ref = f"ref-{w}.h5"
         if w == "datagen":
@@ -225,6 +230,53 @@ def case_user_program(d):
     same_results(out, os.path.join(d, "ref.h5"))
 
 
+def case_workloads_doc(d):
+    """docs/workloads.md's Slurm section as a reader runs it: its sbatch commands as the page
+    has them, in the reader's directory that apps.workloads_doc left (libpool installed in
+    ~/.local, the program in build-collatz/), with what the page's commands exported. Added:
+    SLURM_CONF for the dev cluster (what `eval "$(slurm/dev-cluster.sh env)"` sets). The page's
+    --range 1:1e11 is hours of arithmetic on this cluster's 6 CPUs, so the test checks that
+    the job runs as the page says (its nodes, the program on them, the output and the log where
+    and as the page names them) and then ends it with scancel; user_program runs the same
+    program through time limits and requeues to completion."""
+    work = os.environ["LIBPOOL_WORKLOADS_DOC"]
+    with open(os.path.join(work, "session.json")) as f:
+        session = json.load(f)
+    env = dict(ENV, HOME=session["home"], **session["exported"])
+    for k in ("POOLRUN", "POOLREPORT"):  # the installed copy's, as for the reader
+        env.pop(k)
+    cwd = session["cwd"]
+    shell = workloads_doc.Shell(cwd, env, os.path.join(d, "logs"))
+    doc = workloads_doc.parse(os.path.join(SOURCE, "docs", "workloads.md"))
+    cmds = [c for b in doc if b.section == workloads_doc.SLURM_SECTION and b.lang == "sh"
+            for c in workloads_doc.commands(b)]
+    assert cmds
+    for c in cmds:
+        rc, out, err = shell.run(c.text, timeout=60)
+        assert rc == c.exit == 0, (c.text, rc, out, err)
+        jid = re.fullmatch(r"Submitted batch job (\d+)", out.strip())[1]
+        nodes = int(re.search(r"-N (\d+)", c.bare)[1])
+        output = os.path.join(cwd, f"collatz-{jid}.h5")
+        try:
+            wait_running(jid)
+            # The program opened its ledger: it runs on the job's ranks.
+            t0 = time.time()
+            while rows(output + ".partial") < 0:
+                assert job(jid).get("JobState") == "RUNNING" and time.time() - t0 < 60, \
+                    (job(jid), log(cwd, f"poolrun-{jid}.out"))
+                time.sleep(0.2)
+        finally:
+            subprocess.run(["scancel", jid], env=ENV, capture_output=True)
+        j = wait_job(jid)
+        text = log(cwd, f"poolrun-{jid}.out")
+        assert j["JobState"] == "CANCELLED" and int(j["NumNodes"]) == nodes, (j, text)
+        assert "/build-collatz/collatz " in text and " --range 1:1e11" in text, text
+        with h5py.File(output, "r") as f:  # TERM: flushed, drained, ended the file
+            assert attr(f, "status") == "partial" and attr(f, "workload") == "collatz"
+            assert attr(f, "slurm_job_id") == jid
+            assert len(set(f.attrs["hosts"])) == nodes, f.attrs["hosts"]
+
+
 def slow_pi(extra=()):
     # ~45 s of wall time at 4 ranks from sleeps, ~0.1 s of arithmetic: CPU-light, and the bits
     # are those of a quick run.
@@ -233,9 +285,9 @@ def slow_pi(extra=()):
 
 def case_time_limit(d):
     env = dict(ENV, POOLRUN_TASK_DELAY_MS="300")
-    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4", "--time=1",
-                                             "--signal=B:USR1@40"], env)
-    out = requeued_to_completion(d, jid, f"pi-{jid}.out", f"pi-{jid}.h5", "pi")
+    jid = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi()], ["-N", "2", "-n", "4", "--time=1",
+                                                          "--signal=B:USR1@40"], env)
+    out = requeued_to_completion(d, jid, f"poolrun-{jid}.out", f"pi-{jid}.h5", "pi")
     with h5py.File(out, "r") as f:
         assert len(f["chunks/begin"]) == 600
     local(d, ["pi", *slow_pi(), "-o", "ref.h5"], ranks=2)
@@ -244,7 +296,7 @@ def case_time_limit(d):
 
 def case_scancel_resume(d):
     env = dict(ENV, POOLRUN_TASK_DELAY_MS="200")
-    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4"], env)
+    jid = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi()], ["-N", "2", "-n", "4"], env)
     out = os.path.join(d, f"pi-{jid}.h5")
     wait_rows(out, 20)
     subprocess.run(["scancel", jid], env=ENV, check=True)
@@ -255,10 +307,10 @@ def case_scancel_resume(d):
         done = len(f["chunks/begin"])
     assert 20 <= done < 600, done
     # Resuming: the same script given the output continues it, on another shape.
-    jid2 = sbatch(d, "pi.sbatch", slow_pi(["-o", out]), ["-N", "1", "-n", "2"],
+    jid2 = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi(["-o", out])], ["-N", "1", "-n", "2"],
                   dict(ENV, POOLRUN_TASK_DELAY_MS="0"))
     j2 = wait_job(jid2)
-    text = log(d, f"pi-{jid2}.out")
+    text = log(d, f"poolrun-{jid2}.out")
     assert j2["ExitCode"] == "0:0", (j2, text)
     assert "--resume" in text, text
     complete(out, "pi")
@@ -277,9 +329,9 @@ def case_nodes(d):
     runs = [("srun", 1, 2), ("srun", 2, 4), ("mpirun", 2, 4), ("srun", 3, 6), ("mpirun", 3, 3)]
     for launcher, nodes, ranks in runs:
         env = dict(ENV, LIBPOOL_LAUNCHER=launcher)
-        jid = sbatch(d, "pi.sbatch", args, ["-N", str(nodes), "-n", str(ranks)], env)
+        jid = sbatch(d, "poolrun.sbatch", ["pi", *args], ["-N", str(nodes), "-n", str(ranks)], env)
         j = wait_job(jid)
-        text = log(d, f"pi-{jid}.out")
+        text = log(d, f"poolrun-{jid}.out")
         assert j["ExitCode"] == "0:0", (launcher, nodes, text)
         assert f": {launcher} " in text, text
         out = os.path.join(d, f"pi-{jid}.h5")
@@ -311,7 +363,8 @@ def case_node_death(d):
     # A worker node dies (its slurmd, step daemon and ranks killed): the job ends non-zero
     # within the liveness timeout, the file names the rank and host and resumes elsewhere.
     env = dict(ENV, POOLRUN_TASK_DELAY_MS="200")
-    jid = sbatch(d, "pi.sbatch", slow_pi(), ["-N", "2", "-n", "4", "--no-requeue"], env)
+    jid = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi()], ["-N", "2", "-n", "4", "--no-requeue"],
+                 env)
     out = os.path.join(d, f"pi-{jid}.h5")
     try:
         wait_rows(out, 20)
@@ -339,10 +392,11 @@ def case_node_death(d):
         j = wait_job(jid, timeout=120)
         assert j["JobState"] in ("FAILED", "NODE_FAIL", "CANCELLED"), j
         assert j["ExitCode"] != "0:0", j
-        jid2 = sbatch(d, "pi.sbatch", slow_pi(["-o", out]), ["-N", "1", "-n", "2", "-w", "n1"],
+        jid2 = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi(["-o", out])],
+                      ["-N", "1", "-n", "2", "-w", "n1"],
                       dict(ENV, POOLRUN_TASK_DELAY_MS="0"))
         j2 = wait_job(jid2)
-        assert j2["ExitCode"] == "0:0", log(d, f"pi-{jid2}.out")
+        assert j2["ExitCode"] == "0:0", log(d, f"poolrun-{jid2}.out")
         complete(out, "pi")
         with h5py.File(out, "r") as f:
             assert int(f["resumes/chunks_kept"][0]) == done
@@ -381,9 +435,9 @@ def case_array(d):
 def case_launch_errors(d):
     # srun without PMIx: Debian's Open MPI cannot start; the job fails and writes nothing.
     env = dict(ENV, LIBPOOL_LAUNCHER="srun", LIBPOOL_SRUN_ARGS="--mpi=none")
-    jid = sbatch(d, "pi.sbatch", ["--samples", "1e6"], ["-n", "2"], env)
+    jid = sbatch(d, "poolrun.sbatch", ["pi", "--samples", "1e6"], ["-n", "2"], env)
     j = wait_job(jid)
-    text = log(d, f"pi-{jid}.out")
+    text = log(d, f"poolrun-{jid}.out")
     assert j["ExitCode"] != "0:0" and "no output written" in text, (j, text)
     assert not os.path.exists(os.path.join(d, f"pi-{jid}.h5"))
     # Ranks that came up as separate one-rank jobs (what a PMI mismatch can produce): each
@@ -393,18 +447,22 @@ def case_launch_errors(d):
     assert p.returncode == 2, p.stderr
     assert "MPI started 1 rank(s) but this job asked for 4" in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(d, "x.h5"))
-    jid = sbatch(d, "pi.sbatch", ["--samples", "1e6"], ["-n", "1"],
+    jid = sbatch(d, "poolrun.sbatch", ["pi", "--samples", "1e6"], ["-n", "1"],
                  dict(ENV, LIBPOOL_LAUNCHER="pbs"))
     j = wait_job(jid)
-    assert j["ExitCode"] == "2:0" and "LIBPOOL_LAUNCHER must be" in log(d, f"pi-{jid}.out")
+    assert j["ExitCode"] == "2:0" and "LIBPOOL_LAUNCHER must be" in log(d, f"poolrun-{jid}.out")
     # A bad option: exit 2 from poolrun, no file.
-    jid = sbatch(d, "pi.sbatch", ["--samples", "many"], ["-n", "2"])
+    jid = sbatch(d, "poolrun.sbatch", ["pi", "--samples", "many"], ["-n", "2"])
     j = wait_job(jid)
-    assert j["ExitCode"] == "2:0", (j, log(d, f"pi-{jid}.out"))
+    assert j["ExitCode"] == "2:0", (j, log(d, f"poolrun-{jid}.out"))
     assert not os.path.exists(os.path.join(d, f"pi-{jid}.h5"))
 
 
 def case_scaling(d):
+    # An unknown workload is refused before anything is submitted.
+    p = subprocess.run(["bash", os.path.join(SLURM, "scaling.sh"), "pj", "--samples", "2e7"],
+                       capture_output=True, text=True, cwd=d, env=ENV, timeout=60)
+    assert p.returncode == 2 and "'pj' is not a workload" in p.stderr, p.stderr
     p = subprocess.run(["bash", os.path.join(SLURM, "scaling.sh"), "--series", "1x1 1x2 2x2",
                         "pi", "--samples", "2e7", "--seed", "3"], capture_output=True, text=True,
                        cwd=d, env=ENV, timeout=300)
