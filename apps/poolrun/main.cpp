@@ -1,4 +1,4 @@
-// poolrun: the built-in workloads (workloads.cpp) on the run machinery of libpool_batch.
+// poolrun: the built-in workloads (workloads.def) on the run machinery of libpool_batch.
 #include <malloc.h>
 
 #include "poolrun.hpp"

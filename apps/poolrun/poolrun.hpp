@@ -28,7 +28,7 @@ __extension__ typedef unsigned __int128 u128;
 using libpool::batch::detail::human_rate;
 using libpool::batch::detail::test_delay;
 
-// The built-in workloads, in the order poolrun --help lists them (workloads.cpp).
+// The built-in workloads, in the order poolrun --help lists them (workloads.def).
 std::vector<std::unique_ptr<libpool::batch::Workload>> builtin_workloads();
 
 // An HDF5 input dataset (stats, thumbnails), checked on every rank before the pool starts.

@@ -1213,7 +1213,7 @@ def case_partial_input_refused(d):
 
 
 def case_workload_table(d):
-    # CMake's per-workload cases (read from apps/poolrun/workloads.cpp) are poolrun's table, and
+    # CMake's per-workload cases (read from apps/poolrun/workloads.def) are poolrun's table, and
     # every workload in it has its fault run and its committed config.
     listed = builtin_workloads(POOLRUN, ENV)
     assert listed == os.environ["POOLRUN_TABLE"].split(","), (listed, os.environ["POOLRUN_TABLE"])
