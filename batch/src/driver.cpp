@@ -2,12 +2,14 @@
 // rank, agree, run the workload's per-rank setup, build the pool, run on rank 0.
 #include <mpi.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -74,8 +76,9 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
                  "mpirun on a terminal), never")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_option("--progress-interval", o.progress_interval,
-                 "Seconds between progress lines when the bar is not drawn (logs, Slurm)")
+  // Intervals and limits: finite numbers only (CLI::Range alone lets NaN through).
+  common::cli::add_f64(app, "--progress-interval", o.progress_interval,
+                       "Seconds between progress lines when the bar is not drawn (logs, Slurm)")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
   app.add_flag("--debug", o.debug,
@@ -84,16 +87,31 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
   app.add_flag("--resume", o.resume,
                "Continue the interrupted or crashed run that wrote --output, redoing only the "
                "chunks it did not finish");
-  app.add_option(
-         "--flush-interval", o.flush_interval,
-         "Seconds between ledger flushes: how old the newest completed chunk on disk may be")
+  common::cli::add_f64(
+      app, "--flush-interval", o.flush_interval,
+      "Seconds between ledger flushes: how old the newest completed chunk on disk may be")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 3600.0));
-  app.add_option("--task-timeout", o.task_timeout,
-                 "A task running longer than this many seconds ends the job like a lost rank "
-                 "(0: no limit)")
+  common::cli::add_f64(app, "--task-timeout", o.task_timeout,
+                       "A task running longer than this many seconds ends the job like a lost "
+                       "rank (0: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1e9));
+}
+
+// FILE.h5.partial and FILE.h5.lock sit beside the output: their names must fit too, or the run
+// would fail after the pool started.
+void check_name_length(const std::string& output) {
+  const std::filesystem::path p(output);
+  const std::string name = p.filename().string();
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
+  long max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
+  if (max <= 0) max = 255;
+  const std::size_t longest = std::string_view(".partial").size();
+  if (name.size() + longest > static_cast<std::size_t>(max))
+    throw common::UsageError("--output: the file name is " + std::to_string(name.size()) +
+                             " bytes long; at most " + std::to_string(max - longest) +
+                             " here, since " + name.substr(0, 16) + "....partial sits beside it");
 }
 
 // Rank 0 prints; the others parse silently (same argv, same verdict).
@@ -176,7 +194,12 @@ std::vector<std::string> select_workload(int argc, char** argv,
     } else if (a.starts_with("--config=")) {
       config = a.substr(9);
     } else if (a == "-o" || a == "--output") {
-      ++i;  // a value, even if it spells a workload
+      // A value, even if it spells a workload; an empty one would silently mean the default.
+      if (i + 1 < args.size() && args[i + 1].empty())
+        throw common::UsageError(a + ": the file name is empty");
+      ++i;
+    } else if (a == "--output=" || a == "-o=") {
+      throw common::UsageError("--output: the file name is empty");
     } else if (given.empty()) {
       for (const auto& w : workloads)
         if (a == w->name()) given = a;
@@ -309,6 +332,7 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
           // The recorded configuration names the file actually written.
           app.get_option("--output")->default_str(common_options.output);
         }
+        check_name_length(common_options.output);
         check_not_an_input(common_options.output, chosen->input_files());
         identity = {{"workload", chosen->name()}, {"results_version", kResultsVersion}};
         for (auto& kv : chosen->identity()) identity.push_back(std::move(kv));

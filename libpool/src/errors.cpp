@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <charconv>
 #include <cstdio>
 #include <utility>
 
@@ -37,6 +38,13 @@ std::string seconds(double s) {
   return text;
 }
 
+// A limit the user set, as given: the shortest text that reads back to it (0.25 s, not 0.2 s).
+std::string limit_seconds(double s) {
+  char text[32];
+  const auto r = std::to_chars(text, text + sizeof text - 2, s);
+  return std::string(text, r.ptr) + " s";
+}
+
 std::string lost_message(int rank, const std::string& host, double silent_s) {
   return "rank " + std::to_string(rank) + " on " + host +
          " stopped answering (nothing received for " + seconds(silent_s) + ")";
@@ -45,7 +53,7 @@ std::string lost_message(int rank, const std::string& host, double silent_s) {
 std::string timeout_message(const RemoteErrorInfo& i, double limit_s, double elapsed_s) {
   return "rank " + std::to_string(i.rank) + " on " + i.host + ": task " +
          (i.task.empty() ? std::string("?") : i.task) + which_work(i) +
-         " exceeded the task timeout of " + seconds(limit_s) + " (running for " +
+         " exceeded the task timeout of " + limit_seconds(limit_s) + " (running for " +
          seconds(elapsed_s) + ")";
 }
 }  // namespace

@@ -214,12 +214,22 @@ def case_usage_files(d):
         c.write("[primes]\nto = 100\ntypo = 3\n")
     with open(os.path.join(d, "exists.h5"), "w") as c:
         c.write("precious")
+    os.mkdir(os.path.join(d, "busy.h5.lock"))  # where busy.h5's lock goes: not a lock file
+    pi = ["pi", "--samples", "1e6"]
     check_refused(d, [
         ["primes", "--config", "bad.toml"], ["primes", "--config", "none.toml"],
         ["primes", "--to", "100", "-o", "exists.h5"], ["seed", "-o", "exists.h5"],
-        ["primes", "--to", "100", "-o", "no/dir/x.h5"], ["pi", "--samples", "0", "-o", "n.h5"]],
-        keep=["bad.toml", "exists.h5"])
+        ["primes", "--to", "100", "-o", "no/dir/x.h5"], ["pi", "--samples", "0", "-o", "n.h5"],
+        pi + ["-o", ""], pi + ["--output="], pi + ["-o", "x" * 245 + ".h5"],
+        pi + ["-o", "busy.h5"],
+        pi + ["--flush-interval", "nan"], pi + ["--progress-interval", "nan"],
+        pi + ["--task-timeout", "nan"], pi + ["--task-timeout", "inf"]],
+        keep=["bad.toml", "exists.h5", "busy.h5.lock"])
     assert open(os.path.join(d, "exists.h5")).read() == "precious"
+    p = poolrun(pi + ["-o", "busy.h5"], ranks=0, cwd=d)
+    assert "busy.h5.lock" in p.stderr and "not a regular file" in p.stderr, p.stderr
+    p = poolrun(pi + ["-o", "x" * 245 + ".h5"], ranks=0, cwd=d)
+    assert "the file name is 248 bytes long" in p.stderr, p.stderr
     # --force replaces it.
     ok(["primes", "--to", "100", "-o", "exists.h5", "--force"], cwd=d)
     with h5py.File(os.path.join(d, "exists.h5")) as f:
@@ -1100,12 +1110,13 @@ def case_stopped_worker(d):
 
 
 def case_task_timeout(d):
-    # Tasks of 150 ms over a --task-timeout of 0.1 s end the job like a lost rank: one line
-    # naming rank and host, status failed, and the file resumes (without the limit).
-    elapsed, line = lost_rank(d, "tt.h5", lambda pid: None, extra_args=("--task-timeout", "0.1"),
-                              rows=0)
+    # Tasks of 150 ms over a --task-timeout of 0.125 s end the job like a lost rank: one line
+    # naming rank and host and the limit as given, status failed, and the file resumes (without
+    # the limit).
+    elapsed, line = lost_rank(d, "tt.h5", lambda pid: None,
+                              extra_args=("--task-timeout", "0.125"), rows=0)
     assert elapsed < 10, elapsed
-    assert "rank " in line and " on " in line and "0.1" in line, line
+    assert "rank " in line and " on " in line and "task timeout of 0.125 s" in line, line
 
 
 def case_several_interruptions(d):

@@ -103,6 +103,11 @@ OutputLock OutputLock::acquire(const fs::path& output, double stale_after) {
     }
     if (errno != EEXIST)
       throw UsageError("cannot create the lock " + path.string() + ": " + std::strerror(errno));
+    // Something that is no lock file (a directory, a socket) would look held forever.
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw UsageError("'" + path.string() + "', where the lock of output '" + output.string() +
+                       "' goes, is not a regular file; remove it or choose another output");
     std::ifstream in(path);
     std::stringstream content;
     content << in.rdbuf();
