@@ -330,8 +330,10 @@ bool Run::tick_(const std::function<void()>& stop) {
 bool Run::stopped_() const {
   return core_->failed() || core_->interrupted();
 }
-void Run::end_pass_() {
+void Run::end_pass_(bool complete) {
   core_->end_progress();
+  if (!complete) core_->set_incomplete();
+  detail::test_point("pass_end");
 }
 
 h5::Dtype to_dtype(Type t) {

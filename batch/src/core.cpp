@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -337,12 +338,14 @@ int RunCore::finish() {
   }
   out_.set_workers(rows);
   if (pending_error_) out_.set_error(*pending_error_);
+  // The status is what was computed: every pass complete (and the workload's results written)
+  // is complete, even when a signal came after the last chunk; a pass cut short is partial.
   common::RunStatus status = common::RunStatus::complete;
   int code = exit_complete;
   if (failed_) {
     status = common::RunStatus::failed;
     code = refused_ ? exit_usage : exit_failed;
-  } else if (interrupted()) {
+  } else if (incomplete_) {
     status = common::RunStatus::partial;
     code = exit_interrupted;
   }
@@ -357,8 +360,9 @@ int RunCore::finish() {
   } else if (failed_) {
     std::cerr << program_name() << ": error: task failed: " << error_message_ << " ("
               << options_.output << ", status failed)\n";
-  } else if (interrupted()) {
-    std::cerr << program_name() << ": interrupted by signal " << g_interrupt_signal << "; "
+  } else if (incomplete_) {
+    std::cerr << program_name() << ": interrupted"
+              << (interrupted() ? " by signal " + std::to_string(g_interrupt_signal) : "") << "; "
               << options_.output << " has status partial (continue it with --resume)\n";
   }
   return code;
@@ -376,6 +380,29 @@ void RunCore::print_summary(double wall) const {
     std::cout << " (" << human_rate(rate / static_cast<double>(pool_.workers()), unit_ + "/s")
               << " per computing rank)";
   std::cout << " -> " << options_.output << '\n';
+}
+
+void test_point(const char* name) {
+  static const std::string spec = [] {
+    const char* v = std::getenv("POOLRUN_TEST_POINT");
+    return v ? std::string(v) : std::string();
+  }();
+  if (spec.empty()) return;
+  const auto colon = spec.find(':');
+  if (spec.substr(0, colon) != name || colon == std::string::npos) return;
+  const std::string action = spec.substr(colon + 1);
+  if (action == "TERM") {
+    std::raise(SIGTERM);
+  } else if (action == "INT") {
+    std::raise(SIGINT);
+  } else if (action == "USR1") {
+    std::raise(SIGUSR1);
+  } else if (action == "KILL") {
+    std::raise(SIGKILL);
+  } else {
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(std::strtod(action.c_str(), nullptr)));
+  }
 }
 
 void test_delay() {

@@ -1054,6 +1054,44 @@ def case_signal_rank0(d):
             assert len(f["chunks/begin"]) >= 1
 
 
+def case_signal_after_last_chunk(d):
+    # A signal that reaches rank 0 right after a pass's last chunk (POOLRUN_TEST_POINT sends it
+    # at that very point). What was computed decides: a one-pass run has everything and is
+    # complete (exit 0, its results written); a two-pass run stops before its second pass, is
+    # partial (exit 3) without results, and --resume completes it with a clean run's bits.
+    def run(args, point=None):
+        env = dict(ENV, POOLRUN_TEST_POINT=point) if point else ENV
+        return subprocess.run([MPIEXEC, "-q", "-n", "2", "--oversubscribe", POOLRUN, *args],
+                              cwd=d, env=env, capture_output=True, text=True, timeout=60)
+
+    args = ["pi", "--samples", "1e7", "--seed", "3"]
+    ok(args + ["-o", "clean.h5", "-q"], cwd=d)
+    for sig in ("TERM", "USR1", "INT"):
+        out = f"p{sig}.h5"
+        p = run(args + ["-o", out], f"pass_end:{sig}")
+        assert p.returncode == 0, (sig, p.returncode, p.stderr)
+        assert "pi: 3.1" in p.stdout and "interrupted" not in p.stderr, (p.stdout, p.stderr)
+        with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+            assert attr(f, "status") == "complete" and int(f["result"].attrs["complete"]) == 1
+            assert f["result/pi"][()] == c["result/pi"][()]
+        p = run(args + ["-o", out, "--resume"])
+        assert p.returncode == 0 and "already complete" in p.stdout, (p.returncode, p.stderr)
+    # 20 blocks of 4 MiB, a chunk each: most of the second pass is still queued at the signal.
+    ok(["datagen", "--shape", "2e7", "--dtype", "float32", "--seed", "4", "-o", "x.h5:/x", "-q"],
+       cwd=d)
+    stats = ["stats", "x.h5:/x", "--bins", "20", "--chunksize", "1"]  # moments, then histogram
+    ok(stats + ["-o", "sclean.h5", "-q"], cwd=d)
+    p = run(stats + ["-o", "s.h5"], "pass_end:TERM")
+    assert p.returncode == 3 and "has status partial" in p.stderr, (p.returncode, p.stderr)
+    with h5py.File(os.path.join(d, "s.h5")) as f:
+        assert attr(f, "status") == "partial" and "count" not in f["result"]
+    ok(stats + ["-o", "s.h5", "--resume", "-q"], cwd=d)
+    with h5py.File(os.path.join(d, "s.h5")) as f, h5py.File(os.path.join(d, "sclean.h5")) as c:
+        assert attr(f, "status") == "complete"
+        for k in ("count", "mean", "variance", "histogram", "bin_edges"):
+            assert f["result"][k][()].tobytes() == c["result"][k][()].tobytes(), k
+
+
 def lost_rank(d, out, fault, extra_args=(), mca=(), rows=3):
     """A run at -n 3 whose rank 2 gets `fault(pid)` once `rows` rows are on disk; returns
     (seconds from the fault to the end of the job, poolrun's one line on stderr)."""

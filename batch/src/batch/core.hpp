@@ -118,6 +118,8 @@ class RunCore {
   void record_error(const std::string& message, libpool::Span span, int rank,
                     const std::string& host);
   bool failed() const { return failed_; }
+  // A pass ended before every chunk of it was computed: the run cannot be complete.
+  void set_incomplete() { incomplete_ = true; }
   // Fails the run because of what the data turned out to be (say, an infinite histogram range):
   // status failed, finish() prints "<program>: error: <message>" and returns exit_usage.
   void refuse(const std::string& message);
@@ -178,6 +180,7 @@ class RunCore {
   std::vector<double> rank_busy_;
   bool failed_ = false;
   bool refused_ = false;
+  bool incomplete_ = false;
   bool lost_rank_ = false;
   std::string error_message_;
   std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)
@@ -247,6 +250,11 @@ const std::string& program_name();
 // signal a run while its chunks are in flight; with POOLRUN_TASK_FAIL_AFTER=N every task after a
 // rank's first N raises, so that tests can make a failed file of any workload.
 void test_delay();
+// The master's test points: with POOLRUN_TEST_POINT=NAME:ACTION, reaching the point NAME
+// ("pass_end": a pass's last chunk consumed, before the next pass or the results) does ACTION:
+// TERM, INT, USR1 or KILL (that signal to this process) or a number of seconds to sleep. So a
+// test reaches a narrow window every time instead of by luck.
+void test_point(const char* name);
 
 // Formatting for summaries.
 std::string human_seconds(double s);

@@ -261,7 +261,8 @@ class Run {
   static void write_chunk_(detail::RunCore* core, std::size_t id, std::uint64_t first,
                            std::span<const std::uint8_t> stored);
   bool stopped_() const;
-  void end_pass_();
+  // Ends a pass; an incomplete one makes the run partial (or failed), whatever comes after.
+  void end_pass_(bool complete);
 
   detail::RunCore* core_;
   Result result_;
@@ -367,8 +368,9 @@ bool Run::ordered(const Pass& pass, Consume&& consume, P (*task)(A...), Fixed&&.
     drain();
     chunk_done_(span, c.info, w, lo, hi);
   });
-  const bool complete = !stopped_() && chunks.finished() && pos >= pass.space.end;
-  end_pass_();
+  // What was computed decides, not a signal that came after the last chunk.
+  const bool complete = !failed() && chunks.finished() && pos >= pass.space.end;
+  end_pass_(complete);
   return complete;
 }
 
@@ -393,13 +395,16 @@ std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P 
       pool().map_spans(task, pass.space, span_options_(pass), std::forward<Fixed>(fixed)...);
   started_(pass, chunks.items_total(), chunks.chunk_size());
   if (stopped_()) chunks.stop();
+  std::uint64_t items = 0;  // written by this attempt (a stopped pass yields no cancelled chunk)
   drive_(chunks, [&](libpool::SpanChunk<P>& c) {
     const std::uint64_t n = write(std::as_const(c.span), c.value());
     total += n;
+    items += c.span.size();
     chunk_counted_(c.span, c.info, n);
   });
-  const bool complete = !stopped_() && chunks.finished();
-  end_pass_();
+  // What was computed decides, not a signal that came after the last chunk.
+  const bool complete = !failed() && chunks.finished() && items == chunks.items_total();
+  end_pass_(complete);
   if (!complete) return std::nullopt;
   return total;
 }
