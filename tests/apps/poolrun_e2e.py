@@ -1209,6 +1209,35 @@ def case_two_runs_one_output(d):
     assert not os.path.exists(os.path.join(d, "one.h5.lock"))
 
 
+def case_swmr_reader(d):
+    # A reader beside the writer, as docs/output.md invites (h5py with swmr=True), open while the
+    # run writes and ends (the reopen for the last datasets, the rename), and while a --resume
+    # opens the file: the run never notices it (HDF5's own file lock failed it with "unable to
+    # lock file"; one writer per output is poolrun's lock's job).
+    args = ["pi", "--samples", "2e8", "--chunksize", "1e7", "--seed", "6", "-q",
+            "--flush-interval", "0.1"]
+    ok(args + ["-o", "clean.h5"], cwd=d)
+    proc = start(args + ["-o", "r.h5"], d, ranks=2, delay_ms=100)
+    wait_rows(d, "r.h5", 1, proc)
+    with h5py.File(os.path.join(d, "r.h5.partial"), "r", swmr=True) as f:
+        assert len(f["chunks/begin"]) >= 0
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    proc = start(args + ["-o", "s.h5"], d, ranks=2, delay_ms=100)
+    wait_rows(d, "s.h5", 2, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    with h5py.File(os.path.join(d, "s.h5"), "r", swmr=True) as f:
+        assert attr(f, "status") == "partial"
+        p = poolrun(args + ["-o", "s.h5", "--resume"], cwd=d)
+    assert p.returncode == 0, p.stderr
+    for out in ("r.h5", "s.h5"):
+        with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+            assert attr(f, "status") == "complete", out
+            assert f["result/pi"][()] == c["result/pi"][()], out
+
+
 def case_resume_refusals(d):
     base = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2", "-o", "r.h5", "-q"]
     proc = start(base + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=100)

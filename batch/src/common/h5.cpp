@@ -875,9 +875,20 @@ Dataset Group::write_scalar_raw(const std::string& name, Dtype dtype, const void
 
 // ---- File ------------------------------------------------------------------------------------
 
+namespace {
+// The writer takes no HDF5 file lock: poolrun's own lock (common/lock.hpp) keeps one writer per
+// output, and HDF5's exclusive lock would fail the run whenever a reader (h5py with swmr=True,
+// poolreport --follow) has the file open at a reopen, at the start of SWMR writing or at a
+// resume.
+void no_file_lock(hid_t fapl) {
+  H5_CHECK(H5Pset_file_locking(fapl, false, true));
+}
+}  // namespace
+
 File File::create(const std::filesystem::path& path, bool strong_close, bool swmr_format) {
   detail::silence_errors();
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
+  no_file_lock(fapl.id());
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (swmr_format) H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id())));
@@ -889,6 +900,7 @@ File File::open(const std::filesystem::path& path, Access access, bool strong_cl
   detail::silence_errors();
   unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
+  if (access == Access::read_write) no_file_lock(fapl.id());
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (mode == OpenMode::swmr_read) {
     flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
