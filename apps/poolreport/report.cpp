@@ -372,9 +372,14 @@ Report read_report(const fs::path& given) {
     f = h5::File::open(path, h5::Access::read_only, false,
                        r.swmr ? h5::OpenMode::swmr_read : h5::OpenMode::plain);
   } catch (const h5::Error&) {
-    if (r.swmr) throw;
-    // A plain open refuses a file a writer holds or left flagged open: read it as SWMR does.
-    f = h5::File::open(path, h5::Access::read_only, false, h5::OpenMode::swmr_read);
+    // A plain open refuses a file a writer holds or left flagged open: read it as SWMR does;
+    // a writer that died with the file open without SWMR left a flag only h5clear's property
+    // reads past (read-only: the file is not changed).
+    try {
+      f = h5::File::open(path, h5::Access::read_only, false, h5::OpenMode::swmr_read);
+    } catch (const h5::Error&) {
+      f = h5::File::open(path, h5::Access::read_only, false, h5::OpenMode::clear_write_flag);
+    }
     r.swmr = true;
   }
   if (!f.has_attr("workload") || !f.has_attr("status"))

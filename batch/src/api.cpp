@@ -8,6 +8,7 @@
 #include "common/cli.hpp"
 #include "common/errors.hpp"
 #include "common/output.hpp"
+#include "common/run_info.hpp"
 
 namespace libpool::batch {
 
@@ -333,7 +334,7 @@ bool Run::stopped_() const {
 void Run::end_pass_(bool complete) {
   core_->end_progress();
   if (!complete) core_->set_incomplete();
-  detail::test_point("pass_end");
+  common::test_point("pass_end");
 }
 
 h5::Dtype to_dtype(Type t) {

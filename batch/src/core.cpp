@@ -382,29 +382,6 @@ void RunCore::print_summary(double wall) const {
   std::cout << " -> " << options_.output << '\n';
 }
 
-void test_point(const char* name) {
-  static const std::string spec = [] {
-    const char* v = std::getenv("POOLRUN_TEST_POINT");
-    return v ? std::string(v) : std::string();
-  }();
-  if (spec.empty()) return;
-  const auto colon = spec.find(':');
-  if (spec.substr(0, colon) != name || colon == std::string::npos) return;
-  const std::string action = spec.substr(colon + 1);
-  if (action == "TERM") {
-    std::raise(SIGTERM);
-  } else if (action == "INT") {
-    std::raise(SIGINT);
-  } else if (action == "USR1") {
-    std::raise(SIGUSR1);
-  } else if (action == "KILL") {
-    std::raise(SIGKILL);
-  } else {
-    std::this_thread::sleep_for(
-        std::chrono::duration<double>(std::strtod(action.c_str(), nullptr)));
-  }
-}
-
 void test_delay() {
   static const long ms = [] {
     const char* v = std::getenv("POOLRUN_TASK_DELAY_MS");

@@ -558,6 +558,39 @@ def states(d, wl):
     assert j["rows"] >= 1 and j["workload"] == wl, wl
 
 
+def case_crash_windows(d):
+    # Rank 0 killed (POOLRUN_TEST_POINT=POINT:KILL) where the file is open for writing without
+    # SWMR: as the end of a run reopens it, and as a --resume opens it. poolreport still reads
+    # it and --resume finishes it with a clean run's bits (they refused it: "not already open for
+    # SWMR writing"; h5py needs `h5clear -s` first, docs/output.md).
+    args = ["pi", "--samples", "4e7", "--chunksize", "1e6", "--seed", "8", "-q",
+            "--flush-interval", "0.1"]
+    assert poolrun(args + ["-o", "clean.h5"], d).returncode == 0
+
+    def killed(extra, point):
+        p = poolrun(args + extra, d, env=dict(ENV, POOLRUN_TEST_POINT=point + ":KILL"))
+        assert p.returncode != 0, (point, p.stdout, p.stderr)
+
+    killed(["-o", "end.h5"], "ledger_reopened")
+    assert not os.path.exists(os.path.join(d, "end.h5"))
+    j = json.loads(report(os.path.join(d, "end.h5"), "--json").stdout)
+    assert j["status"] == "running" and j["rows"] == 40, (j["status"], j["rows"])
+    proc = start(args + ["-o", "res.h5"], d, delay_ms=100)
+    wait_for_rows(os.path.join(d, "res.h5.partial"), 2, proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    killed(["-o", "res.h5", "--resume"], "resume_opened")
+    j = json.loads(report(os.path.join(d, "res.h5"), "--json").stdout)
+    assert j["status"] == "running" and j["rows"] >= 2, (j["status"], j["rows"])
+    for out in ("end.h5", "res.h5"):
+        p = poolrun(args + ["-o", out, "--resume"], d)
+        assert p.returncode == 0, (out, p.stderr)
+        with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+            assert attr(f, "status") == "complete", out
+            assert f["result/pi"][()] == c["result/pi"][()], out
+
+
 def states_case(wl):
     return lambda d: states(d, wl)
 

@@ -250,11 +250,7 @@ const std::string& program_name();
 // signal a run while its chunks are in flight; with POOLRUN_TASK_FAIL_AFTER=N every task after a
 // rank's first N raises, so that tests can make a failed file of any workload.
 void test_delay();
-// The master's test points: with POOLRUN_TEST_POINT=NAME:ACTION, reaching the point NAME
-// ("pass_end": a pass's last chunk consumed, before the next pass or the results) does ACTION:
-// TERM, INT, USR1 or KILL (that signal to this process) or a number of seconds to sleep. So a
-// test reaches a narrow window every time instead of by luck.
-void test_point(const char* name);
+// (The master's test points, POOLRUN_TEST_POINT, are common::test_point: common/run_info.hpp.)
 
 // Formatting for summaries.
 std::string human_seconds(double s);

@@ -906,7 +906,8 @@ File File::open(const std::filesystem::path& path, Access access, bool strong_cl
     flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
   } else if (mode == OpenMode::clear_write_flag) {
     // The file-access property h5clear sets; it exists in every file-access list. The latest
-    // format keeps the file ready for SWMR writing.
+    // format keeps the file ready for SWMR writing. Read-only, it opens a file whose writer died
+    // while it had it open without SWMR, and changes nothing in it.
     hbool_t clear = 1;
     H5_CHECK(H5Pset(fapl.id(), "clear_status_flags", &clear));
     H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));

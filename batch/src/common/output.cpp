@@ -91,12 +91,17 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 // Opens an output to read its attributes: plainly, or as a SWMR reader when its writer died
-// and left it flagged open.
+// and left it flagged open for SWMR writing, or past the flag when it died with the file open
+// without SWMR (at a reopen, or early in a --resume).
 h5::File open_for_reading(const fs::path& file) {
   try {
     return h5::File::open(file);
   } catch (const h5::Error&) {
+  }
+  try {
     return h5::File::open(file, h5::Access::read_only, false, h5::OpenMode::swmr_read);
+  } catch (const h5::Error&) {
+    return h5::File::open(file, h5::Access::read_only, false, h5::OpenMode::clear_write_flag);
   }
 }
 
@@ -340,6 +345,7 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
   write_provenance(f, provenance);
   if (auto job = slurm_job_id()) f.set_attr("slurm_job_id", *job);
   f.flush();
+  test_point("resume_opened");
   h5::Group result = f.open_group("result");
   // Outputs written before /progress get it on their first resume.
   h5::Dataset progress = f.exists("progress")
@@ -448,6 +454,7 @@ void OutputFile::end_ledger() {
   s.heap = h5::Dataset();
   s.progress = h5::Dataset();
   s.pending.reopen();
+  test_point("ledger_reopened");
   s.swmr = false;
   s.result = s.pending.file().open_group("result");
   s.chunks = h5::Table::open(s.pending.file(), "chunks");

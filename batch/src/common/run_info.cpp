@@ -6,12 +6,16 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <string>
+#include <thread>
 #include <vector>
 
 #ifndef POOLCOMMON_VERSION
@@ -196,6 +200,29 @@ FileProvenance file_provenance(const std::filesystem::path& path) {
   std::snprintf(hex, sizeof hex, "%08x", crc);
   p.checksum = std::string("crc32:") + hex;
   return p;
+}
+
+void test_point(const char* name) {
+  static const std::string spec = [] {
+    const char* v = std::getenv("POOLRUN_TEST_POINT");
+    return v ? std::string(v) : std::string();
+  }();
+  if (spec.empty()) return;
+  const auto colon = spec.find(':');
+  if (spec.substr(0, colon) != name || colon == std::string::npos) return;
+  const std::string action = spec.substr(colon + 1);
+  if (action == "TERM") {
+    std::raise(SIGTERM);
+  } else if (action == "INT") {
+    std::raise(SIGINT);
+  } else if (action == "USR1") {
+    std::raise(SIGUSR1);
+  } else if (action == "KILL") {
+    std::raise(SIGKILL);
+  } else {
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(std::strtod(action.c_str(), nullptr)));
+  }
 }
 
 }  // namespace common

@@ -52,4 +52,12 @@ struct FileProvenance {
 // Throws std::runtime_error when the file cannot be read.
 FileProvenance file_provenance(const std::filesystem::path& path);
 
+// Testing aid, unset in normal use: with POOLRUN_TEST_POINT=NAME:ACTION, the master reaching
+// the point NAME does ACTION: TERM, INT, USR1 or KILL (that signal to itself) or a number of
+// seconds to sleep, so that a test reaches a narrow window every time instead of by luck.
+// Points: pass_end (a pass's last chunk consumed, before the next pass or the results),
+// resume_opened (a --resume has the file open for writing, before SWMR writing starts),
+// ledger_reopened (the run's end reopened the file without SWMR, before the rename).
+void test_point(const char* name);
+
 }  // namespace common
