@@ -591,6 +591,46 @@ def case_crash_windows(d):
             assert f["result/pi"][()] == c["result/pi"][()], out
 
 
+def case_damaged_files(d):
+    # A .partial cut in half or with flipped bits (a crash on a bad disk, a copy gone wrong):
+    # poolreport and --resume end quickly with one line (exit 2), or read what is intact; they
+    # used to sleep for minutes in HDF5's metadata retries, or hang every rank.
+    import random
+    args = ["pi", "--samples", "4e7", "--chunksize", "1e6", "--seed", "8", "-q",
+            "--flush-interval", "0.1"]
+    proc = start(args + ["-o", "src.h5"], d, delay_ms=50)
+    wait_for_rows(os.path.join(d, "src.h5.partial"), 10, proc)
+    os.kill(rank_pids(proc.pid)[0], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    raw = open(os.path.join(d, "src.h5.partial"), "rb").read()
+    damaged = {"half": raw[: len(raw) // 2]}
+    rng = random.Random(5)
+    for k in range(4):
+        b = bytearray(raw)
+        for _ in range(50):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        damaged[f"flips{k}"] = bytes(b)
+    for name, data in damaged.items():
+        for tool in ("report", "resume"):
+            out = f"{name}_{tool}.h5"
+            with open(os.path.join(d, out + ".partial"), "wb") as f:
+                f.write(data)
+            cmd = ([POOLREPORT, out] if tool == "report" else
+                   [MPIEXEC, "-q", "-n", "2", "--oversubscribe", POOLRUN, *args, "-o", out,
+                    "--resume"])
+            t0 = time.monotonic()
+            p = subprocess.run(cmd, cwd=d, env=ENV, capture_output=True, text=True, timeout=90)
+            took = time.monotonic() - t0
+            assert took < 30, (name, tool, took)
+            if name == "half":
+                assert p.returncode == 2, (name, tool, p.returncode, p.stderr)
+            if p.returncode != 0:
+                lines = p.stderr.strip().splitlines()
+                assert p.returncode == 2 and len(lines) == 1, (name, tool, p.returncode,
+                                                               p.stderr)
+                assert lines[0].startswith(("poolrun: error: ", "poolreport: ")), lines
+
+
 def states_case(wl):
     return lambda d: states(d, wl)
 

@@ -904,6 +904,10 @@ File File::open(const std::filesystem::path& path, Access access, bool strong_cl
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (mode == OpenMode::swmr_read) {
     flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
+    // A SWMR reader retries metadata whose checksum fails (the writer may be rewriting it),
+    // 100 times by default with growing sleeps: minutes on a damaged or truncated file. Twelve
+    // tries wait about 4 s in all, ample for a live writer.
+    H5_CHECK(H5Pset_metadata_read_attempts(fapl.id(), 12));
   } else if (mode == OpenMode::clear_write_flag) {
     // The file-access property h5clear sets; it exists in every file-access list. The latest
     // format keeps the file ready for SWMR writing. Read-only, it opens a file whose writer died

@@ -319,11 +319,20 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
     fs::rename(rs.file, partial, ec);
     if (ec) throw UsageError("--resume: cannot rename " + quoted(rs.file) + ": " + ec.message());
   }
-  h5::File f =
-      h5::File::open(partial, h5::Access::read_write, true, h5::OpenMode::clear_write_flag);
-  h5::Table chunks = h5::Table::open(f, "chunks");
-  chunks.truncate_to_rows();  // a crash mid-flush may leave some columns longer
-  std::vector<ChunkRow> previous = read_chunk_rows(chunks);
+  h5::File f;
+  h5::Table chunks;
+  std::vector<ChunkRow> previous;
+  try {
+    f = h5::File::open(partial, h5::Access::read_write, true, h5::OpenMode::clear_write_flag);
+    chunks = h5::Table::open(f, "chunks");
+    chunks.truncate_to_rows();  // a crash mid-flush may leave some columns longer
+    previous = read_chunk_rows(chunks);
+  } catch (const h5::Error& e) {
+    // Readable enough for the checks, not for writing: damaged or cut short (a full disk).
+    throw UsageError("--resume: cannot open " + quoted(partial) +
+                     " for writing, damaged or truncated? (" + e.what() +
+                     "); start again with --force");
+  }
   h5::Table resumes = h5::Table::open(f, "resumes");
   const auto attempt = static_cast<std::int64_t>(resumes.rows()) + 2;
   std::string previous_error;
