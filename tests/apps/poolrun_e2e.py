@@ -1269,9 +1269,18 @@ def case_resume_refusals(d):
     wait_rows(d, "s.h5", 1, proc)
     proc.send_signal(signal.SIGUSR1)
     proc.communicate(timeout=60)
-    os.utime(os.path.join(d, "in.h5"))
+    path = os.path.join(d, "in.h5")
+    st = os.stat(path)
+    os.utime(path)
     p = poolrun(["stats", "in.h5:/x", "-o", "s.h5", "--resume"], cwd=d)
     assert p.returncode == 2 and "input_file differs" in p.stderr, p.stderr
+    # Rewritten with its size and time kept (`touch -r`): the content's checksum tells.
+    ok(["datagen", "--shape", "4e6", "--seed", "9", "-o", "in.h5:/x", "-q", "--force"], cwd=d)
+    assert os.stat(path).st_size == st.st_size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    p = poolrun(["stats", "in.h5:/x", "-o", "s.h5", "--resume"], cwd=d)
+    assert p.returncode == 2 and "changed since the run began" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
 def case_partial_input_refused(d):

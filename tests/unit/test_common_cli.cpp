@@ -452,7 +452,7 @@ TEST(CommonCli, Provenance) {
   EXPECT_EQ(common::crc32(check.data(), check.size()), 0xCBF43926u);
   EXPECT_EQ(common::crc32(check.data() + 4, 5, common::crc32(check.data(), 4)), 0xCBF43926u);
   test_common::TempDir dir;
-  // Small files: the whole file; large ones: first MiB then last MiB.
+  // Small files: the whole file; large ones: first MiB, 32 blocks of 64 KiB, last MiB.
   const auto small = dir / "small.bin";
   { std::ofstream(small) << check; }
   const auto ps = common::file_provenance(small);
@@ -461,16 +461,26 @@ TEST(CommonCli, Provenance) {
   EXPECT_TRUE(std::filesystem::path(ps.path).is_absolute());
   EXPECT_EQ(ps.mtime.size(), 30u) << ps.mtime;  // 2024-11-25T14:03:12.123456789Z
   constexpr std::size_t mib = 1 << 20;
-  std::string big(3 * mib + 7, '\0');
+  constexpr std::size_t block = 64 << 10;
+  std::string big(9 * mib + 7, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
   const auto large = dir / "large.bin";
   { std::ofstream(large, std::ios::binary) << big; }
-  const std::string ends = big.substr(0, mib) + big.substr(big.size() - mib);
+  const std::size_t span = big.size() - 2 * mib - block;
+  std::string sample = big.substr(0, mib);
+  for (std::size_t k = 0; k < 32; ++k) sample += big.substr(mib + span * k / 31, block);
+  sample += big.substr(big.size() - mib);
   char want[16];
-  std::snprintf(want, sizeof want, "crc32:%08x", common::crc32(ends.data(), ends.size()));
+  std::snprintf(want, sizeof want, "crc32:%08x", common::crc32(sample.data(), sample.size()));
   EXPECT_EQ(common::file_provenance(large).checksum, want);
-  // A change in the last MiB is seen (one in the middle would not be: cheap by design).
-  big[big.size() - 1] ^= 1;
+  // A change in a sampled block of the middle is seen; one between the blocks is not (cheap by
+  // design: at most 4 MiB read).
+  const std::size_t in_block = mib + span * 10 / 31 + 5;
+  const std::size_t between = mib + span * 10 / 31 + block + 5;
+  big[between] ^= 1;
+  { std::ofstream(large, std::ios::binary) << big; }
+  EXPECT_EQ(common::file_provenance(large).checksum, want);
+  big[in_block] ^= 1;
   { std::ofstream(large, std::ios::binary) << big; }
   EXPECT_NE(common::file_provenance(large).checksum, want);
   EXPECT_THROW(common::file_provenance(dir / "missing.bin"), std::runtime_error);

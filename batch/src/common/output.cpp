@@ -137,6 +137,26 @@ Provenance collect_provenance(const RunMeta& meta) {
   return p;
 }
 
+// The identity holds each input's size and modification time; a file rewritten with both kept
+// (`touch -r`) is caught by its content: the checksums the first attempt recorded.
+void check_inputs_unchanged(const fs::path& file, const Provenance& now) {
+  std::vector<std::string> paths, sums;
+  try {
+    h5::File f = open_for_reading(file);
+    if (!f.has_attr("input_checksums") || !f.has_attr("input_files")) return;
+    paths = f.attr_strings("input_files");
+    sums = f.attr_strings("input_checksums");
+  } catch (const h5::Error& e) {
+    throw UsageError("--resume: cannot read " + quoted(file) + " (" + e.what() + ")");
+  }
+  for (std::size_t i = 0; i < now.paths.size() && i < paths.size() && i < sums.size(); ++i) {
+    if (paths[i] != now.paths[i] || sums[i] == now.checksums[i]) continue;
+    throw UsageError("--resume: the input " + quoted(fs::path(now.paths[i])) +
+                     " changed since the run began (" + sums[i] + " recorded, " + now.checksums[i] +
+                     " now); start again with --force");
+  }
+}
+
 // Written with the other attributes, before SWMR starts.
 void write_provenance(h5::File& f, const Provenance& p) {
   for (const auto& [name, value] : p.text) f.set_attr(name, value);
@@ -311,6 +331,7 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
   const ResumeState rs = check_resume(path, meta);
   const Provenance provenance = collect_provenance(meta);
   if (rs.complete) throw UsageError("--resume: " + quoted(rs.file) + " is already complete");
+  check_inputs_unchanged(rs.file, provenance);
   const fs::path partial = h5::PendingFile::partial_path_for(path);
   if (rs.file != partial) {
     // An interrupted or failed final file continues under the ".partial" name: until this run
