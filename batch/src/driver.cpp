@@ -99,11 +99,18 @@ void add_common_options(CLI::App& app, CommonOptions& o) {
       ->check(CLI::Range(0.0, 1e9));
 }
 
-// FILE.h5.partial and FILE.h5.lock sit beside the output: their names must fit too, or the run
-// would fail after the pool started.
-void check_name_length(const std::string& output) {
+// FILE.h5.partial and FILE.h5.lock sit beside the output: no output may take one of those names
+// (it would replace a live run's file or lock), and they must fit, or the run would fail after
+// the pool started.
+void check_output_name(const std::string& output) {
   const std::filesystem::path p(output);
   const std::string name = p.filename().string();
+  for (const std::string_view own : {".partial", ".lock"})
+    if (name.ends_with(own))
+      throw common::UsageError("--output: '" + output + "' ends in " + std::string(own) +
+                               ", the name of another output's " +
+                               (own == ".lock" ? "lock" : "file while it is written") +
+                               "; choose another name");
   const std::string dir = p.has_parent_path() ? p.parent_path().string() : std::string(".");
   long max = ::pathconf(dir.c_str(), _PC_NAME_MAX);
   if (max <= 0) max = 255;
@@ -332,7 +339,7 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
           // The recorded configuration names the file actually written.
           app.get_option("--output")->default_str(common_options.output);
         }
-        check_name_length(common_options.output);
+        check_output_name(common_options.output);
         check_not_an_input(common_options.output, chosen->input_files());
         identity = {{"workload", chosen->name()}, {"results_version", kResultsVersion}};
         for (auto& kv : chosen->identity()) identity.push_back(std::move(kv));

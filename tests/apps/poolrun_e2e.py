@@ -221,7 +221,8 @@ def case_usage_files(d):
         ["primes", "--to", "100", "-o", "exists.h5"], ["seed", "-o", "exists.h5"],
         ["primes", "--to", "100", "-o", "no/dir/x.h5"], ["pi", "--samples", "0", "-o", "n.h5"],
         pi + ["-o", ""], pi + ["--output="], pi + ["-o", "x" * 245 + ".h5"],
-        pi + ["-o", "busy.h5"],
+        pi + ["-o", "busy.h5"], pi + ["-o", "x.h5.partial", "--force"],
+        pi + ["-o", "x.h5.lock", "--force"],
         pi + ["--flush-interval", "nan"], pi + ["--progress-interval", "nan"],
         pi + ["--task-timeout", "nan"], pi + ["--task-timeout", "inf"]],
         keep=["bad.toml", "exists.h5", "busy.h5.lock"])
