@@ -59,7 +59,14 @@ RunCore::RunCore(libpool::Executor& pool, common::OutputFile& out, common::Outpu
       t0_(t0),
       api_(this),
       rank_chunks_(static_cast<std::size_t>(pool.size()), 0),
-      rank_busy_(static_cast<std::size_t>(pool.size()), 0.0) {}
+      rank_busy_(static_cast<std::size_t>(pool.size()), 0.0) {
+  std::size_t damaged = 0;
+  if (out_.resumed())
+    for (const auto& r : out_.previous_chunks()) damaged += r.intact ? 0 : 1;
+  if (damaged > 0)
+    std::cerr << program_name() << ": " << damaged << " ledger row(s) of " << options_.output
+              << " fail their checksum (damaged); their chunks are computed again\n";
+}
 
 double RunCore::elapsed() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -68,7 +75,7 @@ double RunCore::elapsed() const {
 std::vector<common::ChunkRow> RunCore::previous(std::string_view pass) const {
   std::vector<common::ChunkRow> rows;
   for (const auto& r : out_.previous_chunks()) {
-    if (r.pass == pass && r.status == common::chunk_done) rows.push_back(r);
+    if (r.pass == pass && r.status == common::chunk_done && r.intact) rows.push_back(r);
   }
   return rows;
 }

@@ -1,5 +1,7 @@
 #include "common/output.hpp"
 
+#include <zlib.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +44,8 @@ std::vector<h5::Column> chunk_columns() {
           {"partial", h5::Dtype::uint64},
           {"partial_hi", h5::Dtype::uint64},
           {"partial_offset", h5::Dtype::uint64},
-          {"partial_bytes", h5::Dtype::uint64}};
+          {"partial_bytes", h5::Dtype::uint64},
+          {"checksum", h5::Dtype::uint64}};
 }
 
 // /partials: the bytes of every chunk's partial result, one after the other (a /chunks row's
@@ -438,7 +441,8 @@ void OutputFile::append_chunk(const ChunkRow& r) {
   const std::uint64_t offset = r.blob.empty() ? 0 : s.heap_size + s.heap_buffer.size();
   s.heap_buffer.insert(s.heap_buffer.end(), r.blob.begin(), r.blob.end());
   s.chunks.append({r.begin, r.end, r.rank, r.start_s, r.end_s, r.attempt, r.status, r.pass,
-                   r.partial, r.partial_hi, offset, static_cast<std::uint64_t>(r.blob.size())});
+                   r.partial, r.partial_hi, offset, static_cast<std::uint64_t>(r.blob.size()),
+                   row_checksum(r)});
   if (r.status == chunk_done) ++s.done_rows;
 }
 
@@ -559,6 +563,9 @@ std::vector<ChunkRow> read_chunk_rows(const h5::Table& t) {
                                                   : std::vector<std::uint64_t>();
   const auto sizes = g.exists("partial_bytes") ? t.read_column<std::uint64_t>("partial_bytes")
                                                : std::vector<std::uint64_t>();
+  // Outputs written before the checksums have none: their rows are trusted as they are.
+  const auto sums = g.exists("checksum") ? t.read_column<std::uint64_t>("checksum")
+                                         : std::vector<std::uint64_t>();
   std::vector<std::uint8_t> heap;
   if (g.exists("/partials")) heap = g.open_dataset("/partials").read<std::uint8_t>();
   std::vector<ChunkRow> rows(begin.size());
@@ -576,14 +583,40 @@ std::vector<ChunkRow> read_chunk_rows(const h5::Table& t) {
                {}};
     if (i < offsets.size() && i < sizes.size() && sizes[i] != 0) {
       // A row whose bytes are not in the heap cannot come from a sound ledger (data is flushed
-      // before the rows that claim it).
-      if (offsets[i] > heap.size() || sizes[i] > heap.size() - offsets[i])
-        throw h5::Error("read_chunk_rows", "",
-                        "/chunks row " + std::to_string(i) + " points past the end of /partials");
+      // before the rows that claim it): damaged, unless its checksum says otherwise below.
+      if (offsets[i] > heap.size() || sizes[i] > heap.size() - offsets[i]) {
+        if (sums.empty())
+          throw h5::Error("read_chunk_rows", "",
+                          "/chunks row " + std::to_string(i) + " points past the end of /partials");
+        rows[i].intact = false;
+        continue;
+      }
       rows[i].blob.assign(reinterpret_cast<const char*>(heap.data() + offsets[i]), sizes[i]);
     }
+    if (i < sums.size()) rows[i].intact = row_checksum(rows[i]) == sums[i];
   }
   return rows;
+}
+
+std::uint64_t row_checksum(const ChunkRow& r) {
+  uLong c = ::crc32(0L, Z_NULL, 0);
+  const auto add = [&c](const void* p, std::size_t n) {
+    c = ::crc32(c, static_cast<const Bytef*>(p), static_cast<uInt>(n));
+  };
+  // begin, end, partial, partial_hi as 8 little-endian bytes each, then status and pass each
+  // followed by a NUL, then the partial's bytes (docs/output.md).
+  for (std::uint64_t v : {r.begin, r.end, r.partial, r.partial_hi}) {
+    unsigned char b[8];
+    for (int k = 0; k < 8; ++k) b[k] = static_cast<unsigned char>(v >> (8 * k));
+    add(b, sizeof b);
+  }
+  add(r.status.data(), r.status.size());
+  add("", 1);
+  add(r.pass.data(), r.pass.size());
+  add("", 1);
+  for (std::size_t at = 0; at < r.blob.size(); at += std::size_t{1} << 30)  // uInt lengths
+    add(r.blob.data() + at, std::min(r.blob.size() - at, std::size_t{1} << 30));
+  return c;
 }
 
 std::string encode_identity(const Identity& identity) {

@@ -77,7 +77,13 @@ struct ChunkRow {
   // The chunk's partial result as the workload API stores it (libpool::Codec bytes, any size):
   // kept in /partials at partial_offset, partial_bytes long. Empty: none.
   std::string blob;
+  // Read back: whether the row matched its checksum (/chunks/checksum). A damaged row is not
+  // trusted: --resume computes its chunk again.
+  bool intact = true;
 };
+
+// A row's checksum: CRC-32 of what --resume trusts in it (docs/output.md, "/chunks").
+std::uint64_t row_checksum(const ChunkRow& row);
 
 struct WorkerRow {
   std::int64_t rank = 0;
