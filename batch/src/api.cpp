@@ -7,6 +7,7 @@
 #include "batch/core.hpp"
 #include "common/cli.hpp"
 #include "common/errors.hpp"
+#include "common/h5.hpp"
 #include "common/output.hpp"
 #include "common/run_info.hpp"
 
@@ -19,9 +20,10 @@ class OptionsCore {
  public:
   struct Record {
     CLI::Option* option = nullptr;
-    std::string key;                    // the name without dashes ("samples")
-    std::function<std::string()> text;  // the canonical value, for the identity
-    std::function<std::string()> path;  // for input(): the file it names
+    std::string key;                       // the name without dashes ("samples")
+    std::function<std::string()> text;     // the canonical value, for the identity
+    std::function<std::string()> path;     // for input(): the file it names
+    std::function<std::string()> dataset;  // ... and the dataset in it (FILE.h5:/DSET options)
     bool cosmetic = false;
     bool input = false;
     bool skip_empty = false;  // Options::identity(): an empty value adds nothing
@@ -68,7 +70,17 @@ class OptionsCore {
     for (const auto& r : records_) {
       if (!r.input || !r.path) continue;
       const std::string p = r.path();
-      if (!p.empty()) files.push_back(p);
+      if (p.empty()) continue;
+      files.push_back(p);
+      // The files a dataset reads through an external link or as a virtual dataset are inputs
+      // too: a change in them changes the data.
+      if (r.dataset) {
+        try {
+          for (const auto& q : h5::dataset_sources(p, r.dataset())) files.push_back(q.string());
+        } catch (const h5::Error&) {
+          // Unreadable: the workload's check() says why, in its own words.
+        }
+      }
     }
     return files;
   }
@@ -215,8 +227,10 @@ Option Options::add(const std::string& name, DatasetSpec& value, const std::stri
         value = DatasetSpec{d.file, d.dataset};
       },
       help);
-  return core_->add(
+  Option option = core_->add(
       name, o, [&value] { return value.str(); }, [&value] { return value.file; });
+  core_->at_last().dataset = [&value] { return value.dataset; };
+  return option;
 }
 Option Options::flag(const std::string& name, bool& value, const std::string& help) {
   return core_->add(name, core_->app().add_flag(name, value, help),

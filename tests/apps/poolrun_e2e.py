@@ -1277,6 +1277,42 @@ def case_ledger_checksums(d):
             assert f["result/pi"][()] == c["result/pi"][()], target
 
 
+def case_linked_inputs(d):
+    # A dataset reached through an HDF5 external link, or a virtual dataset over other files:
+    # those files are inputs too (provenance, identity), so a change in one is refused by
+    # --resume (it used to resume silently over the changed data).
+    import numpy as np
+    x = np.random.default_rng(1).normal(size=4_000_000)  # 8 blocks of 4 MiB
+    with h5py.File(os.path.join(d, "src.h5"), "w") as f:
+        f["x"] = x
+    with h5py.File(os.path.join(d, "more.h5"), "w") as f:
+        f["x"] = x[:1000]
+    with h5py.File(os.path.join(d, "link.h5"), "w") as f:
+        f["x"] = h5py.ExternalLink("src.h5", "/x")
+    layout = h5py.VirtualLayout(shape=(4_001_000,), dtype="f8")
+    layout[:4_000_000] = h5py.VirtualSource("src.h5", "x", shape=(4_000_000,))
+    layout[4_000_000:] = h5py.VirtualSource("more.h5", "x", shape=(1000,))
+    with h5py.File(os.path.join(d, "vds.h5"), "w") as f:
+        f.create_virtual_dataset("x", layout)
+    for name, changed, sources in (("link", "src.h5", ["src.h5"]),
+                                   ("vds", "more.h5", ["src.h5", "more.h5"])):
+        args = ["stats", f"{name}.h5:/x", "--chunksize", "1", "-o", f"s_{name}.h5", "-q"]
+        proc = start(args + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=600)
+        wait_rows(d, f"s_{name}.h5", 1, proc)
+        proc.send_signal(signal.SIGUSR1)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 3
+        with h5py.File(os.path.join(d, f"s_{name}.h5")) as f:
+            files = [os.path.basename(v.decode() if isinstance(v, bytes) else v)
+                     for v in f.attrs["input_files"]]
+            assert files == [f"{name}.h5"] + sources, files
+        with h5py.File(os.path.join(d, changed), "r+") as f:
+            f["x"][0] = 42.0
+        p = poolrun(args + ["--resume"], cwd=d)
+        assert p.returncode == 2 and "differs" in p.stderr, (name, p.returncode, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
 def case_resume_refusals(d):
     base = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2", "-o", "r.h5", "-q"]
     proc = start(base + ["--flush-interval", "0.2"], d, ranks=2, delay_ms=100)

@@ -636,6 +636,44 @@ void Dataset::write_chunk(const std::vector<hsize_t>& offset,
   H5_CHECK(H5Dwrite_chunk(id(), H5P_DEFAULT, 0, offset.data(), stored.size(), stored.data()));
 }
 
+std::vector<std::filesystem::path> dataset_sources(const std::filesystem::path& file,
+                                                   const std::string& dataset) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> out;
+  std::error_code ec;
+  const auto add = [&](const fs::path& p) {
+    if (fs::equivalent(p, file, ec)) return;
+    for (const auto& q : out)
+      if (fs::equivalent(p, q, ec)) return;
+    out.push_back(p);
+  };
+  File f = File::open(file);
+  Dataset d = f.open_dataset(dataset);
+  // The file the dataset object lives in: another one when an external link led there.
+  Handle fid(H5_CHECK(H5Iget_file_id(d.id())));
+  const ssize_t n = H5_CHECK(H5Fget_name(fid.id(), nullptr, 0));
+  std::string home(static_cast<std::size_t>(n), '\0');
+  H5_CHECK(H5Fget_name(fid.id(), home.data(), home.size() + 1));
+  if (fs::exists(home, ec)) add(home);
+  // A virtual dataset's sources ("." is the file itself).
+  Handle dcpl(H5_CHECK(H5Dget_create_plist(d.id())));
+  if (H5Pget_layout(dcpl.id()) == H5D_VIRTUAL) {
+    std::size_t count = 0;
+    H5_CHECK(H5Pget_virtual_count(dcpl.id(), &count));
+    const fs::path dir = fs::path(home).parent_path();
+    for (std::size_t i = 0; i < count; ++i) {
+      const ssize_t len = H5_CHECK(H5Pget_virtual_filename(dcpl.id(), i, nullptr, 0));
+      std::string name(static_cast<std::size_t>(len), '\0');
+      H5_CHECK(H5Pget_virtual_filename(dcpl.id(), i, name.data(), name.size() + 1));
+      if (name == ".") continue;
+      fs::path p(name);
+      if (p.is_relative() && fs::exists(dir / p, ec)) p = dir / p;
+      if (fs::exists(p, ec)) add(p);
+    }
+  }
+  return out;
+}
+
 std::vector<std::uint8_t> deflate_chunk(std::span<const std::uint8_t> raw, std::size_t element_size,
                                         bool shuffle, int level) {
   if (level < 1 || level > 9) throw std::invalid_argument("h5: deflate level must be 1..9");

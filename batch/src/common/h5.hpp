@@ -283,6 +283,13 @@ class Dataset : public Object {
                 std::size_t n, void* out) const;
 };
 
+// The files other than `file` that the dataset FILE:DATASET reads its data from: the file an
+// HDF5 external link on its path leads to, and the source files of a virtual dataset (relative
+// names resolved as HDF5 does by default: beside the file that names them, else from the
+// current directory). Empty for a plain dataset. A change in any of them changes the data.
+std::vector<std::filesystem::path> dataset_sources(const std::filesystem::path& file,
+                                                   const std::string& dataset);
+
 // What HDF5's shuffle (when shuffle) then deflate filters make of one whole chunk's raw bytes
 // (elements of element_size bytes, edge chunks padded with the fill value by the caller): the
 // same bytes HDF5 would store, so any reader inflates them. Lets a worker compress its own
