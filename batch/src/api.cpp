@@ -232,6 +232,27 @@ Option Options::add(const std::string& name, DatasetSpec& value, const std::stri
   core_->at_last().dataset = [&value] { return value.dataset; };
   return option;
 }
+Option Options::command(const std::string& name, std::vector<std::string>& words,
+                        const std::string& help) {
+  CLI::Option* o = core_->app().add_option(name, words, help);
+  // In the identity each word is quoted, so that ["a b"] and ["a", "b"] differ.
+  return core_->add(name, o, [&words] {
+    std::string s;
+    for (const auto& w : words) {
+      s += s.empty() ? "\"" : " \"";
+      for (const char c : w) {
+        if (c == '"' || c == '\\') s += '\\';
+        if (c == '\n') {
+          s += "\\n";
+          continue;
+        }
+        s += c;
+      }
+      s += '"';
+    }
+    return s;
+  });
+}
 Option Options::flag(const std::string& name, bool& value, const std::string& help) {
   return core_->add(name, core_->app().add_flag(name, value, help),
                     [&value] { return std::string(value ? "true" : "false"); });

@@ -196,6 +196,17 @@ class Run {
   std::optional<std::uint64_t> write_rows(const Pass& pass, Write&& write, P (*task)(A...),
                                           Fixed&&... fixed);
 
+  // A pass whose chunks are records handed over as they complete (a command farm: each task's
+  // exit status and output), every partial kept in the ledger (/partials). On --resume, keep(span,
+  // P&) first sees each record that earlier attempts left for the pass, in ledger order (a span
+  // computed again has several): a span with no record kept is computed again. Then done(span,
+  // P&) sees each chunk of this attempt in completion order and returns whether to record it:
+  // false leaves the chunk not done (its task was interrupted) and the pass incomplete. A
+  // failure found in done() (Run::fail) stops the pass; chunks then running still arrive.
+  // Returns true when every chunk of the pass is done.
+  template <class P, class Keep, class Done, class... A, class... Fixed>
+  bool each(const Pass& pass, Keep&& keep, Done&& done, P (*task)(A...), Fixed&&... fixed);
+
   // Declares /result/NAME (or NAME itself when it starts with '/', its groups created), `rows`
   // rows of `row_shape` elements of T (1-D when row_shape is empty), chunked by `chunk_rows` rows
   // (0: about 1 MiB a chunk), deflated at level `gzip` with byte shuffle (0: not compressed).
@@ -407,6 +418,42 @@ std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P 
   end_pass_(complete);
   if (!complete) return std::nullopt;
   return total;
+}
+
+template <class P, class Keep, class Done, class... A, class... Fixed>
+bool Run::each(const Pass& pass, Keep&& keep, Done&& done, P (*task)(A...), Fixed&&... fixed) {
+  static_assert(std::is_invocable_r_v<bool, Keep&, const libpool::Span&, P&>,
+                "each: keep(const libpool::Span&, P&) returns whether the record stands");
+  static_assert(std::is_invocable_r_v<bool, Done&, const libpool::Span&, P&>,
+                "each: done(const libpool::Span&, P&) returns whether to record the chunk");
+  libpool::SpanOptions options = span_options_(pass);
+  options.skip.assign(pass.holes.begin(), pass.holes.end());
+  for (const Stored& s : begin_pass_(pass, true)) {
+    libpool::Reader r(reinterpret_cast<const std::byte*>(s.bytes.data()), s.bytes.size());
+    P value = r.get<P>();
+    r.expect_end();
+    if (keep(std::as_const(s.span), value)) options.skip.push_back(s.span);
+  }
+  auto chunks = pool().map_spans(task, pass.space, options, std::forward<Fixed>(fixed)...);
+  started_(pass, chunks.items_total(), chunks.chunk_size());
+  if (stopped_()) chunks.stop();
+  std::uint64_t items = 0;  // recorded by this attempt
+  drive_(chunks, [&](libpool::SpanChunk<P>& c) {
+    P& value = c.value();
+    const bool record = done(std::as_const(c.span), value);
+    if (failed()) chunks.stop();
+    if (!record) return;
+    libpool::Writer w;
+    w.put(value);
+    std::uint64_t lo = 0, hi = 0;
+    detail::integer_view(value, lo, hi);
+    chunk_done_(c.span, c.info, w, lo, hi);
+    items += c.span.size();
+  });
+  // What was computed decides, not a signal that came after the last chunk.
+  const bool complete = !failed() && chunks.finished() && items == chunks.items_total();
+  end_pass_(complete);
+  return complete;
 }
 
 template <class P, class Merge, class... A, class... Fixed>
