@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/output.hpp"
+#include "exec_record.hpp"
 
 namespace poolreport {
 
@@ -53,6 +54,12 @@ struct Failure {
   std::string host;
   std::uint64_t count = 0;  // failed rows (or 1 for /error alone)
   std::uint64_t begin = 0, end = 0;
+};
+
+// A task of poolrun exec whose last record says it failed.
+struct FailedTask {
+  std::uint64_t index = 0;  // 0-based; its number ({#}) is index + 1
+  poolrun::ExecRecord record;
 };
 
 struct Resume {
@@ -100,11 +107,15 @@ struct Report {
   Failure error;                  // /error
   std::vector<Failure> failures;  // failed rows grouped by (message, rank)
   std::vector<Resume> resumes;
+  // poolrun exec: the tasks whose last record failed, in task order.
+  std::vector<FailedTask> failed_tasks;
 };
 
 // Throws ReportError for a missing or non-poolrun file.
 Report read_report(const std::filesystem::path& path);
 std::string to_text(const Report& r);
+// poolrun exec: the failed tasks' commands, one a line.
+std::string failed_task_commands(const Report& r);
 std::string to_json(const Report& r);
 // Lanes per rank; boxes narrower than a pixel at `width` merge, one per lane and pixel column.
 std::string timeline_svg(const Report& r, int width = 1200);

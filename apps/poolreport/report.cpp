@@ -346,6 +346,61 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// poolrun exec's records (/partials): the last one of each task decides (a task run again by
+// --resume --retry-failed has several).
+void read_failed_tasks(Report& r) {
+  std::map<std::uint64_t, poolrun::ExecRecord> failed;
+  for (const auto& c : r.chunks) {
+    if (c.status != common::chunk_done || !c.intact || c.blob.empty()) continue;
+    libpool::Reader in(reinterpret_cast<const std::byte*>(c.blob.data()), c.blob.size());
+    poolrun::ExecRecord rec;
+    try {
+      rec = in.get<poolrun::ExecRecord>();
+      in.expect_end();
+    } catch (const libpool::CodecError&) {
+      throw ReportError(r.file.string() + ": the task record of row [" + std::to_string(c.begin) +
+                        ", " + std::to_string(c.end) + ") does not decode (another version?)");
+    }
+    if (rec.ok())
+      failed.erase(c.begin);
+    else
+      failed[c.begin] = std::move(rec);
+  }
+  for (auto& [i, rec] : failed) r.failed_tasks.push_back({i, std::move(rec)});
+}
+
+std::string task_outcome(const poolrun::ExecRecord& t) {
+  if (!t.error.empty()) return t.error;
+  if (t.timed_out) return "timed out";
+  if (t.signal != 0) {
+    const char* name = sigabbrev_np(t.signal);
+    return "killed by signal " + std::to_string(t.signal) + (name ? " (SIG" + std::string(name) + ")" : "");
+  }
+  return "exit status " + std::to_string(t.exit_code);
+}
+
+// The last `lines` non-empty lines of a tail, each indented.
+std::string last_lines(const std::string& text, std::size_t lines, const std::string& indent) {
+  std::vector<std::string> all;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) all.push_back(std::move(line));
+  std::string out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += indent + all[i] + "\n";
+  return out;
+}
+
+}  // namespace
+
+std::string failed_task_commands(const Report& r) {
+  std::string out;
+  for (const auto& t : r.failed_tasks) out += t.record.command + "\n";
+  return out;
+}
+
 Report read_report(const fs::path& given) {
   Report r;
   fs::path path = given;
@@ -454,6 +509,7 @@ Report read_report(const fs::path& given) {
   }
   read_resumes(f, r);
   summarize(r, read_worker_hosts(f));
+  if (r.workload == "exec") read_failed_tasks(r);
   return r;
 }
 
@@ -561,6 +617,20 @@ std::string to_text(const Report& r) {
       << ", " << r.error.end << "): " << r.error.message << "\n";
   for (const auto& g : r.failures)
     o << "  " << g.count << " failed chunk(s) on rank " << g.rank << ": " << g.message << "\n";
+  if (r.workload == "exec") {
+    o << "\nfailed tasks: " << r.failed_tasks.size() << "\n";
+    constexpr std::size_t kShown = 20;
+    for (std::size_t i = 0; i < r.failed_tasks.size() && i < kShown; ++i) {
+      const auto& t = r.failed_tasks[i];
+      o << "  #" << t.index + 1 << " (rank " << t.record.rank << " on " << t.record.host << ", "
+        << t.record.tries << " tr" << (t.record.tries == 1 ? "y" : "ies") << "): "
+        << task_outcome(t.record) << ": " << t.record.command << "\n"
+        << last_lines(t.record.err_tail, 3, "      stderr: ");
+    }
+    if (r.failed_tasks.size() > kShown)
+      o << "  ... and " << r.failed_tasks.size() - kShown
+        << " more (poolreport --failed-tasks lists every command)\n";
+  }
   o << "\nresume history:\n";
   if (r.resumes.empty()) o << "  (never resumed)\n";
   for (const auto& x : r.resumes)
@@ -656,6 +726,21 @@ std::string to_json(const Report& r) {
          ",\"count\":" + std::to_string(g.count) + "}";
   }
   s += "]";
+  if (r.workload == "exec") {
+    key("failed_tasks") += "[";
+    for (std::size_t i = 0; i < r.failed_tasks.size(); ++i) {
+      const auto& t = r.failed_tasks[i].record;
+      const std::string& tail = t.err_tail;
+      s += std::string(i ? "," : "") + "{\"index\":" + std::to_string(r.failed_tasks[i].index) +
+           ",\"command\":" + jstr(t.command) + ",\"exit_code\":" + std::to_string(t.exit_code) +
+           ",\"signal\":" + std::to_string(t.signal) +
+           ",\"timed_out\":" + (t.timed_out ? "true" : "false") + ",\"error\":" + jstr(t.error) +
+           ",\"rank\":" + std::to_string(t.rank) + ",\"host\":" + jstr(t.host) +
+           ",\"tries\":" + std::to_string(t.tries) + ",\"stderr_tail\":" +
+           jstr(tail.size() > 1024 ? tail.substr(tail.size() - 1024) : tail) + "}";
+    }
+    s += "]";
+  }
   key("resumes") += "[";
   for (std::size_t i = 0; i < r.resumes.size(); ++i) {
     const auto& x = r.resumes[i];
@@ -1004,7 +1089,10 @@ int main(int argc, char** argv) {
   app.add_option("--width", width, "Timeline width in pixels")
       ->capture_default_str()
       ->check(CLI::Range(300, 100000));
-  bool config = false, follow_run = false;
+  bool config = false, follow_run = false, failed_tasks = false;
+  app.add_flag("--failed-tasks", failed_tasks,
+               "poolrun exec: print the commands of the failed tasks, one a line (a task file "
+               "for poolrun exec --tasks)");
   double interval = 1.0;
   app.add_flag("--config", config,
                "Print the run's stored configuration as TOML (poolrun --config FILE.toml reruns "
@@ -1024,6 +1112,12 @@ int main(int argc, char** argv) {
   try {
     if (follow_run) return follow(file, interval, ::isatty(STDOUT_FILENO) != 0, std::cout);
     const Report r = read_report(file);
+    if (failed_tasks) {
+      if (r.workload != "exec")
+        throw ReportError(file + ": --failed-tasks reads poolrun exec outputs, not " + r.workload);
+      std::cout << failed_task_commands(r);
+      return 0;
+    }
     if (config) {
       if (r.config.empty()) throw ReportError(file + ": no stored configuration");
       std::cout << r.config;
