@@ -10,6 +10,8 @@
 #                           name for poolrun.sbatch's default job name); -o in the arguments
 #                           wins
 #   LIBPOOL_MAX_REQUEUES    how many times a job requeues itself after its time limit (default 5)
+#   LIBPOOL_LAUNCH_RETRIES  how many times a launch that died before computing anything is
+#                           launched again (default 2)
 #   LIBPOOL_MPIRUN_ARGS     extra mpirun arguments (default --bind-to none)
 #   LIBPOOL_SRUN_ARGS       extra srun arguments
 
@@ -76,6 +78,48 @@ libpool_chunks_done() {
   echo "${n:-0}"
 }
 
+# Whether PID runs on this node and is the process that started at START (clock ticks since
+# boot, /proc/PID/stat field 22, as poolrun's lock records it; empty: not compared).
+libpool_pid_runs() {
+  local pid=$1 start=$2 stat
+  [[ "$pid" =~ ^[0-9]+$ ]] && [ "$pid" -gt 0 ] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  # Fields after the command name (which may hold spaces): state is field 3, start time 22.
+  read -r -a stat <<<"${stat##*) }"
+  [ "${stat[0]}" != Z ] || return 1
+  [ -z "$start" ] || [ "${stat[19]}" = "$start" ]
+}
+
+# The output's lock ("host pid start slurm_job=ID slurm_cluster=NAME", batch/src/common/lock.cpp)
+# outlives a rank 0 that was killed or crashed. This removes it only when it names this job (and
+# cluster), whose launches run one at a time from this script and never while this is called
+# (before a launch, or after the launcher has exited: every rank of it is gone), and, when it
+# names this node, its pid no longer runs. Any other lock (another job's, a run outside Slurm's)
+# is poolrun's to judge: it refuses a live one and takes over one whose holder is gone (same
+# host: the pid; another host: not refreshed for 60 s).
+libpool_clear_own_lock() {
+  local lock=$1.lock host="" pid="" start="" job="" cluster="" field
+  [ -n "${SLURM_JOB_ID:-}" ] && [ -f "$lock" ] && [ ! -L "$lock" ] || return 0
+  local fields=()
+  read -r -a fields <"$lock" 2>/dev/null
+  host=${fields[0]:-}
+  pid=${fields[1]:-}
+  for field in "${fields[@]:2}"; do
+    case "$field" in
+      slurm_job=*) job=${field#slurm_job=} ;;
+      slurm_cluster=*) cluster=${field#slurm_cluster=} ;;
+      *=*) ;;
+      *) [ -z "$start" ] && start=$field ;;
+    esac
+  done
+  [ "$job" = "$SLURM_JOB_ID" ] && [ "$cluster" = "${SLURM_CLUSTER_NAME:-}" ] || return 0
+  if [ "$host" = "$(hostname)" ] && libpool_pid_runs "$pid" "$start"; then
+    libpool_log "$lock: its run (pid $pid on $host) still runs; left in place"
+    return 0
+  fi
+  rm -f "$lock" && libpool_log "removed $lock, left by a launch of this job that died (pid $pid on $host)"
+}
+
 # Every SBATCH script ends here: libpool_job WORKLOAD [options...]. WORKLOAD is one of poolrun's
 # workloads, or the path of a program written on the workload API (libpool/batch.hpp): it runs
 # that program instead of poolrun, with the same launch, signals, exit code and requeue.
@@ -131,11 +175,6 @@ libpool_job() {
   fi
   # FILE.h5:/DATASET (datagen) names the dataset too; the file is what is looked at.
   output=${output%%:/*}
-  # A requeued job, or one given the output of a job that did not finish, continues it.
-  if [ "$resume" -eq 0 ] && [ -n "$(libpool_existing "$output")" ]; then pre+=(--resume); fi
-  local done_before
-  done_before=$(libpool_chunks_done "$output")
-
   local ntasks=${SLURM_NTASKS:-1}
   export POOLRUN_EXPECT_RANKS=$ntasks
   local cmd
@@ -151,8 +190,11 @@ libpool_job() {
     cmd=(mpirun -n "$ntasks" ${LIBPOOL_MPIRUN_ARGS:---bind-to none})
     [ "${SLURM_OVERCOMMIT:-}" = 1 ] && cmd+=(--oversubscribe)
   fi
-  cmd+=("$POOLRUN" "${pre[@]}" "${args[@]}")
-  libpool_log "job ${SLURM_JOB_ID:-?} attempt $((${SLURM_RESTART_COUNT:-0} + 1)) on ${SLURM_JOB_NODELIST:-$(hostname)}: ${cmd[*]}"
+  local retries=${LIBPOOL_LAUNCH_RETRIES:-2}
+  if ! [[ "$retries" =~ ^[0-9]+$ ]]; then
+    libpool_log "error: LIBPOOL_LAUNCH_RETRIES must be a number of retries (0, 1, 2, ...), not '$retries'"
+    exit 2
+  fi
 
   # bash runs traps only between commands: the launcher runs in the background and the script
   # waits in a loop. Slurm's warning (USR1, from --signal=B:USR1@T) reaches only this shell:
@@ -160,42 +202,85 @@ libpool_job() {
   # already; never forward it to mpirun, whose second TERM kills the ranks at once.
   LIBPOOL_WARNED=0
   LIBPOOL_TERMINATED=0
-  "${cmd[@]}" &
-  local pid=$!
-  trap 'LIBPOOL_WARNED=1; libpool_log "time limit near: stopping the run (it drains, then writes a partial file)"; kill -USR1 '"$pid"' 2>/dev/null' USR1
+  LIBPOOL_PID=""
+  trap 'LIBPOOL_WARNED=1; libpool_log "time limit near: stopping the run (it drains, then writes a partial file)"; [ -n "$LIBPOOL_PID" ] && kill -USR1 "$LIBPOOL_PID" 2>/dev/null' USR1
   trap 'LIBPOOL_TERMINATED=1' TERM INT
-  local rc
+
+  # A launch that died before computing anything (Open MPI's start-up can crash under load, see
+  # slurm/README.md) is launched again, at most LIBPOOL_LAUNCH_RETRIES times.
+  local try=1 tries=$((retries + 1)) rc file status code done_before done_after run_cmd
+  local attempt_before
+  attempt_before=$(libpool_chunks_done "$output")
   while :; do
-    wait "$pid"
-    rc=$?
-    kill -0 "$pid" 2>/dev/null || break
+    # A lock left by a launch of this job that is no longer running (an earlier try, or the
+    # attempt before a requeue) would refuse this launch.
+    libpool_clear_own_lock "$output"
+    run_cmd=("${cmd[@]}" "$POOLRUN" "${pre[@]}")
+    # A requeued job, or one given the output of a job that did not finish, continues it.
+    if [ "$resume" -eq 0 ] && [ -n "$(libpool_existing "$output")" ]; then run_cmd+=(--resume); fi
+    run_cmd+=("${args[@]}")
+    done_before=$(libpool_chunks_done "$output")
+    libpool_log "job ${SLURM_JOB_ID:-?} attempt $((${SLURM_RESTART_COUNT:-0} + 1))$([ "$try" -gt 1 ] && echo " launch $try of $tries") on ${SLURM_JOB_NODELIST:-$(hostname)}: ${run_cmd[*]}"
+    "${run_cmd[@]}" &
+    LIBPOOL_PID=$!
+    while :; do
+      wait "$LIBPOOL_PID"
+      rc=$?
+      kill -0 "$LIBPOOL_PID" 2>/dev/null || break
+    done
+    LIBPOOL_PID=""
+    # The launcher has exited: a lock its rank 0 left (killed, crashed) is removed now, so
+    # that a requeue or a --resume by hand is not refused.
+    libpool_clear_own_lock "$output"
+
+    # The file's status is the truth: launchers rewrite the ranks' exit codes (srun with
+    # KillOnBadExit turns a 3 into 143; mpirun returns 1 for a TERM it received).
+    file=$(libpool_existing "$output")
+    status=""
+    [ -n "$file" ] && status=$(libpool_report_field "$file" status)
+    done_after=$(libpool_chunks_done "$output")
+    # Retried: the launcher failed (not a usage error: exit 2 is an answer), nothing asked the
+    # run to stop, no chunk was completed, and the run never wrote its end (no file, or one
+    # still "running": a rank died before the run could say how it ended).
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || [ "$LIBPOOL_WARNED" -eq 1 ] ||
+      [ "$LIBPOOL_TERMINATED" -eq 1 ] || [ "$done_after" -gt "$done_before" ] ||
+      { [ -n "$file" ] && [ -n "$status" ] && [ "$status" != running ]; }; then
+      break
+    fi
+    local what="no output written"
+    [ -n "$file" ] && what="$file: status ${status:-unreadable}, no chunk done"
+    if [ "$try" -ge "$tries" ]; then
+      libpool_log "giving up: launch $try of $tries failed before computing anything too ($what, launcher exit $rc); LIBPOOL_LAUNCH_RETRIES=$retries"
+      exit 1
+    fi
+    local pause=$((2 * try))
+    libpool_log "launch $try of $tries failed before computing anything ($what, launcher exit $rc); launching again in $pause s"
+    sleep "$pause" &
+    wait $! 2>/dev/null || kill $! 2>/dev/null
+    if [ "$LIBPOOL_TERMINATED" -eq 1 ] || [ "$LIBPOOL_WARNED" -eq 1 ]; then
+      libpool_log "not launching again: the job is ending"
+      break
+    fi
+    try=$((try + 1))
   done
   trap - USR1 TERM INT
 
-  # The file's status is the truth: launchers rewrite the ranks' exit codes (srun with
-  # KillOnBadExit turns a 3 into 143; mpirun returns 1 for a TERM it received).
-  local file status code
-  file=$(libpool_existing "$output")
   if [ -z "$file" ]; then
     libpool_log "no output written (launcher exit $rc)"
-    [ "$rc" -eq 0 ] && exit 1
     [ "$rc" -eq 2 ] && exit 2
     exit 1
   fi
-  status=$(libpool_report_field "$file" status)
   case "$status" in
     complete) code=0 ;;
     partial) code=3 ;;
     failed) code=1 ;;
     *) code=1 ;; # running: a rank or node died before the run could write its end
   esac
-  local done_after
-  done_after=$(libpool_chunks_done "$output")
-  libpool_log "$file: status ${status:-unreadable}, $done_after chunks done ($((done_after - done_before)) in this attempt), launcher exit $rc, job exit $code"
+  libpool_log "$file: status ${status:-unreadable}, $done_after chunks done ($((done_after - attempt_before)) in this attempt), launcher exit $rc, job exit $code"
 
   if [ "$code" -eq 3 ] && [ "$LIBPOOL_WARNED" -eq 1 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     local restarts=${SLURM_RESTART_COUNT:-0} cap=${LIBPOOL_MAX_REQUEUES:-5}
-    if [ "$done_after" -le "$done_before" ]; then
+    if [ "$done_after" -le "$attempt_before" ]; then
       libpool_log "not requeued: this attempt made no progress"
     elif [ "$restarts" -ge "$cap" ]; then
       libpool_log "not requeued: already restarted $restarts times (LIBPOOL_MAX_REQUEUES=$cap)"

@@ -346,6 +346,7 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
         if (rank == 0) {
           // One writer per output: the lock comes before anything looks at or touches it.
           lock = common::OutputLock::acquire(common_options.output);
+          common::test_point("lock_taken");
           if (common_options.resume) {
             common::RunMeta m;
             m.identity = identity;

@@ -392,6 +392,8 @@ def case_node_death(d):
         j = wait_job(jid, timeout=120)
         assert j["JobState"] in ("FAILED", "NODE_FAIL", "CANCELLED"), j
         assert j["ExitCode"] != "0:0", j
+        # It had computed chunks: not launched again.
+        assert "launching again" not in log(d, f"poolrun-{jid}.out")
         jid2 = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi(["-o", out])],
                       ["-N", "1", "-n", "2", "-w", "n1"],
                       dict(ENV, POOLRUN_TASK_DELAY_MS="0"))
@@ -451,11 +453,157 @@ def case_launch_errors(d):
                  dict(ENV, LIBPOOL_LAUNCHER="pbs"))
     j = wait_job(jid)
     assert j["ExitCode"] == "2:0" and "LIBPOOL_LAUNCHER must be" in log(d, f"poolrun-{jid}.out")
-    # A bad option: exit 2 from poolrun, no file.
+    # A bad option: exit 2 from poolrun, no file, and no second launch (exit 2 is an answer).
     jid = sbatch(d, "poolrun.sbatch", ["pi", "--samples", "many"], ["-n", "2"])
     j = wait_job(jid)
     assert j["ExitCode"] == "2:0", (j, log(d, f"poolrun-{jid}.out"))
+    assert "launching again" not in log(d, f"poolrun-{jid}.out")
     assert not os.path.exists(os.path.join(d, f"pi-{jid}.h5"))
+
+
+# POOLRUN for the launch tests: the first LIBPOOL_TEST_FAILING launches of a job die as Open
+# MPI's start-up crash under load does (slurm/README.md): rank 0 has taken the output's lock,
+# then segfaults (POOLRUN_TEST_POINT=lock_taken:SEGV); the count is kept in LIBPOOL_TEST_COUNT.
+# The other ranks run poolrun as a child that Slurm's TERM kills at once: poolrun itself waits
+# for the dead rank until KillWait (30 s) ends, which the test need not wait for.
+FAILING_POOLRUN = """#!/bin/bash
+if [ "$SLURM_PROCID" = 0 ]; then
+  n=$(cat "$LIBPOOL_TEST_COUNT" 2>/dev/null || echo 0)
+  echo $((n + 1)) >"$LIBPOOL_TEST_COUNT"
+  [ "$n" -lt "$LIBPOOL_TEST_FAILING" ] && export POOLRUN_TEST_POINT=lock_taken:SEGV
+  exec "$LIBPOOL_TEST_POOLRUN" "$@"
+fi
+"$LIBPOOL_TEST_POOLRUN" "$@" &
+child=$!
+trap 'kill -KILL $child' TERM
+wait $child
+wait $child
+"""
+
+
+def failing_launches(d, n, name, **extra):
+    """The environment of a job whose first N launches die; and the file counting them."""
+    wrapper = os.path.join(d, "failing-poolrun")
+    with open(wrapper, "w") as f:
+        f.write(FAILING_POOLRUN)
+    os.chmod(wrapper, 0o755)
+    count = os.path.join(d, f"{name}.launches")
+    return dict(ENV, POOLRUN=wrapper, LIBPOOL_TEST_POOLRUN=POOLRUN, LIBPOOL_TEST_COUNT=count,
+                LIBPOOL_TEST_FAILING=str(n), LIBPOOL_LAUNCHER="srun", **extra), count
+
+
+def case_launch_retry(d):
+    """A launch that dies before computing anything (rank 0 took the lock, then segfaulted) is
+    launched again: the job completes, with the bits of a run outside Slurm, and leaves no lock.
+    When every try dies the job fails with one line, and removes the lock its dead launch left,
+    so that the next run of that output is not refused."""
+    args = ["pi", "--samples", "3e6", "--chunksize", "3e5", "--seed", "9"]
+    env, count = failing_launches(d, 1, "retried")
+    jid = sbatch(d, "poolrun.sbatch", args, ["-N", "3", "-n", "3"], env)
+    j = wait_job(jid)
+    text = log(d, f"poolrun-{jid}.out")
+    assert j["JobState"] == "COMPLETED" and j["ExitCode"] == "0:0", (j, text)
+    assert open(count).read().strip() == "2", text
+    out = os.path.join(d, f"pi-{jid}.h5")
+    lock = out + ".lock"
+    assert "task 0: Segmentation fault" in text, text
+    assert f"removed {lock}, left by a launch of this job that died (pid " in text, text
+    assert re.search(r"launch 1 of 3 failed before computing anything \(no output written, "
+                     r"launcher exit 1\d\d\); launching again in 2 s", text), text
+    assert "launch 2 of 3 on n[1-3]" in text and "giving up" not in text, text
+    assert text.count("failed before computing anything") == 1, text
+    complete(out, "pi")
+    assert not os.path.exists(lock) and not os.path.exists(out + ".partial")
+    local(d, [*args, "-o", "ref.h5"])
+    same_results(out, os.path.join(d, "ref.h5"))
+
+    # Every try dies: one line says so, the job fails (not requeued), no lock is left behind.
+    out = os.path.join(d, "given-up.h5")
+    env, count = failing_launches(d, 9, "given-up", LIBPOOL_LAUNCH_RETRIES="1")
+    jid = sbatch(d, "poolrun.sbatch", [*args, "-o", out], ["-N", "2", "-n", "2"], env)
+    j = wait_job(jid)
+    text = log(d, f"poolrun-{jid}.out")
+    assert j["JobState"] == "FAILED" and j["ExitCode"] == "1:0", (j, text)
+    assert int(j["Restarts"]) == 0, j
+    assert open(count).read().strip() == "2", text
+    assert text.count("launching again") == 1, text
+    lines = [ln for ln in text.splitlines() if "giving up" in ln]
+    assert len(lines) == 1 and re.fullmatch(
+        r"libpool: giving up: launch 2 of 2 failed before computing anything too \(no output "
+        r"written, launcher exit 1\d\d\); LIBPOOL_LAUNCH_RETRIES=1", lines[0]), text
+    assert text.count(f"removed {out}.lock") == 2, text
+    assert not os.path.exists(out + ".lock") and libpool_existing(out) is None
+    # The output is free: the next job writes it at once.
+    jid = sbatch(d, "poolrun.sbatch", [*args, "-o", out], ["-N", "2", "-n", "2"])
+    j = wait_job(jid)
+    assert j["ExitCode"] == "0:0", log(d, f"poolrun-{jid}.out")
+    complete(out, "pi")
+    same_results(out, os.path.join(d, "ref.h5"))
+
+
+def libpool_existing(out):
+    for p in (out, out + ".partial"):
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def proc_start(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[19]
+
+
+def case_stale_lock(d):
+    """The output's lock a dead launch of the same job left on another node (what a requeued
+    job finds after its node died) is removed before the launch, which poolrun alone would
+    refuse for 60 s; a lock of another job (or of the same job number on another cluster), or of
+    this job whose pid still runs, is never removed: the launch is refused (exit 2), not
+    retried, and the lock stays as it was."""
+    args = ["pi", "--samples", "1e6", "--seed", "4"]
+    ref = os.path.join(d, "ref.h5")
+    local(d, [*args, "-o", ref])
+    holder = int(open(os.path.join(STATE, "nodes", "n1.holder")).read())
+    config = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True,
+                            env=ENV, timeout=30).stdout
+    cluster = re.search(r"^ClusterName\s*=\s*(\S+)", config, re.M)[1]
+    cases = [
+        ("own", lambda jid: f"n3 4000000 1 slurm_job={jid} slurm_cluster={cluster}\n"),
+        ("other-job", lambda jid: f"n3 4000000 1 slurm_job={int(jid) + 1000} "
+                                  f"slurm_cluster={cluster}\n"),
+        # The same job number on another cluster (a file system two clusters share).
+        ("other-cluster", lambda jid: f"n3 4000000 1 slurm_job={jid} slurm_cluster=x{cluster}\n"),
+        ("own-alive", lambda jid: f"n1 {holder} {proc_start(holder)} slurm_job={jid} "
+                                  f"slurm_cluster={cluster}\n"),
+    ]
+    for name, content in cases:
+        out = os.path.join(d, f"{name}.h5")
+        # Rank 0 and the batch shell on n1: the live holder above is on their node.
+        jid = sbatch(d, "poolrun.sbatch", [*args, "-o", out],
+                     ["-N", "2", "-n", "2", "-w", "n1,n2", "--hold"])
+        lock = content(jid)
+        with open(out + ".lock", "w") as f:
+            f.write(lock)
+        subprocess.run(["scontrol", "release", jid], env=ENV, check=True, timeout=30)
+        j = wait_job(jid)
+        text = log(d, f"poolrun-{jid}.out")
+        assert "launching again" not in text, text
+        if name == "own":
+            assert j["ExitCode"] == "0:0", (j, text)
+            assert f"removed {out}.lock, left by a launch of this job that died (pid 4000000 " \
+                   "on n3)" in text, text
+            assert not os.path.exists(out + ".lock")
+            complete(out, "pi")
+            same_results(out, ref)
+        else:
+            assert j["ExitCode"] == "2:0", (j, text)
+            assert "being written by another run" in text and "removed" not in text, text
+            assert open(out + ".lock").read() == lock
+            assert libpool_existing(out) is None
+            if name == "own-alive":
+                assert f"its run (pid {holder} on n1) still runs; left in place" in text, text
+            else:
+                other = int(jid) + (1000 if name == "other-job" else 0)
+                assert f"(n3, pid 4000000, Slurm job {other})" in text, text
 
 
 def case_scaling(d):

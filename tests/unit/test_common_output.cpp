@@ -352,6 +352,48 @@ TEST(CommonOutputLock, OneWriterPerOutputAndStaleLocksAreTakenOver) {
   EXPECT_NO_THROW(common::OutputLock::acquire(out, 60.0));
 }
 
+TEST(CommonOutputLock, NamesTheSlurmJobThatHoldsIt) {
+  // Inside a Slurm job the lock names the job (slurm/common.sh removes its own dead launch's
+  // lock by it); a refusal names it too. Older locks without it still parse.
+  TempDir dir;
+  const auto out = dir / "job.h5";
+  const auto lock_file = common::OutputLock::lock_path(out);
+  ::setenv("SLURM_JOB_ID", "4243", 1);
+  ::setenv("SLURM_CLUSTER_NAME", "dev", 1);
+  {
+    auto lock = common::OutputLock::acquire(out);
+    std::ifstream in(lock_file);
+    std::string host, pid, start, job, cluster, more;
+    in >> host >> pid >> start >> job >> cluster;
+    EXPECT_EQ(host, common::hostname());
+    EXPECT_EQ(pid, std::to_string(::getpid()));
+    EXPECT_FALSE(start.empty());
+    EXPECT_EQ(job, "slurm_job=4243");
+    EXPECT_EQ(cluster, "slurm_cluster=dev");
+    EXPECT_FALSE(in >> more);
+  }
+  ::unsetenv("SLURM_JOB_ID");
+  ::unsetenv("SLURM_CLUSTER_NAME");
+  EXPECT_FALSE(std::filesystem::exists(lock_file)) << "released";
+  { std::ofstream(lock_file) << "othernode 12345 777 slurm_job=99\n"; }
+  try {
+    common::OutputLock::acquire(out, 60.0);
+    FAIL() << "took a fresh lock of another node";
+  } catch (const common::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("othernode, pid 12345, Slurm job 99)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(common::OutputLock::writer(out, 60.0), common::OutputLock::Writer::alive);
+  // A lock without a start time: the Slurm fields are not taken for one (which would make this
+  // live pid look like a reused one).
+  {
+    std::ofstream(lock_file) << common::hostname() << " " << ::getpid()
+                             << " slurm_job=5 slurm_cluster=dev\n";
+  }
+  EXPECT_EQ(common::OutputLock::writer(out, 60.0), common::OutputLock::Writer::alive);
+  std::filesystem::remove(lock_file);
+}
+
 TEST(CommonOutput, H5pyReadsTheFile) {
   if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
   if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0)

@@ -7,9 +7,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "common/errors.hpp"
@@ -40,13 +43,48 @@ struct Holder {
   std::string host;
   long pid = 0;
   std::string start;
+  std::string slurm_job;  // the Slurm job of the run, when it ran in one
 };
 
+constexpr std::string_view kSlurmJob = "slurm_job=";
+constexpr std::string_view kSlurmCluster = "slurm_cluster=";
+
+// "host pid start [slurm_job=ID [slurm_cluster=NAME]]": the start time may be missing
+// (unknown); the Slurm fields are named, and only the job is kept here.
 Holder parse(const std::string& content) {
   Holder h;
   std::istringstream in(content);
-  in >> h.host >> h.pid >> h.start;
+  in >> h.host >> h.pid;
+  std::string field;
+  while (in >> field) {
+    if (field.rfind(kSlurmJob, 0) == 0)
+      h.slurm_job = field.substr(kSlurmJob.size());
+    else if (field.find('=') == std::string::npos && h.start.empty())
+      h.start = field;
+  }
   return h;
+}
+
+// One word of the lock line from the environment, or "" when unset or not one word.
+std::string env_word(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return {};
+  const std::string s(v);
+  return s.find_first_of(" \t\n") == std::string::npos ? s : std::string();
+}
+
+// What this process writes in its lock. The Slurm job (and cluster) let a batch script tell its
+// own dead launch's lock from another run's (slurm/common.sh).
+std::string holder_line() {
+  std::ostringstream line;
+  line << hostname() << ' ' << ::getpid() << ' ' << process_start(::getpid());
+  if (const auto job = env_word("SLURM_JOB_ID"); !job.empty()) {
+    line << ' ' << kSlurmJob << job;
+    if (const auto cluster = env_word("SLURM_CLUSTER_NAME"); !cluster.empty())
+      line << ' ' << kSlurmCluster << cluster;
+  }
+  line << '\n';
+  return line.str();
 }
 
 bool alive_here(const Holder& h) {
@@ -87,8 +125,7 @@ fs::path OutputLock::lock_path(const fs::path& output) {
 
 OutputLock OutputLock::acquire(const fs::path& output, double stale_after) {
   const fs::path path = lock_path(output);
-  const std::string me =
-      hostname() + " " + std::to_string(::getpid()) + " " + process_start(::getpid()) + "\n";
+  const std::string me = holder_line();
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
@@ -117,8 +154,9 @@ OutputLock OutputLock::acquire(const fs::path& output, double stale_after) {
     if (!stale) {
       throw UsageError("output '" + output.string() + "' is being written by another run (" +
                        (h.host.empty() ? std::string("unknown host") : h.host) + ", pid " +
-                       std::to_string(h.pid) + "); if that run is gone, remove '" + path.string() +
-                       "'");
+                       std::to_string(h.pid) +
+                       (h.slurm_job.empty() ? std::string() : ", Slurm job " + h.slurm_job) +
+                       "); if that run is gone, remove '" + path.string() + "'");
     }
     ::unlink(path.c_str());  // stale: its holder is gone; take it over
   }

@@ -226,6 +226,8 @@ void test_point(const char* name) {
     std::raise(SIGUSR1);
   } else if (action == "KILL") {
     std::raise(SIGKILL);
+  } else if (action == "SEGV") {
+    std::raise(SIGSEGV);
   } else {
     std::this_thread::sleep_for(
         std::chrono::duration<double>(std::strtod(action.c_str(), nullptr)));

@@ -53,9 +53,10 @@ struct FileProvenance {
 FileProvenance file_provenance(const std::filesystem::path& path);
 
 // Testing aid, unset in normal use: with POOLRUN_TEST_POINT=NAME:ACTION, the master reaching
-// the point NAME does ACTION: TERM, INT, USR1 or KILL (that signal to itself) or a number of
-// seconds to sleep, so that a test reaches a narrow window every time instead of by luck.
-// Points: pass_end (a pass's last chunk consumed, before the next pass or the results),
+// the point NAME does ACTION: TERM, INT, USR1, KILL or SEGV (that signal to itself) or a number
+// of seconds to sleep, so that a test reaches a narrow window every time instead of by luck.
+// Points: lock_taken (the output's lock taken, before the output is looked at or created),
+// pass_end (a pass's last chunk consumed, before the next pass or the results),
 // resume_opened (a --resume has the file open for writing, before SWMR writing starts),
 // ledger_reopened (the run's end reopened the file without SWMR, before the rename).
 void test_point(const char* name);
