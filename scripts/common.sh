@@ -13,6 +13,7 @@ LIBPOOL_PACKAGES=(
   libeigen3-dev libgtest-dev libcli11-dev librandom123-dev
   libprimesieve-dev primesieve-bin
   python3 python3-numpy python3-h5py python3-mpi4py python3-pil
+  parallel  # the command farm anchor of tests/bench/exec.sh
   slurm-wlm munge iproute2
   chromium
   clang libclang-rt-14-dev  # the fuzz targets: libFuzzer and the sanitizer runtimes

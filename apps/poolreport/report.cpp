@@ -376,7 +376,8 @@ std::string task_outcome(const poolrun::ExecRecord& t) {
   if (t.timed_out) return "timed out";
   if (t.signal != 0) {
     const char* name = sigabbrev_np(t.signal);
-    return "killed by signal " + std::to_string(t.signal) + (name ? " (SIG" + std::string(name) + ")" : "");
+    return "killed by signal " + std::to_string(t.signal) +
+           (name ? " (SIG" + std::string(name) + ")" : "");
   }
   return "exit status " + std::to_string(t.exit_code);
 }
@@ -623,8 +624,8 @@ std::string to_text(const Report& r) {
     for (std::size_t i = 0; i < r.failed_tasks.size() && i < kShown; ++i) {
       const auto& t = r.failed_tasks[i];
       o << "  #" << t.index + 1 << " (rank " << t.record.rank << " on " << t.record.host << ", "
-        << t.record.tries << " tr" << (t.record.tries == 1 ? "y" : "ies") << "): "
-        << task_outcome(t.record) << ": " << t.record.command << "\n"
+        << t.record.tries << " tr" << (t.record.tries == 1 ? "y" : "ies")
+        << "): " << task_outcome(t.record) << ": " << t.record.command << "\n"
         << last_lines(t.record.err_tail, 3, "      stderr: ");
     }
     if (r.failed_tasks.size() > kShown)
@@ -736,8 +737,9 @@ std::string to_json(const Report& r) {
            ",\"signal\":" + std::to_string(t.signal) +
            ",\"timed_out\":" + (t.timed_out ? "true" : "false") + ",\"error\":" + jstr(t.error) +
            ",\"rank\":" + std::to_string(t.rank) + ",\"host\":" + jstr(t.host) +
-           ",\"tries\":" + std::to_string(t.tries) + ",\"stderr_tail\":" +
-           jstr(tail.size() > 1024 ? tail.substr(tail.size() - 1024) : tail) + "}";
+           ",\"tries\":" + std::to_string(t.tries) +
+           ",\"stderr_tail\":" + jstr(tail.size() > 1024 ? tail.substr(tail.size() - 1024) : tail) +
+           "}";
     }
     s += "]";
   }

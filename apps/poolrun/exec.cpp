@@ -22,18 +22,19 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <dirent.h>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -117,8 +118,8 @@ Halt parse_halt(const std::string& text) {
   char* end = nullptr;
   errno = 0;
   const double v = n.empty() ? -1 : std::strtod(n.c_str(), &end);
-  if (n.empty() || *end != '\0' || errno != 0 || !std::isfinite(v) || v <= 0 ||
-      (pct && v > 100) || (!pct && v != std::floor(v)))
+  if (n.empty() || *end != '\0' || errno != 0 || !std::isfinite(v) || v <= 0 || (pct && v > 100) ||
+      (!pct && v != std::floor(v)))
     throw UsageError("--halt: fail= takes a positive count or a percentage up to 100% (got '" +
                      text + "')");
   if (pct)
@@ -191,9 +192,9 @@ std::vector<std::uint64_t> index_lines(const std::string& path, bool commands, i
   std::vector<std::uint64_t> offsets;
   char buf[1 << 16];
   std::uint64_t pos = 0, line_start = 0;
-  bool at_start = true;   // no character of this line seen yet
-  bool content = false;   // the line holds a task
-  bool decided = false;   // the first non-blank character was seen
+  bool at_start = true;  // no character of this line seen yet
+  bool content = false;  // the line holds a task
+  bool decided = false;  // the first non-blank character was seen
   for (;;) {
     const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(pos));
     if (n < 0) {
@@ -282,6 +283,7 @@ struct WatchMessage {
 // descriptors kept (an MPI socket held open would hide the rank's death from its peers).
 [[noreturn]] void watchdog_main(int in, double grace) {
   for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, SIGPIPE}) ::signal(s, SIG_IGN);
+  ::prctl(PR_SET_NAME, "poolrun-watch");
   ::dup2(in, 0);
   ::close_range(1, ~0U, 0);
   constexpr int kMax = 64;
@@ -319,8 +321,10 @@ struct WatchMessage {
 }
 
 void start_watchdog() {
+  // A socket, not a pipe: sending to a watchdog that died is an error (MSG_NOSIGNAL), never a
+  // SIGPIPE that would end the rank.
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return;  // tasks still run; only a SIGKILLed rank leaks them
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) != 0) return;
   const pid_t pid = ::fork();
   if (pid == 0) watchdog_main(p[0], g_state.config.grace);
   ::close(p[0]);
@@ -335,7 +339,7 @@ void start_watchdog() {
 void tell_watchdog(char op, pid_t group) {
   if (g_state.watchdog < 0) return;
   const WatchMessage m{op, group};
-  (void)!::write(g_state.watchdog, &m, sizeof m);
+  (void)!::send(g_state.watchdog, &m, sizeof m, MSG_NOSIGNAL);
 }
 
 // Kills and reaps what was reparented to this rank (the subreaper): processes a task left that
@@ -502,8 +506,8 @@ ExecRecord run_once(std::uint64_t i, const Command& cmd, int try_number) {
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                    POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&at,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
   // The search path is the submitting environment's, not this rank's.
   const std::string path = env_value(env, "PATH");
@@ -624,8 +628,14 @@ ExecRecord exec_task(std::uint64_t begin, std::uint64_t end) {
 // ---- the workload ----------------------------------------------------------------------------
 
 // A task's state in /result/state.
-enum State : std::uint8_t { not_run = 0, succeeded = 1, exit_failed = 2, signalled = 3,
-                            timed_out_ = 4, not_started = 5 };
+enum State : std::uint8_t {
+  not_run = 0,
+  succeeded = 1,
+  exit_failed = 2,
+  signalled = 3,
+  timed_out_ = 4,
+  not_started = 5
+};
 
 State state_of(const ExecRecord& r) {
   if (r.ok()) return succeeded;
@@ -643,19 +653,15 @@ class Exec final : public libpool::batch::Workload {
   }
   void options(libpool::batch::Options& o) override {
     Config& c = g_state.config;
-    auto tasks = o.add("--tasks", c.tasks_file,
-                       "Task file: one shell command a line (# comments and blank lines skipped)")
-                     .input();
-    auto range = o.add("--range", c.range, "A template's items: the integers A:B");
-    auto args = o.add("--args", c.args_file, "A template's items: the lines of FILE").input();
-    tasks.excludes(range).excludes(args);
-    range.excludes(args);
-    range_opt_ = range;
+    o.add("--tasks", c.tasks_file,
+          "Task file: one shell command a line (# comments and blank lines skipped)")
+        .input();
+    range_opt_ = o.add("--range", c.range, "A template's items: the integers A:B");
+    o.add("--args", c.args_file, "A template's items: the lines of FILE").input();
     o.command("command", c.words,
               "The template after --: {} is the item, {#} its number from 1 (the item goes last "
               "when neither appears)");
-    o.flag("--shell", c.shell,
-           "Run the template through /bin/sh -c, each substituted item quoted");
+    o.flag("--shell", c.shell, "Run the template through /bin/sh -c, each substituted item quoted");
     o.add("--retries", c.retries, "Run a failed task up to N more times").cosmetic();
     o.add("--timeout", c.timeout,
           "Kill a task that runs longer than S seconds (TERM, then KILL after --grace); 0: none")
@@ -666,27 +672,31 @@ class Exec final : public libpool::batch::Workload {
     o.add("--keep-output", c.keep_output,
           "Bytes of each task's stdout and stderr kept in the output file (the last ones)")
         .cosmetic();
-    o.add("--output-dir", c.output_dir, "Also keep each task's whole stdout and stderr as "
-                                        "DIR/SEQ.out and DIR/SEQ.err")
+    o.add("--output-dir", c.output_dir,
+          "Also keep each task's whole stdout and stderr as "
+          "DIR/SEQ.out and DIR/SEQ.err")
         .cosmetic();
     o.add("--workdir", c.workdir, "The tasks' working directory (default: where poolrun runs)")
         .cosmetic();
-    o.flag("--retry-failed", retry_failed_, "With --resume: run the failed tasks again")
-        .cosmetic();
+    o.flag("--retry-failed", retry_failed_, "With --resume: run the failed tasks again").cosmetic();
   }
   void check() const override {
     const Config& c = g_state.config;
-    const int sources = !c.tasks_file.empty() + range_opt_->given() + !c.args_file.empty();
-    if (sources != 1) throw UsageError("exec: give the tasks with --tasks, --range or --args");
+    // A config written by --dump-config holds every option, the unused ones empty.
+    const int sources = !c.tasks_file.empty() + !c.range.empty() + !c.args_file.empty();
+    if (sources == 0 && range_opt_->given()) throw UsageError("--range: an empty range");
+    if (sources != 1)
+      throw UsageError("exec: give the tasks with one of --tasks, --range or --args");
     if (!c.tasks_file.empty() && !c.words.empty())
-      throw UsageError("exec: --tasks runs each line as a command; a template after -- goes with "
-                       "--range or --args");
+      throw UsageError(
+          "exec: --tasks runs each line as a command; a template after -- goes with "
+          "--range or --args");
     if (!c.tasks_file.empty() && c.shell)
       throw UsageError("exec: --shell goes with a template (--tasks lines always run in /bin/sh)");
     if (c.tasks_file.empty() && c.words.empty())
-      throw UsageError("exec: --range and --args need a template after --, such as "
-                       "-- ./simulate --seed {}");
-    if (c.range_given && c.range.empty()) throw UsageError("--range: an empty range");
+      throw UsageError(
+          "exec: --range and --args need a template after --, such as "
+          "-- ./simulate --seed {}");
     if (!(c.timeout >= 0)) throw UsageError("--timeout: 0 or more seconds");
     if (!(c.grace >= 0) || c.grace > 3600) throw UsageError("--grace: 0 to 3600 seconds");
     if (c.keep_output > (64u << 20)) throw UsageError("--keep-output: at most 64 MiB");
@@ -695,12 +705,15 @@ class Exec final : public libpool::batch::Workload {
   void tasks(libpool::Registry& registry) const override {
     registry.add("poolrun.exec", exec_task);
   }
+  // A task starts only when a rank is free for it: --halt soon starts nothing after the
+  // failures, and a rank that dies holds no task it has not begun.
+  void pool(libpool::Options& options) const override { options.prefetch = 0; }
   void setup() override {
     // Collective first, before anything here can throw on one rank only.
     g_state.env = shared_environment();
     const int cores = cores_per_rank();
     Config& c = g_state.config;
-    c.range_given = range_opt_->given();
+    c.range_given = !c.range.empty();
     MPI_Comm_rank(MPI_COMM_WORLD, &g_state.rank);
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -739,9 +752,8 @@ class Exec final : public libpool::batch::Workload {
     const Halt halt = parse_halt(halt_);
     const std::uint64_t halt_after =
         halt.percent > 0
-            ? std::max<std::uint64_t>(
-                  1, static_cast<std::uint64_t>(std::ceil(halt.percent / 100.0 *
-                                                          static_cast<double>(n))))
+            ? std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(
+                                             halt.percent / 100.0 * static_cast<double>(n))))
             : halt.count;
     // One row per task in /result, written at its place as tasks end.
     auto state = run.rows<std::uint8_t>("state", n);
@@ -776,9 +788,8 @@ class Exec final : public libpool::batch::Workload {
                  " task(s) failed, the last: #" + std::to_string(i + 1) + " " + r.command);
       return true;
     };
-    const bool complete = run.each({.name = "tasks", .space = {0, n}, .unit = "tasks",
-                                    .chunksize = 1},
-                                   keep, done, exec_task);
+    const bool complete = run.each(
+        {.name = "tasks", .space = {0, n}, .unit = "tasks", .chunksize = 1}, keep, done, exec_task);
     if (!complete) return;
     std::uint64_t count[6] = {};
     for (const std::uint8_t s : states) ++count[std::min<std::uint8_t>(s, 5)];

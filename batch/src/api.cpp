@@ -135,6 +135,7 @@ class PublicEntry final : public Entry {
   void validate(const CommonOptions&) const override { w_->check(); }
   void register_tasks(libpool::Registry& registry) const override { w_->tasks(registry); }
   void setup() override { w_->setup(); }
+  void configure(libpool::Options& options) const override { w_->pool(options); }
   common::Identity identity() const override { return core_->identity(); }
   std::vector<std::string> input_files() const override { return core_->inputs(); }
   int run(RunCore& core) override {
@@ -557,10 +558,17 @@ h5::Group target(detail::RunCore* core, const std::string& prefix) {
   if (prefix.empty()) return result.open_group(".");
   return result.require_group(prefix.substr(0, prefix.size() - 1));
 }
+// The same, with `name` free: a resumed run whose earlier attempt wrote its results (and failed
+// after, say) writes them anew.
+h5::Group target(detail::RunCore* core, const std::string& prefix, const std::string& name) {
+  h5::Group g = target(core, prefix);
+  if (g.exists(name)) g.unlink(name);
+  return g;
+}
 }  // namespace
 
 void Result::scalar(const std::string& name, const Value& value) {
-  h5::Group g = target(core_, prefix_);
+  h5::Group g = target(core_, prefix_, name);
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
@@ -573,16 +581,16 @@ void Result::scalar(const std::string& name, const Value& value) {
       value);
 }
 void Result::values(const std::string& name, std::span<const std::uint64_t> data) {
-  target(core_, prefix_).write_dataset(name, data);
+  target(core_, prefix_, name).write_dataset(name, data);
 }
 void Result::values(const std::string& name, std::span<const std::int64_t> data) {
-  target(core_, prefix_).write_dataset(name, data);
+  target(core_, prefix_, name).write_dataset(name, data);
 }
 void Result::values(const std::string& name, std::span<const double> data) {
-  target(core_, prefix_).write_dataset(name, data);
+  target(core_, prefix_, name).write_dataset(name, data);
 }
 void Result::strings(const std::string& name, const std::vector<std::string>& data) {
-  target(core_, prefix_).write_strings(name, data);
+  target(core_, prefix_, name).write_strings(name, data);
 }
 void Result::attr(const std::string& name, const Value& value) {
   h5::Group g = target(core_, prefix_);

@@ -98,7 +98,8 @@ def main():
                 ("stats", "stats.h5", ["stats", "in.h5:/x"], False),
                 ("stats", "stats_bins.h5", ["stats", "in.h5:/x", "--bins", "8"], True),
                 ("stats --axis 0", "stats_axis0.h5", ["stats", "in.h5:/t", "--axis", "0"], False),
-                ("thumbnails", "thumbnails.h5", cfg("thumbnails"), False)]
+                ("thumbnails", "thumbnails.h5", cfg("thumbnails"), False),
+                ("exec", "exec.h5", cfg("exec"), False)]
         seen_root = set()
         problems = []
         for wl, out, args, with_optional in runs:

@@ -517,6 +517,9 @@ def workload_args(wl, d):
                              compression="gzip")
             f["img"] = np.arange(120 * 16 * 16, dtype=np.uint32).reshape(120, 16, 16).astype(
                 np.uint8)
+    if wl == "exec":
+        with open(os.path.join(d, "tasks.txt"), "w") as t:
+            t.write("".join(f"echo {k}\n" for k in range(40)))
     args = {"powersum": ["--exponent", "3", "--n", "40000", "--chunksize", "1000"],
             "primes": ["--to", "4e6", "--chunksize", "1e5"],
             "pi": ["--samples", "4e7", "--chunksize", "1e6"],
@@ -525,7 +528,8 @@ def workload_args(wl, d):
             "datagen": ["--kind", "normal", "--shape", "40000", "--chunk", "1000",
                         "--chunksize", "1000"],
             "stats": ["in.h5:/x", "--chunksize", "1"],
-            "thumbnails": ["in.h5:/img", "--size", "4x4", "--chunksize", "3"]}
+            "thumbnails": ["in.h5:/img", "--size", "4x4", "--chunksize", "3"],
+            "exec": ["--tasks", "tasks.txt"]}
     assert wl in args, f"{wl}: no arguments for its small runs in workload_args"
     return args[wl]
 

@@ -949,6 +949,8 @@ def fault_inputs(d):
         x = rng.normal(0, 1, (1_600_000, 5))
         x[rng.integers(0, 1_600_000, 1000), rng.integers(0, 5, 1000)] = np.nan
         f.create_dataset("t", data=x, chunks=(10_000, 5))
+    with open(os.path.join(d, "exec_tasks.txt"), "w") as t:
+        t.write("".join(f"echo {k}\n" for k in range(60)))
 
 
 FAULT_WORKLOADS = {
@@ -975,6 +977,8 @@ FAULT_WORKLOADS = {
                  "--chunksize", "1e5"], 150, same("x")),
     "thumbnails": (["thumbnails", "img.h5:/images", "--size", "8x8", "--chunksize", "20"], 150,
                    same("result/thumbnails")),
+    "exec": (["exec", "--tasks", "exec_tasks.txt"], 150,
+             same("result/state", "result/exit_code", "result/succeeded")),
 }
 
 

@@ -71,8 +71,7 @@ class Options {
   Option add(const std::string& name, DatasetSpec& value, const std::string& help);
   // The words of a command, given after `--` on the command line (`-- ./simulate --seed {}`)
   // or as a TOML array of strings in a config file. `name` has no dashes ("command").
-  Option command(const std::string& name, std::vector<std::string>& words,
-                 const std::string& help);
+  Option command(const std::string& name, std::vector<std::string>& words, const std::string& help);
   // A switch without a value.
   Option flag(const std::string& name, bool& value, const std::string& help);
   // The workload writes its data to one dataset that the user may name: `-o FILE.h5:/DSET`

@@ -27,6 +27,7 @@
 #include "libpool/batch/options.hpp"
 #include "libpool/batch/run.hpp"
 #include "libpool/errors.hpp"
+#include "libpool/options.hpp"
 #include "libpool/registry.hpp"
 
 namespace libpool::batch {
@@ -53,6 +54,9 @@ class Workload {
   // every rank after check(); tasks then read what it prepared, and small tasks keep running
   // inline on the MPI thread. A UsageError here ends every rank with exit 2.
   virtual void setup() {}
+  // Settings of the pool that runs the tasks (libpool/options.hpp): tasks that are whole
+  // processes want no prefetch, say, so that a task starts only when a rank is free for it.
+  virtual void pool(libpool::Options& /*options*/) const {}
   // The computation, on the master: passes, then the result (libpool/batch/run.hpp).
   virtual void run(Run& run) = 0;
 };
