@@ -287,7 +287,21 @@ def case_time_limit(d):
     env = dict(ENV, POOLRUN_TASK_DELAY_MS="300")
     jid = sbatch(d, "poolrun.sbatch", ["pi", *slow_pi()], ["-N", "2", "-n", "4", "--time=1",
                                                           "--signal=B:USR1@40"], env)
+    # Beside it, on the third node: a command farm of 1 s tasks, each logging its index. At the
+    # warning the running tasks are stopped (not recorded), the job requeues and resumes; every
+    # task ends recorded once, and only the interrupted ones ran twice.
+    farm = sbatch(d, "poolrun.sbatch", ["exec", "--range", "0:70", "--", "sh", "-c",
+                                        "echo {} >> farm.log; sleep 1"],
+                  ["-N", "1", "-n", "2", "--time=1", "--signal=B:USR1@40"])
     out = requeued_to_completion(d, jid, f"poolrun-{jid}.out", f"pi-{jid}.h5", "pi")
+    farm_out = requeued_to_completion(d, farm, f"poolrun-{farm}.out", f"exec-{farm}.h5", "exec")
+    with h5py.File(farm_out, "r") as f:
+        assert sorted(int(b) for b in f["chunks/begin"][:]) == list(range(70))
+        assert list(f["result/state"][:]) == [1] * 70
+        attempts = int(max(f["chunks/attempt"][:]))
+    ran = [int(x) for x in open(os.path.join(d, "farm.log")).read().split()]
+    assert sorted(set(ran)) == list(range(70)), ran
+    assert len(ran) - 70 <= 2 * (attempts - 1), (len(ran), attempts)
     with h5py.File(out, "r") as f:
         assert len(f["chunks/begin"]) == 600
     local(d, ["pi", *slow_pi(), "-o", "ref.h5"], ranks=2)
