@@ -603,6 +603,17 @@ ExecRecord run_once(std::uint64_t i, const Command& cmd, int try_number) {
   } else if (exited && WIFSIGNALED(status)) {
     rec.signal = WTERMSIG(status);
   }
+  // A signal that stops the run may reach the task before its rank: srun and Slurm signal every
+  // process of the step, and the default action of SIGUSR1 is to end it. A task ended by such a
+  // signal, in a rank that gets it too (waited for briefly), was interrupted, not failed.
+  if (rec.signal == SIGINT || rec.signal == SIGTERM || rec.signal == SIGUSR1 ||
+      rec.signal == SIGHUP) {
+    for (int k = 0; k < 40 && libpool::batch::detail::g_interrupt_signal == 0; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (libpool::batch::detail::g_interrupt_signal != 0 &&
+      !(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    rec.interrupted = 1;
   // A task that finished its work after all keeps its result.
   if (rec.interrupted && rec.exit_code == 0 && rec.signal == 0) rec.interrupted = 0;
   rec.out_tail = std::move(out.tail);
@@ -615,8 +626,13 @@ ExecRecord run_once(std::uint64_t i, const Command& cmd, int try_number) {
 ExecRecord exec_task(std::uint64_t begin, std::uint64_t end) {
   if (end != begin + 1) throw std::logic_error("exec: one task a chunk");
   test_delay();
-  const Command cmd = command_of(begin);
   ExecRecord rec;
+  // A rank stopped by a signal starts no task (one sent to it just before the master stopped).
+  if (libpool::batch::detail::g_interrupt_signal != 0) {
+    rec.interrupted = 1;
+    return rec;
+  }
+  const Command cmd = command_of(begin);
   for (std::uint64_t t = 0; t <= g_state.config.retries; ++t) {
     rec = run_once(begin, cmd, static_cast<int>(t + 1));
     rec.tries = static_cast<std::int32_t>(t + 1);
