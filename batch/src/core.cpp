@@ -209,6 +209,15 @@ void RunCore::flush_ledger() {
 
 bool RunCore::tick(const std::function<void()>& stop) {
   const double now = elapsed();
+  // A worker that got SIGINT, SIGTERM or SIGUSR1 (an administrator's kill, a node going down):
+  // the run stops as it would for the same signal to rank 0 - drained, flushed, resumable -
+  // instead of going on without being told, or losing that rank's work at mpirun's next step.
+  if (!interrupted()) {
+    if (const auto w = pool_.worker_signal()) {
+      signalled_rank_ = w->rank;
+      g_interrupt_signal = w->signal;
+    }
+  }
   if (interrupted() && !stopping_) {
     // The flush comes first: mpirun SIGKILLs its ranks about a second after forwarding
     // SIGTERM/SIGINT, so whatever draining follows is a bonus.
@@ -369,8 +378,9 @@ int RunCore::finish() {
               << options_.output << ", status failed)\n";
   } else if (incomplete_) {
     std::cerr << program_name() << ": interrupted"
-              << (interrupted() ? " by signal " + std::to_string(g_interrupt_signal) : "") << "; "
-              << options_.output << " has status partial (continue it with --resume)\n";
+              << (interrupted() ? " by signal " + std::to_string(g_interrupt_signal) : "")
+              << (signalled_rank_ > 0 ? " (to rank " + std::to_string(signalled_rank_) + ")" : "")
+              << "; " << options_.output << " has status partial (continue it with --resume)\n";
   }
   return code;
 }

@@ -403,6 +403,8 @@ int run_main(int argc, char** argv, std::vector<std::unique_ptr<Entry>> entries,
   for (const auto& w : workloads) w->register_tasks(registry);
   libpool::Options options;
   chosen->configure(options);
+  // A signal to a worker alone stops the run as one to rank 0 does (RunCore::tick).
+  options.stop_flag = &g_interrupt_signal;
   options.task_timeout = libpool::Seconds(common_options.task_timeout);
 
   const auto t0 = std::chrono::steady_clock::now();

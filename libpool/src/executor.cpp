@@ -58,6 +58,13 @@ MasterCore* master_of(const std::vector<WorkBase*>& works) {
 
 Executor::~Executor() = default;
 
+std::optional<Executor::WorkerSignal> Executor::worker_signal() const {
+  if (!master_) return std::nullopt;
+  const auto s = master_->worker_signal();
+  if (!s) return std::nullopt;
+  return WorkerSignal{s->first, s->second};
+}
+
 std::size_t Executor::workers() const noexcept {
   return master_ ? master_->workers() : static_cast<std::size_t>(size_ - 1);
 }

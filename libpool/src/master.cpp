@@ -340,6 +340,12 @@ bool Master::collect_remote() {
       case kTagTaskTimeout:
         on_task_timeout(remote, recv_.data(), recv_.size());
         break;
+      case kTagSignal: {
+        std::int32_t sig = 0;
+        if (recv_.size() == sizeof sig) std::memcpy(&sig, recv_.data(), sizeof sig);
+        if (!worker_signal_) worker_signal_ = std::pair<int, int>(rank, sig);
+        continue;  // heard, not progress
+      }
       case kTagStop:
         remote.said_bye = true;
         break;

@@ -57,6 +57,7 @@ class Master final : public MasterCore {
   std::size_t window() const noexcept override { return window_; }
   void check_accepting() const override;
   std::optional<std::string> broken() const override { return broken_; }
+  std::optional<std::pair<int, int>> worker_signal() const override { return worker_signal_; }
 
  private:
   struct InFlight {
@@ -143,6 +144,7 @@ class Master final : public MasterCore {
   std::uint32_t polls_ = 0;
   Clock::time_point next_check_{};
   std::optional<std::string> broken_;
+  std::optional<std::pair<int, int>> worker_signal_;  // rank, signal (kTagSignal)
   std::exception_ptr broken_error_;
   Writer recv_;
   struct Receiving {

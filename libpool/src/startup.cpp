@@ -203,10 +203,10 @@ Executor::Executor(const Registry& registry, const Options& options, MPI_Comm co
   if (rank_ != 0) {
     if (thread) {
       thread->set_epoch(epoch);
-      detail::serve(c->get(), thread->runner(), thread.get(), setup.worker);
+      detail::serve(c->get(), thread->runner(), thread.get(), setup.worker, options.stop_flag);
     } else {
       runner.set_epoch(epoch);
-      detail::serve(c->get(), runner, nullptr, setup.worker);
+      detail::serve(c->get(), runner, nullptr, setup.worker, options.stop_flag);
     }
     return;  // the thread's destructor waits for a task it may still run (after an abandon)
   }

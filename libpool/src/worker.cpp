@@ -56,10 +56,12 @@ double to_seconds(Clock::duration d) {
 // every task on the thread (the initializer ran there: thread-local set-up must reach them).
 class WorkerLoop {
  public:
-  WorkerLoop(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config)
+  WorkerLoop(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
+             const volatile std::sig_atomic_t* stop_flag)
       : comm_(comm),
         runner_(runner),
         thread_(thread),
+        stop_flag_(stop_flag),
         config_(config),
         heartbeat_every_(to_duration(config.heartbeat_interval_s)),
         task_timeout_(to_duration(config.task_timeout_s)),
@@ -77,6 +79,7 @@ class WorkerLoop {
       any |= collect_replies();
       const auto now = Clock::now();
       heartbeat_if_due(now);
+      report_signal();
       watch_task(now);
       reap(false);
       if (any) {
@@ -335,6 +338,17 @@ class WorkerLoop {
     if (!gave_up_) next_heartbeat_ = Clock::now() + heartbeat_every_;
   }
 
+  // A signal this rank received (Options::stop_flag) goes to the master, once: the program there
+  // decides what it means (a batch run drains and stops).
+  void report_signal() {
+    if (signal_sent_ || !stop_flag_ || *stop_flag_ == 0 || gave_up_) return;
+    signal_sent_ = true;
+    const std::int32_t sig = *stop_flag_;
+    Writer w;
+    w.write_bytes(&sig, sizeof sig);
+    send(std::move(w), 0, kTagSignal);
+  }
+
   void heartbeat_if_due(Clock::time_point now) {
     if (now < next_heartbeat_) return;
     if (heartbeat_ != MPI_REQUEST_NULL) {
@@ -434,6 +448,8 @@ class WorkerLoop {
   MPI_Comm comm_;
   TaskRunner& runner_;
   TaskThread* thread_;
+  const volatile std::sig_atomic_t* stop_flag_;
+  bool signal_sent_ = false;
   WorkerConfig config_;
   Clock::duration heartbeat_every_;
   Clock::duration task_timeout_;
@@ -467,8 +483,9 @@ class WorkerLoop {
 
 }  // namespace
 
-void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config) {
-  WorkerLoop(comm, runner, thread, config).run();
+void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
+           const volatile std::sig_atomic_t* stop_flag) {
+  WorkerLoop(comm, runner, thread, config, stop_flag).run();
 }
 
 }  // namespace libpool::detail

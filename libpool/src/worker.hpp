@@ -3,6 +3,8 @@
 
 #include <mpi.h>
 
+#include <csignal>
+
 #include "runner.hpp"
 #include "task_thread.hpp"
 
@@ -20,6 +22,8 @@ struct WorkerConfig {
 // receiving, sending results and heartbeats, and watching the running task's time. Without one
 // (MPI without thread support) every task runs here and the rank answers only between tasks.
 // runner is thread->runner() when there is a thread.
-void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config);
+// stop_flag (may be null): Options::stop_flag, reported to the master once it is set.
+void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
+           const volatile std::sig_atomic_t* stop_flag);
 
 }  // namespace libpool::detail

@@ -1059,6 +1059,31 @@ def case_signal_rank0(d):
             assert len(f["chunks/begin"]) >= 1
 
 
+def case_signal_worker(d):
+    # SIGTERM or SIGINT to one worker alone (an administrator's kill, a node going down): the
+    # worker tells the master, which stops the run as for the same signal to rank 0 - exit 3,
+    # partial, the rank named - and --resume completes it with a clean run's bits. It used to
+    # be ignored: the run went on, and the worker was lost at the next step of mpirun.
+    args = ["pi", "--samples", "4e8", "--chunksize", "2e7", "--seed", "2"]
+    ok(args + ["-o", "clean.h5", "-q"], cwd=d)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        out = f"w{int(sig)}.h5"
+        proc = start(args + ["-o", out, "-q", "--flush-interval", "0.2"], d, ranks=3,
+                     delay_ms=300)
+        wait_rows(d, out, 1, proc)
+        os.kill(rank_pids(proc.pid)[2], sig)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 3, (sig, proc.returncode, err)
+        assert f"by signal {int(sig)} (to rank 2)" in err and "has status partial" in err, err
+        with h5py.File(os.path.join(d, out)) as f:
+            assert attr(f, "status") == "partial"
+            assert 1 <= len(f["chunks/begin"]) < 20
+        ok(args + ["-o", out, "--resume", "-q"], cwd=d)
+        with h5py.File(os.path.join(d, out)) as f, h5py.File(os.path.join(d, "clean.h5")) as c:
+            assert attr(f, "status") == "complete"
+            assert f["result/inside"][()] == c["result/inside"][()]
+
+
 def case_signal_after_last_chunk(d):
     # A signal that reaches rank 0 right after a pass's last chunk (POOLRUN_TEST_POINT sends it
     # at that very point). What was computed decides: a one-pass run has everything and is

@@ -6,7 +6,10 @@
 // tasks are bounded), so the job still finalizes.
 
 #include <gtest/gtest.h>
+#include <mpi.h>
 #include <signal.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <map>
@@ -324,4 +327,37 @@ TEST(Liveness, InvalidSettingsAreRefusedOnEveryRank) {
   if (ex.is_master()) {
     EXPECT_EQ(ex.submit(square, 3).get(), 9);
   }
+}
+
+namespace {
+volatile std::sig_atomic_t g_stop_flag = 0;
+}  // namespace
+
+TEST(Liveness, AWorkersStopFlagReachesTheMaster) {
+  // Options::stop_flag: a worker whose flag its signal handler set (here: set by hand on rank 1)
+  // tells the master once, which names the rank and the signal; the pool goes on working.
+  if (world_size() == 1) GTEST_SKIP() << "needs a remote worker";
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  g_stop_flag = rank == 1 ? SIGTERM : 0;
+  Options opt = quick();
+  opt.stop_flag = &g_stop_flag;
+  Executor ex(registry(), opt);
+  g_stop_flag = 0;
+  if (!ex.is_master()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!ex.worker_signal() && seconds_since(t0) < 5) EXPECT_EQ(ex.submit(square, 3).get(), 9);
+  const auto s = ex.worker_signal();
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->rank, 1);
+  EXPECT_EQ(s->signal, SIGTERM);
+  EXPECT_FALSE(ex.broken().has_value());
+  EXPECT_EQ(ex.submit(square, 4).get(), 16);
+}
+
+TEST(Liveness, NoStopFlagNoWorkerSignal) {
+  Executor ex(registry(), quick());
+  if (!ex.is_master()) return;
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ex.submit(square, i).get(), i * i);
+  EXPECT_FALSE(ex.worker_signal().has_value());
 }

@@ -182,6 +182,7 @@ class RunCore {
   bool refused_ = false;
   bool incomplete_ = false;
   bool lost_rank_ = false;
+  int signalled_rank_ = 0;  // the worker that got the signal that stopped the run (0: rank 0)
   std::string error_message_;
   std::optional<common::ErrorInfo> pending_error_;  // written at finish (not under SWMR)
   double last_flush_ = 0;

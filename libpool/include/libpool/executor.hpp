@@ -213,6 +213,12 @@ class Executor {
   int size() const noexcept { return size_; }
   // Ranks that run tasks: size() - 1, plus rank 0 when it works (always on one rank).
   std::size_t workers() const noexcept;
+  // On the master: the first worker whose Options::stop_flag was set, and the signal it held.
+  struct WorkerSignal {
+    int rank;
+    int signal;
+  };
+  std::optional<WorkerSignal> worker_signal() const;
 
   // Schedules fn(args...) and returns its future. Arguments are converted to fn's parameter
   // types and encoded now; an encoding error is stored in the future, as Python does.

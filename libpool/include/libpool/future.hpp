@@ -64,6 +64,8 @@ class MasterCore {
   // Throws what new work would fail with (a broken pool's error, or shutdown), if anything.
   virtual void check_accepting() const = 0;
   virtual std::optional<std::string> broken() const = 0;
+  // The first worker that reported a signal (Options::stop_flag): its rank and the signal.
+  virtual std::optional<std::pair<int, int>> worker_signal() const = 0;
 };
 
 // One unit of work as the master tracks it: a submit, or one chunk of a map.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <csignal>
 #include <cstdint>
 #include <memory>
 #include <ranges>
@@ -73,6 +74,13 @@ struct Options {
   // answering. 0 = always on the task thread. With an initializer every task runs on the task
   // thread (where the initializer ran), so thread-local set-up reaches all of them.
   Seconds inline_below{100e-6};
+
+  // A flag that this rank's signal handler sets to the signal's number (a program that stops
+  // on SIGTERM, say). A worker that sees it set tells the master, once; the master's
+  // Executor::worker_signal() then names the rank and the signal, so that the program can stop
+  // the whole run as if rank 0 had received it (a signal sent to one worker alone, by an
+  // administrator or a node's shutdown, would otherwise go unnoticed). Null: not watched.
+  const volatile std::sig_atomic_t* stop_flag = nullptr;
 
   // Runs once on every rank that executes tasks, before any task; must be registered. Arguments
   // are taken from the master and broadcast. A failure anywhere breaks the pool on every rank.
