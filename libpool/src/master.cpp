@@ -26,6 +26,8 @@
 //                                                      heartbeat_interval (0.5 s)
 //                   <- TASK_TIMEOUT {work id, s, host}  the task thread's task ran past
 //                                                      task_timeout; nothing more after it
+//                   <- SIGNAL {int32} ---------------- once, when Options::stop_flag is set
+//     worker_signal() = (w, signal): the program decides (a batch run drains and stops)
 //   liveness: any message marks w heard; with the incoming queue drained, w silent for
 //     worker_timeout (5 s) -> WorkerLost; TASK_TIMEOUT, or rank 0's own task past the limit
 //     -> TaskTimeout. Either breaks the pool: every pending future gets the error, the lost
