@@ -90,6 +90,7 @@ bool launcher_variable(std::string_view entry) {
 // When --halt stops the run.
 struct Halt {
   bool soon = false;
+  bool now = false;         // the running tasks are killed too
   std::uint64_t count = 1;  // failures, or
   double percent = 0;       // a percentage of the tasks (when > 0)
 };
@@ -102,16 +103,12 @@ Halt parse_halt(const std::string& text) {
     when = text.substr(0, comma);
     rest = text.substr(comma + 1);
   }
-  if (when == "now")
-    throw UsageError(
-        "--halt now: not offered (a running task is never cut short by another's failure); "
-        "use --halt soon");
-  if (when != "soon")
-    throw UsageError("--halt: never, soon, soon,fail=N or soon,fail=N% (got '" + text + "')");
+  const std::string forms = "never, or soon or now with ,fail=N or ,fail=N% (got '" + text + "')";
+  if (when != "soon" && when != "now") throw UsageError("--halt: " + forms);
   h.soon = true;
+  h.now = when == "now";
   if (rest.empty()) return h;
-  if (!rest.starts_with("fail="))
-    throw UsageError("--halt: never, soon, soon,fail=N or soon,fail=N% (got '" + text + "')");
+  if (!rest.starts_with("fail=")) throw UsageError("--halt: " + forms);
   std::string n = rest.substr(5);
   const bool pct = !n.empty() && n.back() == '%';
   if (pct) n.pop_back();
@@ -683,7 +680,9 @@ class Exec final : public libpool::batch::Workload {
           "Kill a task that runs longer than S seconds (TERM, then KILL after --grace); 0: none")
         .cosmetic();
     o.add("--grace", c.grace, "Seconds between a task's SIGTERM and its SIGKILL").cosmetic();
-    o.add("--halt", halt_, "never, or soon[,fail=N|N%]: stop starting tasks after failures")
+    o.add("--halt", halt_,
+          "never, or soon|now[,fail=N|N%]: after failures start no task (soon) or also kill the "
+          "running ones (now)")
         .cosmetic();
     o.add("--keep-output", c.keep_output,
           "Bytes of each task's stdout and stderr kept in the output file (the last ones)")
@@ -799,9 +798,16 @@ class Exec final : public libpool::batch::Workload {
       rank.write(i, std::span<const std::int32_t>(&r.rank, 1));
       start.write(i, std::span<const double>(&r.start, 1));
       end.write(i, std::span<const double>(&r.end, 1));
-      if (st != succeeded && ++failures_now >= halt_after && halt.soon)
+      if (st != succeeded && ++failures_now >= halt_after && halt.soon && !run.failed()) {
         run.fail("--halt " + halt_ + ": " + std::to_string(failures_now) +
                  " task(s) failed, the last: #" + std::to_string(i + 1) + " " + r.command);
+        if (halt.now) {
+          // The running tasks are stopped as by a signal (SIGTERM, then SIGKILL after --grace)
+          // and not recorded: --resume runs them.
+          run.pool().signal_workers(SIGTERM);
+          libpool::batch::detail::g_interrupt_signal = SIGTERM;
+        }
+      }
       return true;
     };
     const bool complete = run.each(

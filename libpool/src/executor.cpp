@@ -65,6 +65,10 @@ std::optional<Executor::WorkerSignal> Executor::worker_signal() const {
   return WorkerSignal{s->first, s->second};
 }
 
+void Executor::signal_workers(int signal) {
+  if (master_) master_->signal_workers(signal);
+}
+
 std::size_t Executor::workers() const noexcept {
   return master_ ? master_->workers() : static_cast<std::size_t>(size_ - 1);
 }

@@ -28,6 +28,8 @@
 //                                                      task_timeout; nothing more after it
 //                   <- SIGNAL {int32} ---------------- once, when Options::stop_flag is set
 //     worker_signal() = (w, signal): the program decides (a batch run drains and stops)
+//     signal_workers(s):
+//     MPI_Send ---------- SIGNAL {int32} --------------> stop_flag = s (tasks watching it stop)
 //   liveness: any message marks w heard; with the incoming queue drained, w silent for
 //     worker_timeout (5 s) -> WorkerLost; TASK_TIMEOUT, or rank 0's own task past the limit
 //     -> TaskTimeout. Either breaks the pool: every pending future gets the error, the lost
@@ -176,6 +178,14 @@ void Master::enqueue(std::shared_ptr<WorkBase> work, TaskKind kind) {
   // next progress call fills their windows in batches.
   if (in_flight_ < remotes_.size() + (local_ ? 1 : 0)) dispatch();
   run_callbacks();
+}
+
+void Master::signal_workers(int signal) {
+  const std::int32_t sig = signal;
+  // Four bytes go eagerly: the send returns at once, whatever the worker is doing.
+  for (auto& r : remotes_)
+    if (!r.lost && !r.said_bye)
+      LIBPOOL_MPI(MPI_Send(&sig, sizeof sig, MPI_BYTE, r.rank, kTagSignal, comm_->get()));
 }
 
 bool Master::cancel(WorkBase& work) {

@@ -58,6 +58,7 @@ class Master final : public MasterCore {
   void check_accepting() const override;
   std::optional<std::string> broken() const override { return broken_; }
   std::optional<std::pair<int, int>> worker_signal() const override { return worker_signal_; }
+  void signal_workers(int signal) override;
 
  private:
   struct InFlight {

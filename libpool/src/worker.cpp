@@ -57,7 +57,7 @@ double to_seconds(Clock::duration d) {
 class WorkerLoop {
  public:
   WorkerLoop(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
-             const volatile std::sig_atomic_t* stop_flag)
+             volatile std::sig_atomic_t* stop_flag)
       : comm_(comm),
         runner_(runner),
         thread_(thread),
@@ -163,6 +163,13 @@ class WorkerLoop {
         case kTagTaskBatch:
           take(receiving_tag_ == kTagTaskBatch);
           break;
+        case kTagSignal: {
+          std::int32_t sig = 0;
+          if (in_.size() == sizeof sig) std::memcpy(&sig, in_.data(), sizeof sig);
+          signal_sent_ = true;  // the master knows: nothing to tell it back
+          if (stop_flag_ && sig != 0) *stop_flag_ = sig;
+          break;
+        }
         default:
           throw Error("protocol error: unexpected message (tag " + std::to_string(receiving_tag_) +
                       ") from the master");
@@ -448,7 +455,7 @@ class WorkerLoop {
   MPI_Comm comm_;
   TaskRunner& runner_;
   TaskThread* thread_;
-  const volatile std::sig_atomic_t* stop_flag_;
+  volatile std::sig_atomic_t* stop_flag_;
   bool signal_sent_ = false;
   WorkerConfig config_;
   Clock::duration heartbeat_every_;
@@ -484,7 +491,7 @@ class WorkerLoop {
 }  // namespace
 
 void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
-           const volatile std::sig_atomic_t* stop_flag) {
+           volatile std::sig_atomic_t* stop_flag) {
   WorkerLoop(comm, runner, thread, config, stop_flag).run();
 }
 

@@ -24,6 +24,6 @@ struct WorkerConfig {
 // runner is thread->runner() when there is a thread.
 // stop_flag (may be null): Options::stop_flag, reported to the master once it is set.
 void serve(MPI_Comm comm, TaskRunner& runner, TaskThread* thread, const WorkerConfig& config,
-           const volatile std::sig_atomic_t* stop_flag);
+           volatile std::sig_atomic_t* stop_flag);
 
 }  // namespace libpool::detail

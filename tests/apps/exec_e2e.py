@@ -185,7 +185,7 @@ def case_usage(d):
            ["--tasks", "t.txt", "--", "echo"],                   # a template with --tasks
            ["--tasks", "missing.txt"],
            ["--tasks", "empty.txt"],
-           ["--range", "0:3", "--halt", "now", "--", "true"],
+           ["--range", "0:3", "--halt", "later", "--", "true"],
            ["--range", "0:3", "--halt", "soon,fail=0", "--", "true"],
            ["--range", "0:3", "--timeout", "nan", "--", "true"],
            ["--range", "0:3", "--workdir", "nowhere", "--", "true"]]
@@ -225,6 +225,16 @@ def case_retries_halt(d):
     with open_left(os.path.join(d, "h.h5")) as f:
         assert attr(f, "status") == "failed"
         assert 2 <= len(f["chunks/begin"]) <= 4, len(f["chunks/begin"])
+    # --halt now: the running tasks are killed too (and not recorded: --resume runs them).
+    t0 = time.time()
+    p = poolrun(["--range", "0:20", "--halt", "now,fail=1", "--grace", "0.5", "-o", "n.h5",
+                 "--shell", "--", "if [ {} -eq 1 ]; then sleep 0.5; exit 1; fi; "
+                 "exec sleep 3{} # xnow_marker"], d)
+    assert p.returncode == 1 and "--halt now,fail=1" in p.stderr, p.stderr
+    assert time.time() - t0 < 20
+    no_leftovers("xnow_marker")
+    with open_left(os.path.join(d, "n.h5")) as f:
+        assert [int(b) for b in f["chunks/begin"][:]] == [1], f["chunks/begin"][:]
     # A percentage of the tasks.
     p = poolrun(["--range", "0:100", "--halt", "soon,fail=5%", "-o", "p.h5", "--shell", "--",
                  "test {} -lt 50"], d)

@@ -57,6 +57,13 @@ std::int64_t spin_for(std::int64_t ms) {
   return ms;
 }
 
+volatile std::sig_atomic_t g_stop_flag = 0;
+std::pair<int, int> stop_flag_seen(int) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return {rank, static_cast<int>(g_stop_flag)};
+}
+
 int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms) {
   const int me = world_rank();
   std::this_thread::sleep_for(std::chrono::milliseconds(me == rank ? ms : other_ms));
@@ -223,6 +230,7 @@ libpool::Registry make_registry() {
       .add("test.sleep_then", sleep_then)
       .add("test.spin_for", spin_for)
       .add("test.nap_on_rank", nap_on_rank)
+      .add("test.stop_flag_seen", stop_flag_seen)
       .add("test.stop_on_rank", stop_on_rank)
       .add("test.process_id", process_id)
       .add("test.my_rank", my_rank)

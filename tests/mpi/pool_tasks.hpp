@@ -4,6 +4,7 @@
 #include <libpool/libpool.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -20,6 +21,9 @@ std::int64_t sleep_then(std::int64_t ms);             // sleeps ms milliseconds,
 std::int64_t spin_for(std::int64_t ms);               // busy for ms milliseconds, returns ms
 // Sleeps ms milliseconds on `rank` and other_ms elsewhere; returns the rank it ran on.
 int nap_on_rank(int rank, std::int64_t ms, std::int64_t other_ms);
+// A stop flag for Options::stop_flag, and a task that returns (its rank, the flag there).
+extern volatile std::sig_atomic_t g_stop_flag;
+std::pair<int, int> stop_flag_seen(int unused);
 // raise(SIGSTOP) on `rank`, once per token; returns the rank it ran on.
 int stop_on_rank(int rank, int token);
 std::int64_t process_id(int);  // getpid()

@@ -329,10 +329,6 @@ TEST(Liveness, InvalidSettingsAreRefusedOnEveryRank) {
   }
 }
 
-namespace {
-volatile std::sig_atomic_t g_stop_flag = 0;
-}  // namespace
-
 TEST(Liveness, AWorkersStopFlagReachesTheMaster) {
   // Options::stop_flag: a worker whose flag its signal handler set (here: set by hand on rank 1)
   // tells the master once, which names the rank and the signal; the pool goes on working.
@@ -359,5 +355,29 @@ TEST(Liveness, NoStopFlagNoWorkerSignal) {
   Executor ex(registry(), quick());
   if (!ex.is_master()) return;
   for (int i = 0; i < 20; ++i) EXPECT_EQ(ex.submit(square, i).get(), i * i);
+  EXPECT_FALSE(ex.worker_signal().has_value());
+}
+
+TEST(Liveness, SignalWorkersSetsTheirStopFlag) {
+  // Executor::signal_workers: every worker's Options::stop_flag takes the signal (tasks there
+  // see it), and no worker reports it back as its own.
+  if (world_size() == 1) GTEST_SKIP() << "needs a remote worker";
+  g_stop_flag = 0;
+  Options opt = quick();
+  opt.stop_flag = &g_stop_flag;
+  opt.master_works = libpool::MasterWorks::No;
+  Executor ex(registry(), opt);
+  g_stop_flag = 0;
+  if (!ex.is_master()) return;
+  for (int i = 0; i < 4 * ex.size(); ++i) EXPECT_EQ(ex.submit(stop_flag_seen, 0).get().second, 0);
+  ex.signal_workers(SIGUSR1);
+  std::map<int, int> seen;  // rank -> flag seen by a task submitted after the signal
+  for (int i = 0; i < 20 * ex.size() && seen.size() + 1 < static_cast<std::size_t>(ex.size());
+       ++i) {
+    const auto [rank, flag] = ex.submit(stop_flag_seen, 0).get();
+    seen[rank] = flag;
+  }
+  ASSERT_EQ(seen.size() + 1, static_cast<std::size_t>(ex.size()));
+  for (const auto& [rank, flag] : seen) EXPECT_EQ(flag, SIGUSR1) << "rank " << rank;
   EXPECT_FALSE(ex.worker_signal().has_value());
 }

@@ -219,6 +219,9 @@ class Executor {
     int signal;
   };
   std::optional<WorkerSignal> worker_signal() const;
+  // On the master: sets Options::stop_flag to `signal` on every worker, as if each had received
+  // it (tasks that watch the flag stop early). Queued work still runs unless cancelled.
+  void signal_workers(int signal);
 
   // Schedules fn(args...) and returns its future. Arguments are converted to fn's parameter
   // types and encoded now; an encoding error is stored in the future, as Python does.

@@ -66,6 +66,8 @@ class MasterCore {
   virtual std::optional<std::string> broken() const = 0;
   // The first worker that reported a signal (Options::stop_flag): its rank and the signal.
   virtual std::optional<std::pair<int, int>> worker_signal() const = 0;
+  // Sets Options::stop_flag to `signal` on every worker still in the pool.
+  virtual void signal_workers(int signal) = 0;
 };
 
 // One unit of work as the master tracks it: a submit, or one chunk of a map.

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <concepts>
-#include <cstddef>
 #include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <ranges>
@@ -79,8 +79,10 @@ struct Options {
   // on SIGTERM, say). A worker that sees it set tells the master, once; the master's
   // Executor::worker_signal() then names the rank and the signal, so that the program can stop
   // the whole run as if rank 0 had received it (a signal sent to one worker alone, by an
-  // administrator or a node's shutdown, would otherwise go unnoticed). Null: not watched.
-  const volatile std::sig_atomic_t* stop_flag = nullptr;
+  // administrator or a node's shutdown, would otherwise go unnoticed). The other way round,
+  // Executor::signal_workers(sig) sets it on every worker, as if each had received sig (tasks
+  // that watch it stop early). Null: not watched.
+  volatile std::sig_atomic_t* stop_flag = nullptr;
 
   // Runs once on every rank that executes tasks, before any task; must be registered. Arguments
   // are taken from the master and broadcast. A failure anywhere breaks the pool on every rank.

@@ -27,7 +27,8 @@ enum Tag : int {
   kTagResultBatch = 105,  // worker -> master: their results, in the same order
   kTagHeartbeat = 106,    // worker -> master: empty; sent when nothing else was for a while
   kTagTaskTimeout = 107,  // worker -> master: TaskTimeoutReport
-  kTagSignal = 108,  // worker -> master: int32, a signal that stops the run (Options::stop_flag)
+  kTagSignal = 108,  // worker -> master: int32, a signal that stops the run (Options::stop_flag);
+                     // master -> worker: int32, set it there (Executor::signal_workers)
 };
 
 enum class StopMode : std::uint8_t {
