@@ -620,7 +620,8 @@ ExecRecord run_once(std::uint64_t i, const Command& cmd, int try_number) {
   return rec;
 }
 
-ExecRecord exec_task(std::uint64_t begin, std::uint64_t end) {
+// Task `begin` of a run, its try number `round` (1, then 2... in the rounds of --retries).
+ExecRecord exec_task(std::int32_t round, std::uint64_t begin, std::uint64_t end) {
   if (end != begin + 1) throw std::logic_error("exec: one task a chunk");
   test_delay();
   ExecRecord rec;
@@ -629,12 +630,8 @@ ExecRecord exec_task(std::uint64_t begin, std::uint64_t end) {
     rec.interrupted = 1;
     return rec;
   }
-  const Command cmd = command_of(begin);
-  for (std::uint64_t t = 0; t <= g_state.config.retries; ++t) {
-    rec = run_once(begin, cmd, static_cast<int>(t + 1));
-    rec.tries = static_cast<std::int32_t>(t + 1);
-    if (rec.ok() || rec.interrupted) break;
-  }
+  rec = run_once(begin, command_of(begin), round);
+  rec.tries = round;
   return rec;
 }
 
@@ -778,41 +775,77 @@ class Exec final : public libpool::batch::Workload {
     auto rank = run.rows<std::int32_t>("rank", n);
     auto start = run.rows<double>("start", n);
     auto end = run.rows<double>("end", n);
+    // Each task's state as its newest record says (--resume reads every record of every
+    // earlier attempt and round, in ledger order; a task run again has several).
     std::vector<std::uint8_t> states(n, not_run);
-    std::uint64_t failures_now = 0;  // tasks that failed in this attempt (for --halt)
-
-    const auto keep = [&](const libpool::Span& s, ExecRecord& r) {
-      states.at(s.begin) = state_of(r);
-      return !(retry_failed_ && !r.ok());
-    };
-    const auto done = [&](const libpool::Span& s, ExecRecord& r) {
-      if (r.interrupted) return false;
-      const std::uint64_t i = s.begin;
-      const State st = state_of(r);
-      states.at(i) = st;
-      const std::uint8_t st8 = st;
-      state.write(i, std::span<const std::uint8_t>(&st8, 1));
-      exit_code.write(i, std::span<const std::int32_t>(&r.exit_code, 1));
-      signal.write(i, std::span<const std::int32_t>(&r.signal, 1));
-      tries.write(i, std::span<const std::int32_t>(&r.tries, 1));
-      rank.write(i, std::span<const std::int32_t>(&r.rank, 1));
-      start.write(i, std::span<const double>(&r.start, 1));
-      end.write(i, std::span<const double>(&r.end, 1));
-      if (st != succeeded && ++failures_now >= halt_after && halt.soon && !run.failed()) {
-        run.fail("--halt " + halt_ + ": " + std::to_string(failures_now) +
-                 " task(s) failed, the last: #" + std::to_string(i + 1) + " " + r.command);
-        if (halt.now) {
-          // The running tasks are stopped as by a signal (SIGTERM, then SIGKILL after --grace)
-          // and not recorded: --resume runs them.
-          run.pool().signal_workers(SIGTERM);
-          libpool::batch::detail::g_interrupt_signal = SIGTERM;
-        }
+    std::vector<double> newest(n, -1.0);
+    std::vector<std::int32_t> last_try(n, 0);  // the try number of that record
+    std::uint64_t failures_now = 0;  // tasks that failed for good in this attempt (--halt)
+    const std::int32_t rounds = static_cast<std::int32_t>(c.retries) + 1;
+    // --retries: each round after the first runs the tasks whose last try failed before this
+    // round (in this attempt or, resumed, an earlier one), wherever a rank is free (another
+    // rank, most often), as new ledger rows.
+    for (std::int32_t round = 1; round <= rounds; ++round) {
+      std::vector<std::uint64_t> retry;
+      if (round > 1) {
+        for (std::uint64_t i = 0; i < n; ++i)
+          if (states[i] > succeeded && last_try[i] < round) retry.push_back(i);
+        if (retry.empty()) break;
       }
-      return true;
-    };
-    const bool complete = run.each(
-        {.name = "tasks", .space = {0, n}, .unit = "tasks", .chunksize = 1}, keep, done, exec_task);
-    if (!complete) return;
+      std::vector<libpool::Span> holes;
+      if (round > 1) {
+        std::uint64_t from = 0;
+        for (const std::uint64_t i : retry) {
+          if (i > from) holes.push_back({from, i});
+          from = i + 1;
+        }
+        if (from < n) holes.push_back({from, n});
+      }
+      const auto seen = [&](const libpool::Span& s, ExecRecord& r) {
+        if (r.end < newest.at(s.begin)) return;
+        newest[s.begin] = r.end;
+        states[s.begin] = state_of(r);
+        last_try[s.begin] = r.tries;
+      };
+      // The first round runs again the tasks that failed before (--retry-failed); a round of
+      // retries, those whose last try failed (the others are its holes).
+      const auto again = [&](const libpool::Span& s) {
+        return round > 1 || (retry_failed_ && states.at(s.begin) > succeeded);
+      };
+      const auto done = [&](const libpool::Span& s, ExecRecord& r) {
+        if (r.interrupted) return false;
+        const std::uint64_t i = s.begin;
+        const State st = state_of(r);
+        states.at(i) = st;
+        newest.at(i) = r.end;
+        last_try.at(i) = r.tries;
+        const std::uint8_t st8 = st;
+        state.write(i, std::span<const std::uint8_t>(&st8, 1));
+        exit_code.write(i, std::span<const std::int32_t>(&r.exit_code, 1));
+        signal.write(i, std::span<const std::int32_t>(&r.signal, 1));
+        tries.write(i, std::span<const std::int32_t>(&r.tries, 1));
+        rank.write(i, std::span<const std::int32_t>(&r.rank, 1));
+        start.write(i, std::span<const double>(&r.start, 1));
+        end.write(i, std::span<const double>(&r.end, 1));
+        if (st == succeeded) return true;
+        if (round < rounds) return true;  // tried again in the next round
+        if (++failures_now >= halt_after && halt.soon && !run.failed()) {
+          run.fail("--halt " + halt_ + ": " + std::to_string(failures_now) +
+                   " task(s) failed, the last: #" + std::to_string(i + 1) + " " + r.command);
+          if (halt.now) {
+            // The running tasks are stopped as by a signal (SIGTERM, then SIGKILL after
+            // --grace) and not recorded: --resume runs them.
+            run.pool().signal_workers(SIGTERM);
+            libpool::batch::detail::g_interrupt_signal = SIGTERM;
+          }
+        }
+        return true;
+      };
+      const bool complete = run.each(
+          {.name = "tasks", .space = {0, n}, .unit = "tasks", .holes = holes, .chunksize = 1}, seen,
+          again, done, exec_task, round);
+      if (!complete) return;
+    }
     std::uint64_t count[6] = {};
     for (const std::uint8_t s : states) ++count[std::min<std::uint8_t>(s, 5)];
     const std::uint64_t failed = n - count[succeeded] - count[not_run];

@@ -468,6 +468,13 @@ void Run::write_rows_(detail::RunCore* core, std::size_t id, std::uint64_t first
                             std::string(r.dataset.path()));
   if (n == 0) return;
   const auto* b = static_cast<const std::byte*>(data);
+  // Rows written again (a task run again, say) replace the earlier values: those still waiting
+  // go to the file first, so that they never land after the new ones.
+  if (auto it = r.pending.lower_bound(first);
+      (it != r.pending.end() && it->first < first + n) ||
+      (it != r.pending.begin() &&
+       std::prev(it)->first + std::prev(it)->second.size() / r.row_bytes() > first))
+    r.write_pending();
   // Whole HDF5 chunks go to the file as they are, uncopied. (No waiting run ends at a chunk
   // boundary, so none has to join them.)
   if (first % r.chunk_rows == 0 && ((first + n) % r.chunk_rows == 0 || first + n == r.dims[0])) {

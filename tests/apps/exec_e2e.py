@@ -203,6 +203,10 @@ def case_retries_halt(d):
     assert p.returncode == 0, p.stderr
     with h5py.File(os.path.join(d, "r.h5")) as f:
         assert list(f["result/tries"][:]) == [2, 2, 2, 2]
+        # A ledger row per try: the first round's four failures, then the retries'.
+        recs = records(f)
+        assert [r["tries"] for r in recs] == [1] * 4 + [2] * 4
+        assert [r["exit_code"] for r in recs] == [9] * 4 + [0] * 4
     for k in range(4):
         os.remove(os.path.join(d, f"m{k}"))
     p = poolrun(["--range", "0:4", "--shell", "-o", "s.h5", "--", flaky], d)

@@ -24,6 +24,7 @@
 // every --flush-interval), progress, signals (SIGINT/SIGTERM/SIGUSR1 drain and leave a resumable
 // file), a lost rank, --task-timeout, the status and the exit code.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -197,15 +198,18 @@ class Run {
                                           Fixed&&... fixed);
 
   // A pass whose chunks are records handed over as they complete (a command farm: each task's
-  // exit status and output), every partial kept in the ledger (/partials). On --resume, keep(span,
+  // exit status and output), every partial kept in the ledger (/partials). On --resume, seen(span,
   // P&) first sees each record that earlier attempts left for the pass, in ledger order (a span
-  // computed again has several): a span with no record kept is computed again. Then done(span,
-  // P&) sees each chunk of this attempt in completion order and returns whether to record it:
-  // false leaves the chunk not done (its task was interrupted) and the pass incomplete. A
-  // failure found in done() (Run::fail) stops the pass; chunks then running still arrive.
-  // Returns true when every chunk of the pass is done.
-  template <class P, class Keep, class Done, class... A, class... Fixed>
-  bool each(const Pass& pass, Keep&& keep, Done&& done, P (*task)(A...), Fixed&&... fixed);
+  // computed again has several); then again(span) is asked once for each span with a record:
+  // true computes it again. Then done(span, P&) sees each chunk of this attempt in completion
+  // order and returns whether to record it: false leaves the chunk not done (its task was
+  // interrupted) and the pass incomplete. A failure found in done() (Run::fail) stops the pass;
+  // chunks then running still arrive. The same pass may run again in one attempt over other
+  // spans (`holes` leaving out the rest): a round of retries, say. Returns true when every chunk
+  // of the pass is done.
+  template <class P, class Seen, class Again, class Done, class... A, class... Fixed>
+  bool each(const Pass& pass, Seen&& seen, Again&& again, Done&& done, P (*task)(A...),
+            Fixed&&... fixed);
 
   // Declares /result/NAME (or NAME itself when it starts with '/', its groups created), `rows`
   // rows of `row_shape` elements of T (1-D when row_shape is empty), chunked by `chunk_rows` rows
@@ -420,20 +424,35 @@ std::optional<std::uint64_t> Run::write_rows(const Pass& pass, Write&& write, P 
   return total;
 }
 
-template <class P, class Keep, class Done, class... A, class... Fixed>
-bool Run::each(const Pass& pass, Keep&& keep, Done&& done, P (*task)(A...), Fixed&&... fixed) {
-  static_assert(std::is_invocable_r_v<bool, Keep&, const libpool::Span&, P&>,
-                "each: keep(const libpool::Span&, P&) returns whether the record stands");
+template <class P, class Seen, class Again, class Done, class... A, class... Fixed>
+bool Run::each(const Pass& pass, Seen&& seen, Again&& again, Done&& done, P (*task)(A...),
+               Fixed&&... fixed) {
+  static_assert(std::is_invocable_v<Seen&, const libpool::Span&, P&>,
+                "each: seen(const libpool::Span&, P&)");
+  static_assert(std::is_invocable_r_v<bool, Again&, const libpool::Span&>,
+                "each: again(const libpool::Span&) returns whether to compute the span again");
   static_assert(std::is_invocable_r_v<bool, Done&, const libpool::Span&, P&>,
                 "each: done(const libpool::Span&, P&) returns whether to record the chunk");
   libpool::SpanOptions options = span_options_(pass);
   options.skip.assign(pass.holes.begin(), pass.holes.end());
+  std::vector<libpool::Span> recorded;
   for (const Stored& s : begin_pass_(pass, true)) {
     libpool::Reader r(reinterpret_cast<const std::byte*>(s.bytes.data()), s.bytes.size());
     P value = r.get<P>();
     r.expect_end();
-    if (keep(std::as_const(s.span), value)) options.skip.push_back(s.span);
+    seen(std::as_const(s.span), value);
+    recorded.push_back(s.span);
   }
+  std::sort(recorded.begin(), recorded.end(), [](const libpool::Span& a, const libpool::Span& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  recorded.erase(std::unique(recorded.begin(), recorded.end(),
+                             [](const libpool::Span& a, const libpool::Span& b) {
+                               return a.begin == b.begin && a.end == b.end;
+                             }),
+                 recorded.end());
+  for (const libpool::Span& s : recorded)
+    if (!again(s)) options.skip.push_back(s);
   auto chunks = pool().map_spans(task, pass.space, options, std::forward<Fixed>(fixed)...);
   started_(pass, chunks.items_total(), chunks.chunk_size());
   if (stopped_()) chunks.stop();
