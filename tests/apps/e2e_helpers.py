@@ -40,6 +40,24 @@ def wait_for_rows(path, rows, proc, timeout=60):
         time.sleep(0.05)
 
 
+def live_processes():
+    """(pid, command line) of every process that is not a zombie."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as c:
+                cmd = c.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as st:
+                state = st.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append((int(pid), cmd))
+    return found
+
+
 def rank_pids(mpirun_pid, binary):
     """{MPI rank: pid} of the ranks of `binary` that mpirun started (single node: its children)."""
     ranks = {}

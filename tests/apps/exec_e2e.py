@@ -13,7 +13,7 @@ import time
 
 import h5py
 
-from e2e_helpers import attr, open_left, rank_pids, wait_for_rows
+from e2e_helpers import attr, live_processes, open_left, rank_pids, wait_for_rows
 
 POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1], sys.argv[2], sys.argv[3]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -68,20 +68,8 @@ def records(f):
 
 def task_processes(marker):
     """Processes whose command line holds `marker` (a task that outlived its run)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as c:
-                cmd = c.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as st:
-                state = st.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in cmd and state != "Z" and "exec_e2e" not in cmd and "poolrun" not in cmd:
-            found.append((int(pid), cmd))
-    return found
+    return [(pid, cmd) for pid, cmd in live_processes()
+            if marker in cmd and "exec_e2e" not in cmd and "poolrun" not in cmd]
 
 
 def no_leftovers(marker, wait=6.0):

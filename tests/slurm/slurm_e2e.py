@@ -20,7 +20,7 @@ import numpy as np
 
 # The end-to-end tests' helpers: an attribute as text, the rows of a ledger being written.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps"))
-from e2e_helpers import attr, ledger_rows as rows  # noqa: E402
+from e2e_helpers import attr, ledger_rows as rows, live_processes  # noqa: E402
 import workloads_doc  # noqa: E402
 
 SOURCE, POOLRUN, POOLREPORT, MPIEXEC = sys.argv[1:5]
@@ -640,19 +640,7 @@ def case_scaling(d):
 
 
 def leftovers():
-    found = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open(f"/proc/{p}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{p}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and STATE + "/" in cmd:
-            found.append(cmd)
+    found = [cmd for _, cmd in live_processes() if STATE + "/" in cmd]
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     found += [ln for ln in links.splitlines() if "lpv16917" in ln or "lpbr16917" in ln]
     return found
