@@ -209,14 +209,14 @@ def case_retries_halt(d):
         assert list(f["result/state"][:]) == [1, 1, 1, 1]
         assert sorted(set(int(a) for a in f["chunks/attempt"][:])) == [1, 3]
     assert report(["--failed-tasks", "s.h5"], d).stdout == ""
-    # --halt soon,fail=2: no task starts after the second failure (those running finish: at
-    # most one a rank).
+    # --halt soon,fail=2: no task starts once the master has seen the second failure (those
+    # running finish: the two that failed, and at most two a rank started meanwhile).
     p = poolrun(["--range", "0:200", "--halt", "soon,fail=2", "-o", "h.h5", "--shell", "--",
                  "sleep 0.2; false"], d)
     assert p.returncode == 1 and "--halt soon,fail=2" in p.stderr, p.stderr
     with open_left(os.path.join(d, "h.h5")) as f:
         assert attr(f, "status") == "failed"
-        assert 2 <= len(f["chunks/begin"]) <= 4, len(f["chunks/begin"])
+        assert 2 <= len(f["chunks/begin"]) <= 6, len(f["chunks/begin"])
     # --halt now: the running tasks are killed too (and not recorded: --resume runs them).
     t0 = time.time()
     p = poolrun(["--range", "0:20", "--halt", "now,fail=1", "--grace", "0.5", "-o", "n.h5",
