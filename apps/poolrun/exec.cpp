@@ -683,7 +683,7 @@ class Exec final : public libpool::batch::Workload {
               "The template after --: {} is the item, {#} its number from 1 (the item goes last "
               "when neither appears)");
     o.flag("--shell", c.shell, "Run the template through /bin/sh -c, each substituted item quoted");
-    o.add("--retries", c.retries, "Run a failed task up to N more times").cosmetic();
+    o.add("--retries", c.retries, "Run a failed task up to N more times (at most 254)").cosmetic();
     o.add("--timeout", c.timeout,
           "Kill a task that runs longer than S seconds (TERM, then KILL after --grace); 0: none")
         .cosmetic();
@@ -723,6 +723,7 @@ class Exec final : public libpool::batch::Workload {
     if (!(c.timeout >= 0)) throw UsageError("--timeout: 0 or more seconds");
     if (!(c.grace >= 0) || c.grace > 3600) throw UsageError("--grace: 0 to 3600 seconds");
     if (c.keep_output > (64u << 20)) throw UsageError("--keep-output: at most 64 MiB");
+    if (c.retries > 254) throw UsageError("--retries: at most 254");
     (void)parse_halt(halt_);
   }
   void tasks(libpool::Registry& registry) const override {
@@ -792,7 +793,7 @@ class Exec final : public libpool::batch::Workload {
     // earlier attempt and round, in ledger order; a task run again has several).
     std::vector<std::uint8_t> states(n, not_run);
     std::vector<double> newest(n, -1.0);
-    std::vector<std::int32_t> last_try(n, 0);  // the try number of that record
+    std::vector<std::uint8_t> last_try(n, 0);  // the try number of that record (at most 255)
     std::uint64_t failures_now = 0;  // tasks that failed for good in this attempt (--halt)
     const std::int32_t rounds = static_cast<std::int32_t>(c.retries) + 1;
     // --retries: each round after the first runs the tasks whose last try failed before this
@@ -818,7 +819,7 @@ class Exec final : public libpool::batch::Workload {
         if (r.end < newest.at(s.begin)) return;
         newest[s.begin] = r.end;
         states[s.begin] = state_of(r);
-        last_try[s.begin] = r.tries;
+        last_try[s.begin] = static_cast<std::uint8_t>(std::min(r.tries, 255));
       };
       // The first round runs again the tasks that failed before (--retry-failed); a round of
       // retries, those whose last try failed (the others are its holes).
@@ -831,7 +832,7 @@ class Exec final : public libpool::batch::Workload {
         const State st = state_of(r);
         states.at(i) = st;
         newest.at(i) = r.end;
-        last_try.at(i) = r.tries;
+        last_try.at(i) = static_cast<std::uint8_t>(std::min(r.tries, 255));
         const std::uint8_t st8 = st;
         state.write(i, std::span<const std::uint8_t>(&st8, 1));
         exit_code.write(i, std::span<const std::int32_t>(&r.exit_code, 1));
