@@ -913,6 +913,13 @@ Dataset Group::write_scalar_raw(const std::string& name, Dtype dtype, const void
 
 // ---- File ------------------------------------------------------------------------------------
 
+namespace detail {
+// The file driver files opened for writing go through (h5_driver.cpp): HDF5's POSIX driver,
+// except that it reserves disk space as HDF5 claims it and writes nothing more once a claim or
+// a write failed.
+hid_t writer_driver();
+}  // namespace detail
+
 namespace {
 // The writer takes no HDF5 file lock: poolrun's own lock (common/lock.hpp) keeps one writer per
 // output, and HDF5's exclusive lock would fail the run whenever a reader (h5py with swmr=True,
@@ -927,6 +934,7 @@ File File::create(const std::filesystem::path& path, bool strong_close, bool swm
   detail::silence_errors();
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
   no_file_lock(fapl.id());
+  H5_CHECK(H5Pset_driver(fapl.id(), detail::writer_driver(), nullptr));
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (swmr_format) H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id())));
@@ -938,7 +946,10 @@ File File::open(const std::filesystem::path& path, Access access, bool strong_cl
   detail::silence_errors();
   unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
-  if (access == Access::read_write) no_file_lock(fapl.id());
+  if (access == Access::read_write) {
+    no_file_lock(fapl.id());
+    H5_CHECK(H5Pset_driver(fapl.id(), detail::writer_driver(), nullptr));
+  }
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (mode == OpenMode::swmr_read) {
     flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
