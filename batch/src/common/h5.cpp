@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -43,17 +44,19 @@ std::string library_version() {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
-Error::Error(std::string call, std::string stack, std::string summary)
+Error::Error(std::string call, std::string stack, std::string summary, int os_errno)
     : std::runtime_error(g_debug_errors || summary.empty() ? full_text(call, stack) : summary),
       call_(std::move(call)),
       stack_(std::move(stack)),
-      summary_(summary.empty() ? full_text(call_, stack_) : std::move(summary)) {}
+      summary_(summary.empty() ? full_text(call_, stack_) : std::move(summary)),
+      os_errno_(os_errno) {}
 
 Error::Error(const std::string& context, const Error& e)
     : std::runtime_error(context + ": " + e.what()),
       call_(e.call_),
       stack_(e.stack_),
-      summary_(context + ": " + e.summary_) {}
+      summary_(context + ": " + e.summary_),
+      os_errno_(e.os_errno_) {}
 
 namespace detail {
 
@@ -126,7 +129,11 @@ void fail(const char* call_text) {
   if (frames.last != frames.first) summary += ": " + condense_io_error(frames.last);
   for (char& c : summary)
     if (c == '\n' || c == '\r') c = ' ';
-  throw Error(call_text, std::move(frames.stack), std::move(summary));
+  // The file driver's failures say "errno = N" (its own format, and h5_driver.cpp's).
+  int os_errno = 0;
+  if (const auto at = frames.last.find("errno = "); at != std::string::npos)
+    os_errno = std::atoi(frames.last.c_str() + at + 8);
+  throw Error(call_text, std::move(frames.stack), std::move(summary), os_errno);
 }
 
 }  // namespace detail
@@ -974,7 +981,10 @@ void File::sync() {
   void* handle = nullptr;
   H5_CHECK(H5Fget_vfd_handle(id(), H5P_DEFAULT, &handle));
   const int fd = *static_cast<int*>(handle);
-  if (::fsync(fd) != 0) throw Error("fsync(" + path_.string() + ")", std::strerror(errno));
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    throw Error("fsync(" + path_.string() + ")", std::strerror(err), {}, err);
+  }
 }
 
 void File::start_swmr() {
