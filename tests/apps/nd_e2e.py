@@ -11,7 +11,7 @@ import tempfile
 import h5py
 import numpy as np
 
-from e2e_helpers import attr, wait_for_rows
+from e2e_helpers import attr, rank_pids, wait_for_rows
 
 POOLRUN, MPIEXEC = sys.argv[1], sys.argv[2]
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -22,9 +22,9 @@ def mpirun(ranks):
     return [MPIEXEC, "-q", "-n", str(ranks), "--oversubscribe", POOLRUN] if ranks else [POOLRUN]
 
 
-def poolrun(args, ranks=2, cwd=None, timeout=120):
-    return subprocess.run(mpirun(ranks) + args, capture_output=True, text=True, cwd=cwd, env=ENV,
-                          timeout=timeout)
+def poolrun(args, ranks=2, cwd=None, timeout=120, env=None):
+    return subprocess.run(mpirun(ranks) + args, capture_output=True, text=True, cwd=cwd,
+                          env=env or ENV, timeout=timeout)
 
 
 def ok(args, ranks=2, cwd=None):
@@ -308,8 +308,162 @@ def case_full_disk(d):
             os.remove(os.path.join(d, "left", name))
 
 
+def case_full_disk_resume(d):
+    """A full disk during --resume: the resume fails with exit 1 and one line naming the reason,
+    and once there is room again the next --resume (no --force, no h5clear) finishes the file
+    with the bits of a clean run. Four places for the disk to fill up: as the resume opens the
+    file (blocks of it left out, sparse, need room first), before it wrote anything, half way
+    (it got some chunks into the ledger first) and at the very end (every chunk in the ledger,
+    the run's end - /workers, the status - does not fit). The file lives on an 8 MiB tmpfs in a
+    private mount namespace (root only): this process runs the case again inside one."""
+    if os.geteuid() != 0:
+        print("full_disk_resume: skipped: mounting a small tmpfs needs root")
+        return
+    p = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable,
+                        os.path.abspath(__file__), POOLRUN, MPIEXEC, "full_disk_resume_mounted",
+                        d], capture_output=True, text=True, timeout=170)
+    print(p.stdout, end="")
+    if p.returncode == 77:
+        print("full_disk_resume: skipped: cannot mount a tmpfs here")
+        return
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stdout}\n{p.stderr}"
+
+
+def case_full_disk_resume_mounted(d):
+    import shutil
+    import time
+    mnt = os.path.join(d, "mnt")
+    os.mkdir(mnt)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt]).returncode != 0:
+        sys.exit(77)
+    base = ["datagen", "--shape", "4e5", "--chunk", "10000", "--chunksize", "10000", "-q"]
+    chunks = 40
+    ok(base + ["-o", "clean.h5:/x"], cwd=d)
+    with h5py.File(os.path.join(d, "clean.h5")) as f:
+        want = f["x"][()].tobytes()
+    # What the resumes continue: a run whose rank 0 was killed (SIGKILL) after 10 chunks or more,
+    # as its last flush left it: FILE.h5.partial, running, an empty /workers (the run's end, which
+    # replaces it, then needs room of its own).
+    import signal
+    proc = subprocess.Popen(mpirun(1) + base + ["-o", "first.h5:/x", "--flush-interval", "0.01"],
+                            cwd=d, env=dict(ENV, POOLRUN_TASK_DELAY_MS="40"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for_rows(os.path.join(d, "first.h5.partial"), 10, proc)
+    os.kill(rank_pids(proc.pid, POOLRUN)[0], signal.SIGKILL)
+    proc.communicate(timeout=60)
+    with h5py.File(os.path.join(d, "first.h5.partial"), "r", swmr=True) as f:
+        assert attr(f, "status") == "running"
+        kept = int(np.sum(f["chunks/status"][:] == b"done"))
+        assert len(f["workers/rank"]) == 0
+    assert 10 <= kept < chunks - 10, kept
+    out = os.path.join(mnt, "out.h5")
+    left = out + ".partial"
+    filler = os.path.join(mnt, "filler")
+
+    def fill(room=0):
+        """Takes the tmpfs's free space but `room` bytes."""
+        st = os.statvfs(mnt)
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        os.posix_fallocate(fd, os.fstat(fd).st_size, st.f_bavail * st.f_frsize - room)
+        os.close(fd)
+
+    def resumed_rows():
+        """Chunks done by the first resume in the ledger of the file it writes, -1 when it is
+        not open for SWMR writing (the run is opening it or ending)."""
+        try:
+            with h5py.File(left, "r", swmr=True) as f:
+                status, attempt = f["chunks/status"][:], f["chunks/attempt"][:]
+            n = min(len(status), len(attempt))  # columns grow one after the other
+            return int(np.sum((status[:n] == b"done") & (attempt[:n] == 2)))
+        except (OSError, KeyError):
+            return -1
+
+    # Slow tasks and a flush after each: the resume's chunks reach the ledger one by one.
+    resume = base + ["-o", out + ":/x", "--resume", "--flush-interval", "0.01"]
+    for where in ("as it opens", "before", "half way", "at the end"):
+        for n in os.listdir(mnt):
+            os.remove(os.path.join(mnt, n))
+        if where == "as it opens":
+            # Blocks of zeros (the unused ends of the ledger's HDF5 chunks) left out: space that
+            # HDF5 claimed long ago and must be there before the resume may write.
+            subprocess.run(["cp", "--sparse=always", os.path.join(d, "first.h5.partial"), left],
+                           check=True)
+            assert os.stat(left).st_blocks * 512 < os.path.getsize(left), "no holes"
+        else:
+            shutil.copy(os.path.join(d, "first.h5.partial"), left)
+        env = dict(ENV, POOLRUN_TASK_DELAY_MS="40")
+        if where in ("as it opens", "before"):
+            fill(os.sysconf("SC_PAGE_SIZE"))  # room for the lock file, not one byte more
+        elif where == "at the end":
+            # The run's end waits a second once it reopened the file for its last writes.
+            env["POOLRUN_TEST_POINT"] = "ledger_reopened:1"
+        proc = subprocess.Popen(mpirun(2) + resume, cwd=d, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        if where in ("half way", "at the end"):
+            # Half way: once the resume has 5 chunks in the ledger. At the end: once it has them
+            # all, or has left SWMR writing after it wrote some (only the run's end does that).
+            target = 5 if where == "half way" else chunks - kept
+            t0, seen = time.time(), 0
+            while True:
+                rows = resumed_rows()
+                seen = max(seen, rows)
+                if rows >= target or (where == "at the end" and rows == -1 and seen > 0):
+                    break
+                assert proc.poll() is None, (where, rows, proc.communicate())
+                assert time.time() - t0 < 60, (where, rows)
+                time.sleep(0.01)
+            fill()
+        stdout, stderr = proc.communicate(timeout=120)
+        line = one_line(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr),
+                        1)
+        assert "No space left on device" in line and "out.h5" in line, (where, line)
+        assert not os.path.exists(out) and os.path.exists(left), (where, os.listdir(mnt))
+        # What is left is what a crash at that moment leaves: a SWMR reader opens it, or where
+        # the file was open without SWMR (the resume opening it, the run's end) a reader after
+        # `h5clear -s` (of a copy). It holds the first run's rows, and claims nothing more.
+        try:
+            f = h5py.File(left, "r", swmr=True)
+        except OSError:
+            assert where != "half way", where
+            shutil.copy(left, os.path.join(d, "left.h5"))
+            subprocess.run(["h5clear", "-s", os.path.join(d, "left.h5")], check=True)
+            f = h5py.File(os.path.join(d, "left.h5"))
+        with f:
+            assert attr(f, "status") in ("running", "failed"), (where, attr(f, "status"))
+            done = f["chunks/status"][:] == b"done"
+            attempts = f["chunks/attempt"][:][done]
+            assert int(np.sum(attempts == 1)) == kept, where
+            got = int(np.sum(attempts == 2))
+        if where in ("as it opens", "before"):
+            assert got == 0, got
+        elif where == "half way":
+            assert 5 <= got < chunks - kept, got
+        else:
+            assert got == chunks - kept, got
+        # Room again: the next --resume finishes it, as it is.
+        os.remove(filler)
+        ok(resume, cwd=d)
+        with h5py.File(out) as f:
+            assert attr(f, "status") == "complete", where
+            assert f["x"][()].tobytes() == want, where
+            done = f["chunks/status"][:] == b"done"
+            assert int(np.sum(done)) == chunks, where
+            attempts = f["chunks/attempt"][:][done]
+            assert int(np.sum(attempts == 1)) == kept, where
+            # The failed resume's chunks are kept (as it opened the file or before it wrote: it
+            # recorded nothing, not even its attempt, and this resume is attempt 2).
+            if got:
+                assert int(np.sum(attempts == 2)) == got, where
+            # The run's own tables hold what it wrote (they were written, not merely claimed).
+            assert all(h for h in f["workers/host"][:]), where
+            assert int(np.sum(f["workers/chunks"][:])) == chunks - kept - got, where
+        print(f"full_disk_resume: {where}: {got} chunk(s) of the failed resume kept; {line}")
+
 if __name__ == "__main__":
     case = sys.argv[3]
+    if len(sys.argv) > 4:  # a case's part that runs elsewhere (another namespace), in its folder
+        globals()["case_" + case](sys.argv[4])
+        sys.exit(0)
     with tempfile.TemporaryDirectory(prefix="poolrun-nd-") as tmp:
         globals()["case_" + case](tmp)
     print(f"{case}: ok")

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -43,17 +44,19 @@ std::string library_version() {
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
-Error::Error(std::string call, std::string stack, std::string summary)
+Error::Error(std::string call, std::string stack, std::string summary, int os_errno)
     : std::runtime_error(g_debug_errors || summary.empty() ? full_text(call, stack) : summary),
       call_(std::move(call)),
       stack_(std::move(stack)),
-      summary_(summary.empty() ? full_text(call_, stack_) : std::move(summary)) {}
+      summary_(summary.empty() ? full_text(call_, stack_) : std::move(summary)),
+      os_errno_(os_errno) {}
 
 Error::Error(const std::string& context, const Error& e)
     : std::runtime_error(context + ": " + e.what()),
       call_(e.call_),
       stack_(e.stack_),
-      summary_(context + ": " + e.summary_) {}
+      summary_(context + ": " + e.summary_),
+      os_errno_(e.os_errno_) {}
 
 namespace detail {
 
@@ -126,7 +129,11 @@ void fail(const char* call_text) {
   if (frames.last != frames.first) summary += ": " + condense_io_error(frames.last);
   for (char& c : summary)
     if (c == '\n' || c == '\r') c = ' ';
-  throw Error(call_text, std::move(frames.stack), std::move(summary));
+  // The file driver's failures say "errno = N" (its own format, and h5_driver.cpp's).
+  int os_errno = 0;
+  if (const auto at = frames.last.find("errno = "); at != std::string::npos)
+    os_errno = std::atoi(frames.last.c_str() + at + 8);
+  throw Error(call_text, std::move(frames.stack), std::move(summary), os_errno);
 }
 
 }  // namespace detail
@@ -913,6 +920,13 @@ Dataset Group::write_scalar_raw(const std::string& name, Dtype dtype, const void
 
 // ---- File ------------------------------------------------------------------------------------
 
+namespace detail {
+// The file driver files opened for writing go through (h5_driver.cpp): HDF5's POSIX driver,
+// except that it reserves disk space as HDF5 claims it and writes nothing more once a claim or
+// a write failed.
+hid_t writer_driver();
+}  // namespace detail
+
 namespace {
 // The writer takes no HDF5 file lock: poolrun's own lock (common/lock.hpp) keeps one writer per
 // output, and HDF5's exclusive lock would fail the run whenever a reader (h5py with swmr=True,
@@ -927,6 +941,7 @@ File File::create(const std::filesystem::path& path, bool strong_close, bool swm
   detail::silence_errors();
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
   no_file_lock(fapl.id());
+  H5_CHECK(H5Pset_driver(fapl.id(), detail::writer_driver(), nullptr));
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (swmr_format) H5_CHECK(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));
   Handle f(H5_CHECK(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id())));
@@ -938,7 +953,10 @@ File File::open(const std::filesystem::path& path, Access access, bool strong_cl
   detail::silence_errors();
   unsigned flags = access == Access::read_write ? H5F_ACC_RDWR : H5F_ACC_RDONLY;
   Handle fapl(H5_CHECK(H5Pcreate(H5P_FILE_ACCESS)));
-  if (access == Access::read_write) no_file_lock(fapl.id());
+  if (access == Access::read_write) {
+    no_file_lock(fapl.id());
+    H5_CHECK(H5Pset_driver(fapl.id(), detail::writer_driver(), nullptr));
+  }
   if (strong_close) H5_CHECK(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG));
   if (mode == OpenMode::swmr_read) {
     flags = H5F_ACC_RDONLY | H5F_ACC_SWMR_READ;
@@ -963,7 +981,10 @@ void File::sync() {
   void* handle = nullptr;
   H5_CHECK(H5Fget_vfd_handle(id(), H5P_DEFAULT, &handle));
   const int fd = *static_cast<int*>(handle);
-  if (::fsync(fd) != 0) throw Error("fsync(" + path_.string() + ")", std::strerror(errno));
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    throw Error("fsync(" + path_.string() + ")", std::strerror(err), {}, err);
+  }
 }
 
 void File::start_swmr() {

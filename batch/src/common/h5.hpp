@@ -24,19 +24,24 @@ namespace h5 {
 // set_debug_errors(true) it is "<call>: <HDF5 error stack, innermost cause included>".
 class Error : public std::runtime_error {
  public:
-  // summary: empty means "<call>: <stack>" (for errors raised here, not by HDF5).
-  Error(std::string call, std::string stack, std::string summary = {});
+  // summary: empty means "<call>: <stack>" (for errors raised here, not by HDF5). os_errno: the
+  // system's error number when the system refused a request (a full disk, an I/O error).
+  Error(std::string call, std::string stack, std::string summary = {}, int os_errno = 0);
   // The same error with `context` (the file and dataset, say) in front of what() and summary().
   Error(const std::string& context, const Error& e);
   const std::string& call() const noexcept { return call_; }
   const std::string& stack() const noexcept { return stack_; }
   // "<HDF5 function>: <what it could not do>: <innermost cause>".
   const std::string& summary() const noexcept { return summary_; }
+  // errno of the file system request that failed (ENOSPC, EIO, ...); 0 when HDF5 failed for a
+  // reason of its own (a damaged file, a wrong type).
+  int os_errno() const noexcept { return os_errno_; }
 
  private:
   std::string call_;
   std::string stack_;
   std::string summary_;
+  int os_errno_ = 0;
 };
 
 // Whether what() of the errors made from now on holds the call text and the whole HDF5 stack

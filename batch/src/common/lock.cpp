@@ -129,12 +129,13 @@ OutputLock OutputLock::acquire(const fs::path& output, double stale_after) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) {
-      const bool ok = ::write(fd, me.data(), me.size()) == static_cast<ssize_t>(me.size());
+      const ssize_t written = ::write(fd, me.data(), me.size());
+      const int err = written < 0 ? errno : ENOSPC;  // a short write: the disk is full
       ::fsync(fd);
       ::close(fd);
-      if (!ok) {
+      if (written != static_cast<ssize_t>(me.size())) {
         ::unlink(path.c_str());
-        throw UsageError("cannot write the lock " + path.string());
+        throw UsageError("cannot write the lock " + path.string() + ": " + std::strerror(err));
       }
       return OutputLock(path, me);
     }

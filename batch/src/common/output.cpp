@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <stdexcept>
 #include <system_error>
 
@@ -352,7 +353,11 @@ OutputFile OutputFile::resume(const fs::path& path, const RunMeta& meta) {
     chunks.truncate_to_rows();  // a crash mid-flush may leave some columns longer
     previous = read_chunk_rows(chunks);
   } catch (const h5::Error& e) {
-    // Readable enough for the checks, not for writing: damaged or cut short (a full disk).
+    // The disk is full or failed: nothing is known to be wrong with the file. The run fails
+    // (exit 1), and a --resume continues it once there is room.
+    const int err = e.os_errno();
+    if (err == ENOSPC || err == EDQUOT || err == EFBIG || err == EIO) throw;
+    // Readable enough for the checks, not for writing: damaged or cut short.
     throw UsageError("--resume: cannot open " + quoted(partial) +
                      " for writing, damaged or truncated? (" + e.what() +
                      "); start again with --force");
